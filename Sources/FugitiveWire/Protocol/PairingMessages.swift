@@ -1,0 +1,129 @@
+/// `want` (peer → server, type 3): ask for up to `count` new partners.
+public struct Want: WireBody {
+    public var count: Int
+    /// Resources the peer wants, so that holders can be preferred.
+    public var digests: [ResourceDigest]?
+
+    enum CodingKeys: String, CodingKey { case count = "n", digests = "d" }
+
+    public init(count: Int, digests: [ResourceDigest]? = nil) {
+        self.count = count
+        self.digests = digests
+    }
+
+    public func validate(_ limits: WireLimits) throws(WireError) {
+        guard (1...limits.maxPeerCount).contains(count) else {
+            throw WireError(.invalidField, "want.count \(count) not in 1...\(limits.maxPeerCount)")
+        }
+        try limits.check(count: digests?.count ?? 0, max: limits.maxListCount, "want.digests")
+    }
+}
+
+/// `pair` (server → peer, type 4): connect to `peer`; the side with `offerer` makes the offer.
+public struct Pair: WireBody {
+    public var peer: PeerID
+    public var offerer: Bool
+
+    enum CodingKeys: String, CodingKey { case peer = "p", offerer = "o" }
+
+    public init(peer: PeerID, offerer: Bool) {
+        self.peer = peer
+        self.offerer = offerer
+    }
+}
+
+/// `unpair` (server → peer, type 5): the pair with `peer` is dropped (e.g. it did not
+/// report `connected` in time); forget its signalling state.
+public struct Unpair: WireBody {
+    public var peer: PeerID
+    public var reason: WireErrorCode
+
+    enum CodingKeys: String, CodingKey { case peer = "p", reason = "c" }
+
+    public init(peer: PeerID, reason: WireErrorCode) {
+        self.peer = peer
+        self.reason = reason
+    }
+}
+
+/// What a `signal` carries.
+public enum SignalKind: UInt8, Codable, Hashable, Sendable {
+    case offer = 1
+    case answer = 2
+    case candidate = 3
+    case endOfCandidates = 4
+}
+
+/// `signal` (either side, type 6): WebRTC signalling, relayed only between partners.
+/// From a peer, `peer` is the destination; from the server, it is the source.
+public struct Signal: WireBody {
+    public var peer: PeerID
+    public var kind: SignalKind
+    /// The SDP of an offer or answer.
+    public var sdp: String?
+    /// An ICE candidate line (`candidate:…`), for `candidate`.
+    public var candidate: String?
+    /// The media id the candidate belongs to.
+    public var mid: String?
+
+    enum CodingKeys: String, CodingKey { case peer = "p", kind = "k", sdp = "s", candidate = "c", mid = "m" }
+
+    public init(peer: PeerID, kind: SignalKind, sdp: String? = nil, candidate: String? = nil, mid: String? = nil) {
+        self.peer = peer
+        self.kind = kind
+        self.sdp = sdp
+        self.candidate = candidate
+        self.mid = mid
+    }
+
+    public func validate(_ limits: WireLimits) throws(WireError) {
+        try limits.check(peer.rawValue, max: limits.maxTextLength, "signal.peer")
+        try limits.check(sdp, max: limits.maxSDPLength, "signal.sdp")
+        try limits.check(candidate, max: limits.maxCandidateLength, "signal.candidate")
+        try limits.check(mid, max: limits.maxCandidateLength, "signal.mid")
+        switch kind {
+        case .offer, .answer:
+            guard sdp != nil else { throw WireError(.invalidField, "signal \(kind) without sdp") }
+        case .candidate:
+            guard candidate != nil else { throw WireError(.invalidField, "signal candidate without candidate") }
+        case .endOfCandidates: break
+        }
+    }
+}
+
+/// The state of a WebRTC link as a peer reports it.
+public enum LinkState: UInt8, Codable, Hashable, Sendable {
+    case connected = 1
+    case disconnected = 2
+    case failed = 3
+}
+
+/// `link` (peer → server, type 7): a link to `peer` changed state; `rttMillis` when measured.
+public struct LinkReport: WireBody {
+    public var peer: PeerID
+    public var state: LinkState
+    public var rttMillis: Double?
+
+    enum CodingKeys: String, CodingKey { case peer = "p", state = "s", rttMillis = "r" }
+
+    public init(peer: PeerID, state: LinkState, rttMillis: Double? = nil) {
+        self.peer = peer
+        self.state = state
+        self.rttMillis = rttMillis
+    }
+
+    public func validate(_ limits: WireLimits) throws(WireError) {
+        if let rttMillis, !(rttMillis.isFinite && rttMillis >= 0) {
+            throw WireError(.invalidField, "link.rtt \(rttMillis) is not a finite non-negative number")
+        }
+    }
+}
+
+/// `peer-left` (server → peer, type 8): a partner's session ended.
+public struct PeerLeft: WireBody {
+    public var peer: PeerID
+
+    enum CodingKeys: String, CodingKey { case peer = "p" }
+
+    public init(peer: PeerID) { self.peer = peer }
+}

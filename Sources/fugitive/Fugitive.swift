@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `fugitive` command: thin wiring of the library targets.
+@main
+struct Fugitive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fugitive",
+        abstract: "Fugitive: an orchestrated peer-to-peer delivery network.",
+        subcommands: [Bench.self]
+    )
+}
