@@ -27,7 +27,9 @@ let package = Package(
         ),
         .testTarget(
             name: "FugitiveWireTests",
-            dependencies: ["FugitiveWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["FugitiveWire", .product(name: "NIOCore", package: "swift-nio")],
+            // The randomised corpus generators are far too slow unoptimised.
+            swiftSettings: [.unsafeFlags(["-O"])]
         ),
     ],
     swiftLanguageModes: [.v6]

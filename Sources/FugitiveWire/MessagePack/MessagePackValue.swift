@@ -64,8 +64,8 @@ public enum MessagePackValue: Sendable {
 }
 
 extension MessagePackValue: Hashable {
-    /// Values are equal when they encode to the same MessagePack value; floats compare
-    /// by bit pattern so that NaN equals itself and the relation stays an equivalence.
+    /// Values are equal when they encode to the same MessagePack value: strings compare
+    /// by their UTF-8 bytes, floats by bit pattern (so NaN equals itself).
     public static func == (lhs: MessagePackValue, rhs: MessagePackValue) -> Bool {
         switch (lhs, rhs) {
         case (.nil, .nil): true
@@ -75,7 +75,8 @@ extension MessagePackValue: Hashable {
         case (.int(let a), .uint(let b)), (.uint(let b), .int(let a)): a >= 0 && UInt64(a) == b
         case (.float(let a), .float(let b)): a.bitPattern == b.bitPattern
         case (.double(let a), .double(let b)): a.bitPattern == b.bitPattern
-        case (.string(let a), .string(let b)): a == b
+        // Bytewise: Swift's `==` on strings is canonical equivalence, MessagePack's is not.
+        case (.string(let a), .string(let b)): a.utf8.elementsEqual(b.utf8)
         case (.binary(let a), .binary(let b)): a == b
         case (.array(let a), .array(let b)): a == b
         case (.map(let a), .map(let b)):
@@ -95,7 +96,7 @@ extension MessagePackValue: Hashable {
         case .uint(let u): hasher.combine(u)
         case .float(let f): hasher.combine(f.bitPattern)
         case .double(let d): hasher.combine(d.bitPattern)
-        case .string(let s): hasher.combine(s)
+        case .string(var s): s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         case .binary(let b): hasher.combine(b)
         case .array(let a): hasher.combine(a)
         case .map(let m):
