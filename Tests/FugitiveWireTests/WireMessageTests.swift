@@ -83,6 +83,41 @@ import Testing
         }
     }
 
+    @Test func chunkFastDecodeAgreesWithTheGeneralPath() throws {
+        let data = MessagePackValue.binary([1, 2, 3])
+        // Reordered keys, a non-minimal integer, an unknown key: the fast path takes them.
+        let missingID = frame([1, 3, ["b": data, "x": [1, [2]], "i": 5]])
+        var manual = MessagePackWriter()
+        manual.writeArrayHeader(3)
+        manual.writeUInt(1)
+        manual.writeUInt(3)
+        manual.writeMapHeader(4)
+        manual.write("b"); manual.write(data)
+        manual.write("x"); manual.write([1, [2]])
+        manual.write("i"); manual.write(5)
+        manual.write("q"); manual.buffer.writeMultipleIntegers(UInt8(0xd3), Int64(9))
+        let expected = Chunk(id: 9, index: 5, data: ByteBuffer(bytes: [1, 2, 3]))
+        #expect(try peer.decodeChunk(manual.buffer) == expected)
+        #expect(try peer.decodePeerMessage(manual.buffer) == .chunk(expected))
+        // Anything irregular falls back to the general path and its precise errors.
+        #expect(try peer.decodeChunk(missingID) == nil)
+        expectPeerRefusal(.invalidField, missingID)
+        expectPeerRefusal(.invalidField, frame([1, 3, ["q": 1, "i": -1, "b": data]]))
+        expectPeerRefusal(.invalidField, frame([1, 3, ["q": 1, "i": 1, "b": "text"]]))
+        var trailing = peer.encode(.chunk(expected))
+        trailing.writeInteger(UInt8(0))
+        expectPeerRefusal(.malformedFrame, trailing)
+    }
+
+    func expectPeerRefusal(_ code: WireErrorCode, _ frame: ByteBuffer) {
+        do {
+            let message = try peer.decodePeerMessage(frame)
+            Issue.record("accepted \(message), expected \(code)")
+        } catch {
+            #expect(error.code == code, "\(error)")
+        }
+    }
+
     func expectRefusal(_ code: WireErrorCode, _ frame: ByteBuffer, codec: WireCodec? = nil) {
         do {
             let message = try (codec ?? server).decodeServerMessage(frame)

@@ -65,10 +65,11 @@ enum _EncodedNode {
     }
 }
 
-final class _ArrayNode { var elements: [_EncodedNode] = [] }
+// Containers are filled by one encoder on one thread: skip dynamic exclusivity checks.
+final class _ArrayNode { @exclusivity(unchecked) var elements: [_EncodedNode] = [] }
 final class _MapNode {
-    var keys: [String] = []
-    var values: [_EncodedNode] = []
+    @exclusivity(unchecked) var keys: [String] = []
+    @exclusivity(unchecked) var values: [_EncodedNode] = []
     /// Built once the map grows, so that encoding a large dictionary stays linear.
     private var positions: [String: Int]?
 
@@ -94,7 +95,7 @@ final class _MapNode {
 final class _MessagePackEncoder: Encoder {
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
-    var node: _EncodedNode?
+    @exclusivity(unchecked) var node: _EncodedNode?
 
     init(codingPath: [any CodingKey]) {
         self.codingPath = codingPath

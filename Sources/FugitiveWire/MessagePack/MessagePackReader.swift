@@ -76,7 +76,43 @@ public struct MessagePackReader {
         }
     }
 
-    private mutating func readValue(depth: Int) throws(MessagePackError) -> MessagePackValue {
+    /// Reads an array header, for streaming decoders; `nil` (nothing consumed) when the
+    /// next value is not an array.
+    mutating func readArrayHeader() throws(MessagePackError) -> Int? {
+        try readContainerHeader(fix: 0x90, sixteen: 0xdc, thirtyTwo: 0xdd, minimumElementSize: 1)
+    }
+
+    /// Reads a map header, for streaming decoders; `nil` (nothing consumed) when the next
+    /// value is not a map.
+    mutating func readMapHeader() throws(MessagePackError) -> Int? {
+        try readContainerHeader(fix: 0x80, sixteen: 0xde, thirtyTwo: 0xdf, minimumElementSize: 2)
+    }
+
+    private mutating func readContainerHeader(fix: UInt8, sixteen: UInt8, thirtyTwo: UInt8, minimumElementSize: Int) throws(MessagePackError) -> Int? {
+        let start = index
+        guard index < end, let byte = buffer.getInteger(at: index, as: UInt8.self) else {
+            throw error(.truncated, at: index, "expected a container")
+        }
+        let count: Int
+        if byte & 0xf0 == fix {
+            index += 1
+            count = Int(byte & 0x0f)
+        } else if byte == sixteen {
+            index += 1
+            count = Int(try readInteger(UInt16.self))
+        } else if byte == thirtyTwo {
+            index += 1
+            count = Int(try readInteger(UInt32.self))
+        } else {
+            return nil
+        }
+        try checkCount(count, minimumElementSize: minimumElementSize, headerAt: start)
+        return count
+    }
+
+    /// Reads the next value at nesting `depth` (for streaming decoders that have
+    /// consumed `depth` container headers themselves).
+    mutating func readValue(depth: Int) throws(MessagePackError) -> MessagePackValue {
         let start = index
         let byte: UInt8 = try readInteger()
         switch byte {

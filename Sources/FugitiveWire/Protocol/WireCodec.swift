@@ -68,7 +68,42 @@ public struct WireCodec: Sendable {
     }
 
     public func decodePeerMessage(_ frame: ByteBuffer) throws(WireError) -> PeerMessage {
-        try decode(frame) { type, decodeBody in try PeerMessage.decodeBody(type: type, decodeBody) }
+        if let chunk = try decodeChunk(frame) { return .chunk(chunk) }
+        return try decode(frame) { type, decodeBody in try PeerMessage.decodeBody(type: type, decodeBody) }
+    }
+
+    /// The hot path: a chunk read field by field without building the frame's tree.
+    /// Returns `nil` for anything but a well-formed v1 chunk envelope, leaving the
+    /// general path to accept it or to report precisely what is wrong.
+    func decodeChunk(_ frame: ByteBuffer) throws(WireError) -> Chunk? {
+        guard frame.readableBytes <= limits.maxFrameSize else { return nil }
+        var reader = MessagePackReader(frame, limits: MessagePackLimits(maxDepth: limits.maxDepth, maxInputSize: limits.maxFrameSize))
+        do {
+            guard try reader.readArrayHeader() == 3,
+                case .int(Int64(Self.version)) = try reader.readValue(depth: 1),
+                case .int(3) = try reader.readValue(depth: 1),
+                let fields = try reader.readMapHeader()
+            else { return nil }
+            var id: UInt32?
+            var index: UInt32?
+            var data: ByteBuffer?
+            for _ in 0..<fields {
+                let key = try reader.readValue(depth: 2)
+                let value = try reader.readValue(depth: 2)
+                guard case .string(let name) = key, name.utf8.count == 1 else { continue }
+                switch (name, value) {
+                case ("q", .int(let v)) where id == nil: id = UInt32(exactly: v)
+                case ("i", .int(let v)) where index == nil: index = UInt32(exactly: v)
+                case ("b", .binary(let v)) where data == nil: data = v
+                case ("q", _), ("i", _), ("b", _): return nil
+                default: continue
+                }
+            }
+            guard reader.isAtEnd, let id, let index, let data else { return nil }
+            return Chunk(id: id, index: index, data: data)
+        } catch {
+            return nil
+        }
     }
 
     private func decode<Message>(
