@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "FugitiveWire", targets: ["FugitiveWire"]),
+        .library(name: "FugitiveServer", targets: ["FugitiveServer"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
     ],
     dependencies: [
@@ -16,6 +17,10 @@ let package = Package(
         .target(
             name: "FugitiveWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "FugitiveServer",
+            dependencies: ["FugitiveWire"]
         ),
         .executableTarget(
             name: "fugitive",
@@ -30,6 +35,10 @@ let package = Package(
             dependencies: ["FugitiveWire", .product(name: "NIOCore", package: "swift-nio")],
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
+        ),
+        .testTarget(
+            name: "FugitiveServerTests",
+            dependencies: ["FugitiveServer", "FugitiveWire"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,60 @@
+import FugitiveWire
+
+/// Who holds what, within one swarm: digest → holders, URL → digest, and each peer's
+/// holdings so that a departing peer is removed in time proportional to what it held.
+/// Memory is bounded by the per-peer announcement limit the caller enforces.
+public struct HolderIndex: Sendable {
+    private var holders: [ResourceDigest: Set<PeerID>] = [:]
+    private var digestByURL: [String: ResourceDigest] = [:]
+    private var urlByDigest: [ResourceDigest: String] = [:]
+    private var holdings: [PeerID: Set<ResourceDigest>] = [:]
+
+    public init() {}
+
+    /// How many resources `peer` has announced.
+    public func count(of peer: PeerID) -> Int { holdings[peer]?.count ?? 0 }
+
+    /// Records that `peer` holds `holding`.
+    public mutating func add(_ holding: Holding, holder peer: PeerID) {
+        holders[holding.digest, default: []].insert(peer)
+        holdings[peer, default: []].insert(holding.digest)
+        digestByURL[holding.url] = holding.digest
+        urlByDigest[holding.digest] = holding.url
+    }
+
+    /// Records that `peer` no longer holds `digest`.
+    public mutating func remove(_ digest: ResourceDigest, holder peer: PeerID) {
+        holdings[peer]?.remove(digest)
+        guard var set = holders[digest] else { return }
+        set.remove(peer)
+        if set.isEmpty {
+            holders[digest] = nil
+            if let url = urlByDigest.removeValue(forKey: digest), digestByURL[url] == digest { digestByURL[url] = nil }
+        } else {
+            holders[digest] = set
+        }
+    }
+
+    /// Forgets everything `peer` announced; returns what it held (for a resumable session).
+    @discardableResult
+    public mutating func removeAll(of peer: PeerID) -> Set<ResourceDigest> {
+        let held = holdings.removeValue(forKey: peer) ?? []
+        for digest in held { remove(digest, holder: peer) }
+        return held
+    }
+
+    /// The holders of a digest (or of the digest last announced for a URL).
+    public func holders(of digest: ResourceDigest?, url: String?) -> (digest: ResourceDigest?, peers: Set<PeerID>) {
+        guard let resolved = digest ?? url.flatMap({ digestByURL[$0] }) else { return (nil, []) }
+        return (resolved, holders[resolved] ?? [])
+    }
+
+    /// Whether `peer` holds `digest`.
+    public func holds(_ peer: PeerID, _ digest: ResourceDigest) -> Bool { holders[digest]?.contains(peer) ?? false }
+
+    /// The URL last announced for a digest.
+    public func url(of digest: ResourceDigest) -> String? { urlByDigest[digest] }
+
+    /// Number of distinct resources with at least one holder.
+    public var resourceCount: Int { holders.count }
+}

@@ -1,0 +1,139 @@
+import FugitiveWire
+
+extension OrchestratorState {
+    /// Handles one message from a connected peer.
+    public mutating func receive(_ message: ServerMessage, from id: PeerID, now: Instant) -> [Action] {
+        guard sessions[id] != nil else { return [] }
+        sessions[id]!.lastSeen = now
+        switch message {
+        case .want(let want): return pair(id, want: want, now: now)
+        case .signal(let signal): return relay(signal, from: id)
+        case .link(let report): return link(report, from: id)
+        case .have(let have): return announce(have, from: id)
+        case .drop(let drop):
+            let swarm = sessions[id]!.swarm
+            for digest in drop.digests {
+                sessions[id]!.held[digest] = nil
+                indexes[swarm]?.remove(digest, holder: id)
+            }
+            return []
+        case .whoHas(let query): return [.send(id, .holders(holders(query, asker: id)))]
+        case .vouch(let vouch): return [.vouch(id, vouch)]
+        case .ping(let ping): return [.send(id, .pong(ping))]
+        case .pong, .error: return []
+        case .hello:
+            return [.close(id, WireError(.unexpectedMessage, "hello on an open session"))]
+        case .welcome, .pair, .unpair, .peerLeft, .holders, .vouched:
+            return [.close(id, WireError(.unexpectedMessage, "only the server sends type \(message.type)"))]
+        }
+    }
+
+    /// Pairs `id` with up to `want.count` partners (never beyond its own free slots).
+    mutating func pair(_ id: PeerID, want: Want, now: Instant) -> [Action] {
+        guard let asker = sessions[id] else { return [] }
+        sessions[id]!.wants = Set(want.digests ?? [])
+        let count = min(want.count, asker.freeSlots)
+        guard count > 0 else { return [] }
+        let index = indexes[asker.swarm]
+        let wanted = sessions[id]!.wants
+        let candidates = (members[asker.swarm] ?? []).compactMap { peer -> PairingPolicy.Candidate? in
+            guard let other = sessions[peer] else { return nil }
+            let held = wanted.isEmpty ? 0 : wanted.reduce(0) { $0 + ((index?.holds(peer, $1) ?? false) ? 1 : 0) }
+            return .init(id: peer, address: other.address, freeSlots: other.freeSlots, rttMillis: rtts[PeerPair(id, peer)], wantedHeld: held)
+        }
+        let chosen = policy.choose(count, asker: id, address: asker.address, excluding: asker.partners, candidates: candidates)
+        var actions: [Action] = []
+        let deadline = now + configuration.pairTimeout
+        for partner in chosen {
+            sessions[id]!.pending[partner.id] = deadline
+            sessions[partner.id]!.pending[id] = deadline
+            actions.append(.send(id, .pair(Pair(peer: partner.id, offerer: true))))
+            actions.append(.send(partner.id, .pair(Pair(peer: id, offerer: false))))
+        }
+        return actions
+    }
+
+    /// Relays signalling between partners only.
+    func relay(_ signal: Signal, from id: PeerID) -> [Action] {
+        guard sessions[id]!.partners.contains(signal.peer), sessions[signal.peer] != nil else {
+            return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(signal.peer) is not paired with you")))]
+        }
+        var relayed = signal
+        relayed.peer = id
+        return [.send(signal.peer, .signal(relayed))]
+    }
+
+    mutating func link(_ report: LinkReport, from id: PeerID) -> [Action] {
+        let other = report.peer
+        guard sessions[id]!.partners.contains(other) else {
+            return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(other) is not paired with you")))]
+        }
+        switch report.state {
+        case .connected:
+            sessions[id]!.pending[other] = nil
+            sessions[id]!.connected.insert(other)
+            sessions[other]?.pending[id] = nil
+            sessions[other]?.connected.insert(id)
+            if let rtt = report.rttMillis { rtts[PeerPair(id, other)] = rtt }
+        case .disconnected, .failed:
+            for (a, b) in [(id, other), (other, id)] {
+                sessions[a]?.pending[b] = nil
+                sessions[a]?.connected.remove(b)
+            }
+        }
+        return []
+    }
+
+    mutating func announce(_ have: Have, from id: PeerID) -> [Action] {
+        let swarm = sessions[id]!.swarm
+        var refused = 0
+        for holding in have.holdings {
+            guard sessions[id]!.held[holding.digest] != nil || sessions[id]!.held.count < configuration.maxHoldingsPerPeer else {
+                refused += 1
+                continue
+            }
+            sessions[id]!.held[holding.digest] = holding
+            indexes[swarm, default: HolderIndex()].add(holding, holder: id)
+        }
+        guard refused > 0 else { return [] }
+        return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: "\(refused) holdings over the limit of \(configuration.maxHoldingsPerPeer) were not recorded")))]
+    }
+
+    /// Holders in the asker's swarm, best pairing score first (capacity does not exclude
+    /// a holder here: the asker may already be linked to it).
+    func holders(_ query: WhoHas, asker id: PeerID) -> Holders {
+        let asker = sessions[id]!
+        let found = indexes[asker.swarm]?.holders(of: query.digest, url: query.url) ?? (digest: query.digest, peers: [])
+        let candidates = found.peers.compactMap { peer -> PairingPolicy.Candidate? in
+            guard let other = sessions[peer] else { return nil }
+            return .init(id: peer, address: other.address, freeSlots: max(1, other.freeSlots + (asker.partners.contains(peer) ? 1 : 0)), rttMillis: rtts[PeerPair(id, peer)])
+        }
+        let ranked = policy.choose(query.limit, asker: id, address: asker.address, excluding: [], candidates: candidates)
+        return Holders(requestID: query.requestID, digest: found.digest, peers: ranked.map(\.id))
+    }
+
+    // MARK: Time
+
+    /// Drops pairs past their deadline, closes silent sessions and forgets expired
+    /// resumable ones. Call it periodically.
+    public mutating func expire(now: Instant) -> [Action] {
+        var actions: [Action] = []
+        for id in sessions.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let session = sessions[id] else { continue }
+            if now - session.lastSeen > configuration.heartbeatTimeout {
+                actions.append(.close(id, WireError(.heartbeatTimeout, "no message for \(configuration.heartbeatTimeout)")))
+                actions += disconnect(id, now: now)
+                continue
+            }
+            // Each pair is dropped once: the partner's side goes with it.
+            for (partner, deadline) in session.pending.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where deadline <= now {
+                sessions[id]!.pending[partner] = nil
+                sessions[partner]?.pending[id] = nil
+                actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout))))
+                if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
+            }
+        }
+        parked = parked.filter { $0.value.expires > now }
+        return actions
+    }
+}

@@ -1,0 +1,154 @@
+import FugitiveWire
+
+/// The orchestrator's decisions as an I/O-free state machine: sessions, swarms, pairs,
+/// the live link graph, holdings and resumable sessions. Every mutating method returns
+/// the ``Action``s the caller must carry out (send a message, close a connection), so
+/// that all of it is unit-tested without sockets and the same logic can later sit on a
+/// shared store.
+public struct OrchestratorState: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+
+    public struct Configuration: Sendable {
+        /// A pair that has not reported `connected` by then is dropped. Default 20 s.
+        public var pairTimeout: Duration = .seconds(20)
+        /// A session silent for this long is closed. Default 45 s.
+        public var heartbeatTimeout: Duration = .seconds(45)
+        /// The heartbeat interval announced in `welcome`. Default 15 s.
+        public var heartbeatInterval: Duration = .seconds(15)
+        /// How long a closed session's id and holdings wait for a resume. Default 60 s.
+        public var resumeGrace: Duration = .seconds(60)
+        /// Most resources one peer may announce. Default 10 000.
+        public var maxHoldingsPerPeer = 10_000
+        /// Most peers in one swarm. Default 100 000.
+        public var maxPeersPerSwarm = 100_000
+        /// ICE servers handed out in `welcome`.
+        public var iceServers: [ICEServer] = []
+
+        public init() {}
+    }
+
+    /// What the caller must do.
+    public enum Action: Sendable, Equatable {
+        case send(PeerID, ServerMessage)
+        /// Send `error` and close the peer's connection.
+        case close(PeerID, WireError)
+        /// The peer asked for a vouched digest: fetch it (outside this state) and answer.
+        case vouch(PeerID, Vouch)
+    }
+
+    struct Session: Sendable {
+        let id: PeerID
+        let swarm: String
+        let address: NetworkAddress?
+        let resumeToken: String
+        var target: Int
+        var max: Int
+        var lastSeen: Instant
+        var wants: Set<ResourceDigest> = []
+        /// Pairs waiting for `connected`, with their deadline.
+        var pending: [PeerID: Instant] = [:]
+        /// Live links.
+        var connected: Set<PeerID> = []
+        var held: [ResourceDigest: Holding] = [:]
+
+        var partners: Set<PeerID> { connected.union(pending.keys) }
+        var freeSlots: Int { max - connected.count - pending.count }
+    }
+
+    struct Parked: Sendable {
+        let id: PeerID
+        let swarm: String
+        let held: [Holding]
+        let expires: Instant
+    }
+
+    public let configuration: Configuration
+    let policy = PairingPolicy()
+    var sessions: [PeerID: Session] = [:]
+    var members: [String: Set<PeerID>] = [:]
+    var indexes: [String: HolderIndex] = [:]
+    var parked: [String: Parked] = [:]
+    /// Measured round-trip times, keyed by the unordered pair.
+    var rtts: [PeerPair: Double] = [:]
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+    }
+
+    /// Number of live sessions.
+    public var peerCount: Int { sessions.count }
+    /// Number of swarms with at least one peer.
+    public var swarmCount: Int { members.count }
+    /// Number of live links (each counted once).
+    public var linkCount: Int { sessions.values.reduce(0) { $0 + $1.connected.count } / 2 }
+
+    // MARK: Sessions
+
+    /// Opens a session for a `hello`. `newID` and `newToken` are used unless the hello's
+    /// resume token is honoured. Throws when the swarm is full.
+    public mutating func connect(
+        _ hello: Hello, address: NetworkAddress?, newID: PeerID, newToken: String, now: Instant
+    ) throws(WireError) -> (welcome: Welcome, actions: [Action]) {
+        var actions: [Action] = []
+        var id = newID
+        var token = newToken
+        var restored: [Holding] = []
+        var resumed = false
+        if let resumeToken = hello.resumeToken {
+            if let live = sessions.values.first(where: { $0.resumeToken == resumeToken }), live.swarm == hello.swarm {
+                // The peer reconnected before its old connection was noticed gone.
+                actions += [.close(live.id, WireError(.resumeRejected, "session resumed elsewhere"))]
+                let held = Array(live.held.values)
+                actions += disconnect(live.id, now: now, park: false)
+                (id, token, restored, resumed) = (live.id, resumeToken, held, true)
+            } else if let parkedSession = parked.removeValue(forKey: resumeToken), parkedSession.swarm == hello.swarm, parkedSession.expires > now {
+                (id, token, restored, resumed) = (parkedSession.id, resumeToken, parkedSession.held, true)
+            }
+        }
+        guard members[hello.swarm, default: []].count < configuration.maxPeersPerSwarm else {
+            throw WireError(.swarmFull, "swarm has \(configuration.maxPeersPerSwarm) peers")
+        }
+        var session = Session(id: id, swarm: hello.swarm, address: address, resumeToken: token, target: hello.targetPeers, max: hello.maxPeers, lastSeen: now)
+        for holding in restored.prefix(configuration.maxHoldingsPerPeer) {
+            session.held[holding.digest] = holding
+            indexes[hello.swarm, default: HolderIndex()].add(holding, holder: id)
+        }
+        sessions[id] = session
+        members[hello.swarm, default: []].insert(id)
+        let welcome = Welcome(
+            peer: id, resumeToken: token, resumed: resumed, iceServers: configuration.iceServers,
+            heartbeatMillis: Int(configuration.heartbeatInterval.components.seconds * 1000)
+        )
+        return (welcome, actions)
+    }
+
+    /// Ends a session: partners are told `peer-left`, pairs and holdings go; unless
+    /// `park` is false, the id and holdings wait `resumeGrace` for a resume.
+    public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true) -> [Action] {
+        guard let session = sessions.removeValue(forKey: id) else { return [] }
+        members[session.swarm]?.remove(id)
+        if members[session.swarm]?.isEmpty == true { members[session.swarm] = nil }
+        indexes[session.swarm]?.removeAll(of: id)
+        if indexes[session.swarm]?.resourceCount == 0 { indexes[session.swarm] = nil }
+        var actions: [Action] = []
+        for partner in session.partners.sorted(by: { $0.rawValue < $1.rawValue }) {
+            sessions[partner]?.pending[id] = nil
+            sessions[partner]?.connected.remove(id)
+            rtts[PeerPair(id, partner)] = nil
+            actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
+        }
+        if park {
+            parked[session.resumeToken] = Parked(id: id, swarm: session.swarm, held: Array(session.held.values), expires: now + configuration.resumeGrace)
+        }
+        return actions
+    }
+}
+
+/// An unordered pair of peers.
+struct PeerPair: Hashable, Sendable {
+    let a: PeerID
+    let b: PeerID
+    init(_ x: PeerID, _ y: PeerID) {
+        (a, b) = x.rawValue < y.rawValue ? (x, y) : (y, x)
+    }
+}
