@@ -122,6 +122,20 @@ import Testing
         #expect(!late.resumed)
     }
 
+    @Test func aResumeRefusedForAFullSwarmCanBeRetried() throws {
+        var configuration = OrchestratorState.Configuration()
+        configuration.maxPeersPerSwarm = 1
+        var state = OrchestratorState(configuration: configuration)
+        let welcome = try join(&state, "a")
+        _ = state.disconnect("a", now: start)
+        _ = try join(&state, "b")
+        #expect(throws: WireError.self) { try join(&state, "c", resume: welcome.resumeToken, at: 1) }
+        _ = state.disconnect("b", now: start + .seconds(2))
+        let again = try join(&state, "d", resume: welcome.resumeToken, at: 3)
+        #expect(again.peer == "a")
+        #expect(again.resumed)
+    }
+
     @Test func whoHasByURLAndLimits() throws {
         var configuration = OrchestratorState.Configuration()
         configuration.maxHoldingsPerPeer = 1

@@ -101,13 +101,15 @@ public struct OrchestratorState: Sendable {
                 let held = Array(live.held.values)
                 actions += disconnect(live.id, now: now, park: false)
                 (id, token, restored, resumed) = (live.id, resumeToken, held, true)
-            } else if let parkedSession = parked.removeValue(forKey: resumeToken), parkedSession.swarm == hello.swarm, parkedSession.expires > now {
+            } else if let parkedSession = parked[resumeToken], parkedSession.swarm == hello.swarm, parkedSession.expires > now {
                 (id, token, restored, resumed) = (parkedSession.id, resumeToken, parkedSession.held, true)
             }
         }
+        // Checked before the parked session is taken, so a refused resume can be retried.
         guard members[hello.swarm, default: []].count < configuration.maxPeersPerSwarm else {
             throw WireError(.swarmFull, "swarm has \(configuration.maxPeersPerSwarm) peers")
         }
+        if resumed { parked[token] = nil }
         var session = Session(id: id, swarm: hello.swarm, address: address, resumeToken: token, target: hello.targetPeers, max: hello.maxPeers, lastSeen: now)
         for holding in restored.prefix(configuration.maxHoldingsPerPeer) {
             session.held[holding.digest] = holding
