@@ -68,14 +68,14 @@ public struct WireCodec: Sendable {
     }
 
     public func decodePeerMessage(_ frame: ByteBuffer) throws(WireError) -> PeerMessage {
-        if let chunk = try decodeChunk(frame) { return .chunk(chunk) }
+        if let chunk = decodeChunk(frame) { return .chunk(chunk) }
         return try decode(frame) { type, decodeBody in try PeerMessage.decodeBody(type: type, decodeBody) }
     }
 
     /// The hot path: a chunk read field by field without building the frame's tree.
     /// Returns `nil` for anything but a well-formed v1 chunk envelope, leaving the
     /// general path to accept it or to report precisely what is wrong.
-    func decodeChunk(_ frame: ByteBuffer) throws(WireError) -> Chunk? {
+    func decodeChunk(_ frame: ByteBuffer) -> Chunk? {
         guard frame.readableBytes <= limits.maxFrameSize else { return nil }
         var reader = MessagePackReader(frame, limits: MessagePackLimits(maxDepth: limits.maxDepth, maxInputSize: limits.maxFrameSize))
         do {
@@ -92,8 +92,12 @@ public struct WireCodec: Sendable {
                 let value = try reader.readValue(depth: 2)
                 guard case .string(let name) = key, name.utf8.count == 1 else { continue }
                 switch (name, value) {
-                case ("q", .int(let v)) where id == nil: id = UInt32(exactly: v)
-                case ("i", .int(let v)) where index == nil: index = UInt32(exactly: v)
+                case ("q", .int(let v)) where id == nil:
+                    guard let v = UInt32(exactly: v) else { return nil }
+                    id = v
+                case ("i", .int(let v)) where index == nil:
+                    guard let v = UInt32(exactly: v) else { return nil }
+                    index = v
                 case ("b", .binary(let v)) where data == nil: data = v
                 case ("q", _), ("i", _), ("b", _): return nil
                 default: continue
