@@ -11,9 +11,6 @@ public struct HolderIndex: Sendable {
 
     public init() {}
 
-    /// How many resources `peer` has announced.
-    public func count(of peer: PeerID) -> Int { holdings[peer]?.count ?? 0 }
-
     /// Records that `peer` holds `holding`.
     public mutating func add(_ holding: Holding, holder peer: PeerID) {
         holders[holding.digest, default: []].insert(peer)
@@ -35,12 +32,9 @@ public struct HolderIndex: Sendable {
         }
     }
 
-    /// Forgets everything `peer` announced; returns what it held (for a resumable session).
-    @discardableResult
-    public mutating func removeAll(of peer: PeerID) -> Set<ResourceDigest> {
-        let held = holdings.removeValue(forKey: peer) ?? []
-        for digest in held { remove(digest, holder: peer) }
-        return held
+    /// Forgets everything `peer` announced.
+    public mutating func removeAll(of peer: PeerID) {
+        for digest in holdings.removeValue(forKey: peer) ?? [] { remove(digest, holder: peer) }
     }
 
     /// The holders of a digest (or of the digest last announced for a URL).
@@ -51,9 +45,6 @@ public struct HolderIndex: Sendable {
 
     /// Whether `peer` holds `digest`.
     public func holds(_ peer: PeerID, _ digest: ResourceDigest) -> Bool { holders[digest]?.contains(peer) ?? false }
-
-    /// The URL last announced for a digest.
-    public func url(of digest: ResourceDigest) -> String? { urlByDigest[digest] }
 
     /// Number of distinct resources with at least one holder.
     public var resourceCount: Int { holders.count }

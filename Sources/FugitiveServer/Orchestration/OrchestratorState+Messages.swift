@@ -31,11 +31,10 @@ extension OrchestratorState {
     /// Pairs `id` with up to `want.count` partners (never beyond its own free slots).
     mutating func pair(_ id: PeerID, want: Want, now: Instant) -> [Action] {
         guard let asker = sessions[id] else { return [] }
-        sessions[id]!.wants = Set(want.digests ?? [])
         let count = min(want.count, asker.freeSlots)
         guard count > 0 else { return [] }
         let index = indexes[asker.swarm]
-        let wanted = sessions[id]!.wants
+        let wanted = Set(want.digests ?? [])
         let candidates = (members[asker.swarm] ?? []).compactMap { peer -> PairingPolicy.Candidate? in
             guard let other = sessions[peer] else { return nil }
             let held = wanted.isEmpty ? 0 : wanted.reduce(0) { $0 + ((index?.holds(peer, $1) ?? false) ? 1 : 0) }

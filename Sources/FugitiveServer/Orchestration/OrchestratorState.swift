@@ -41,10 +41,8 @@ public struct OrchestratorState: Sendable {
         let swarm: String
         let address: NetworkAddress?
         let resumeToken: String
-        var target: Int
         var max: Int
         var lastSeen: Instant
-        var wants: Set<ResourceDigest> = []
         /// Pairs waiting for `connected`, with their deadline.
         var pending: [PeerID: Instant] = [:]
         /// Live links.
@@ -68,6 +66,8 @@ public struct OrchestratorState: Sendable {
     var members: [String: Set<PeerID>] = [:]
     var indexes: [String: HolderIndex] = [:]
     var parked: [String: Parked] = [:]
+    /// Live sessions by resume token, so a reconnect storm costs O(1) per hello.
+    var sessionByToken: [String: PeerID] = [:]
     /// Measured round-trip times, keyed by the unordered pair.
     var rtts: [PeerPair: Double] = [:]
 
@@ -95,7 +95,7 @@ public struct OrchestratorState: Sendable {
         var restored: [Holding] = []
         var resumed = false
         if let resumeToken = hello.resumeToken {
-            if let live = sessions.values.first(where: { $0.resumeToken == resumeToken }), live.swarm == hello.swarm {
+            if let live = sessionByToken[resumeToken].flatMap({ sessions[$0] }), live.swarm == hello.swarm {
                 // The peer reconnected before its old connection was noticed gone.
                 actions += [.close(live.id, WireError(.resumeRejected, "session resumed elsewhere"))]
                 let held = Array(live.held.values)
@@ -110,12 +110,13 @@ public struct OrchestratorState: Sendable {
             throw WireError(.swarmFull, "swarm has \(configuration.maxPeersPerSwarm) peers")
         }
         if resumed { parked[token] = nil }
-        var session = Session(id: id, swarm: hello.swarm, address: address, resumeToken: token, target: hello.targetPeers, max: hello.maxPeers, lastSeen: now)
+        var session = Session(id: id, swarm: hello.swarm, address: address, resumeToken: token, max: hello.maxPeers, lastSeen: now)
         for holding in restored.prefix(configuration.maxHoldingsPerPeer) {
             session.held[holding.digest] = holding
             indexes[hello.swarm, default: HolderIndex()].add(holding, holder: id)
         }
         sessions[id] = session
+        sessionByToken[token] = id
         members[hello.swarm, default: []].insert(id)
         let welcome = Welcome(
             peer: id, resumeToken: token, resumed: resumed, iceServers: configuration.iceServers,
@@ -128,6 +129,7 @@ public struct OrchestratorState: Sendable {
     /// `park` is false, the id and holdings wait `resumeGrace` for a resume.
     public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true) -> [Action] {
         guard let session = sessions.removeValue(forKey: id) else { return [] }
+        sessionByToken[session.resumeToken] = nil
         members[session.swarm]?.remove(id)
         if members[session.swarm]?.isEmpty == true { members[session.swarm] = nil }
         indexes[session.swarm]?.removeAll(of: id)
