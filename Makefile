@@ -16,8 +16,7 @@ test: build
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 
 ## Until the demo lands: the newest runnable thing, the wire benchmark.
-demo: bootstrap
-	$(SWIFT) run -c release fugitive bench wire
+demo: bench
 
 fuzz: bootstrap
 	scripts/fuzz-wire $(FUZZ_SECONDS)
