@@ -1,0 +1,41 @@
+import FugitiveWire
+
+/// A swarm's shape at one instant, as `/v1/stats` reports it.
+public struct SwarmShape: Sendable, Codable, Equatable {
+    public var peers = 0
+    /// Live links, each counted once.
+    public var links = 0
+    /// Pairs still waiting for `connected`, each counted once.
+    public var pendingPairs = 0
+    /// Distinct resources announced.
+    public var resources = 0
+    /// Announcements (peer, resource).
+    public var holdings = 0
+}
+
+extension OrchestratorState {
+    /// The swarm a live peer belongs to.
+    public func swarm(of id: PeerID) -> String? { sessions[id]?.swarm }
+
+    /// Whether `id` has a live session.
+    public func isConnected(_ id: PeerID) -> Bool { sessions[id] != nil }
+
+    /// The current partners (pending and linked) of a live peer.
+    public func partners(of id: PeerID) -> Set<PeerID> { sessions[id]?.partners ?? [] }
+
+    /// Every swarm's shape. O(peers); meant for statistics requests and periodic gauges.
+    public func shapes() -> [String: SwarmShape] {
+        var shapes: [String: SwarmShape] = [:]
+        for session in sessions.values {
+            var shape = shapes[session.swarm, default: SwarmShape()]
+            shape.peers += 1
+            // Each link and pending pair appears on both sides: count it from the smaller id.
+            shape.links += session.connected.count { session.id.rawValue < $0.rawValue }
+            shape.pendingPairs += session.pending.keys.count { session.id.rawValue < $0.rawValue }
+            shape.holdings += session.held.count
+            shapes[session.swarm] = shape
+        }
+        for (swarm, index) in indexes { shapes[swarm]?.resources = index.resourceCount }
+        return shapes
+    }
+}

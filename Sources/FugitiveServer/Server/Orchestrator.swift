@@ -1,0 +1,195 @@
+import FugitiveWire
+import Logging
+import Metrics
+
+/// Owns the ``OrchestratorState`` and the live connections' outboxes, and carries out
+/// the state's actions: it is the one place where decisions meet I/O. Connections call
+/// in; nothing here blocks on a socket (outboxes are bounded queues).
+public actor Orchestrator {
+    let configuration: ServerConfiguration
+    var state: OrchestratorState
+    var outboxes: [PeerID: Outbox] = [:]
+    /// Connections that have not said `hello` yet, with their deadline.
+    var greeting: [ObjectIdentifier: (outbox: Outbox, deadline: ContinuousClock.Instant)] = [:]
+    var connectionsByHost: [String: Int] = [:]
+    var metrics: ServerMetrics
+    var totals = ServerStatistics.Counts()
+    var countsBySwarm: [String: ServerStatistics.Counts] = [:]
+    let voucher: DigestVoucher?
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
+    ///   - metricsFactory: where metrics go (the Prometheus registry's factory).
+    public init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
+        self.configuration = configuration
+        self.state = OrchestratorState(configuration: configuration.orchestrator)
+        self.voucher = voucher
+        self.metrics = ServerMetrics(factory: metricsFactory)
+        self.logger = logger
+    }
+
+    // MARK: Connections
+
+    /// Admits a new connection from `host` unless it already has the maximum open;
+    /// the connection then has `helloTimeout` to say `hello`.
+    func admit(host: String, outbox: Outbox) -> Bool {
+        guard connectionsByHost[host, default: 0] < configuration.connectionsPerIP else {
+            count(.tooManyConnections, swarm: nil)
+            return false
+        }
+        connectionsByHost[host, default: 0] += 1
+        greeting[ObjectIdentifier(outbox)] = (outbox, .now + .seconds(configuration.helloTimeout))
+        metrics.connections.increment()
+        return true
+    }
+
+    /// Opens the session for a `hello`.
+    func join(_ hello: Hello, address: NetworkAddress?, outbox: Outbox) throws(WireError) -> Welcome {
+        greeting[ObjectIdentifier(outbox)] = nil
+        let (welcome, actions) = try state.connect(
+            hello, address: address, newID: PeerID(Self.randomText(bytes: 10)),
+            newToken: Self.randomText(bytes: 16), now: .now)
+        // A resume that replaced a live connection closes the old one: done before the
+        // new outbox takes the id, so the close reaches the old connection.
+        execute(actions)
+        outboxes[welcome.peer] = outbox
+        return welcome
+    }
+
+    /// Handles a message from a joined peer.
+    func receive(_ message: ServerMessage, from id: PeerID, outbox: Outbox) {
+        guard outboxes[id] === outbox else { return }
+        execute(state.receive(message, from: id, now: .now))
+    }
+
+    /// A connection ended (either side): the session is closed and parked for resume.
+    func leave(_ id: PeerID?, host: String, outbox: Outbox) {
+        greeting[ObjectIdentifier(outbox)] = nil
+        connectionsByHost[host, default: 1] -= 1
+        if connectionsByHost[host] == 0 { connectionsByHost[host] = nil }
+        // After a resume the id belongs to the newer connection: leave it alone.
+        guard let id, outboxes[id] === outbox else { return }
+        outboxes[id] = nil
+        execute(state.disconnect(id, now: .now))
+    }
+
+    /// Counts an error the connection itself detected (bad frame, rate limit).
+    func recordError(_ code: WireErrorCode, peer: PeerID?) {
+        count(code, swarm: peer.flatMap { state.swarm(of: $0) })
+    }
+
+    // MARK: Time
+
+    /// Expires pairs, silent sessions, parked sessions and connections that never said
+    /// hello, and refreshes the gauges. Called about once a second.
+    public func tick() {
+        let now = ContinuousClock.now
+        for (key, entry) in greeting where entry.deadline <= now {
+            greeting[key] = nil
+            count(.unexpectedMessage, swarm: nil)
+            entry.outbox.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout) s"))
+        }
+        execute(state.expire(now: now))
+        let shapes = state.shapes().values
+        metrics.peers.record(state.peerCount)
+        metrics.swarms.record(state.swarmCount)
+        metrics.links.record(shapes.reduce(0) { $0 + $1.links })
+        metrics.pendingPairs.record(shapes.reduce(0) { $0 + $1.pendingPairs })
+        metrics.holdings.record(shapes.reduce(0) { $0 + $1.holdings })
+    }
+
+    /// Tells every peer the server is going away and closes their connections.
+    public func shutdown() {
+        for outbox in outboxes.values { outbox.close(WireError(.shuttingDown, "server is shutting down")) }
+        for entry in greeting.values { entry.outbox.close(WireError(.shuttingDown, "server is shutting down")) }
+    }
+
+    /// Totals and per-swarm numbers.
+    public func statistics() -> ServerStatistics {
+        let shapes = state.shapes()
+        let swarms = shapes.keys.sorted().map { ServerStatistics.Swarm(swarm: $0, shape: shapes[$0]!, counts: countsBySwarm[$0] ?? .init()) }
+        return ServerStatistics(
+            peers: state.peerCount, swarmCount: state.swarmCount,
+            links: shapes.values.reduce(0) { $0 + $1.links }, pendingPairs: shapes.values.reduce(0) { $0 + $1.pendingPairs },
+            resources: shapes.values.reduce(0) { $0 + $1.resources }, holdings: shapes.values.reduce(0) { $0 + $1.holdings },
+            counts: totals, swarms: swarms)
+    }
+
+    // MARK: Actions
+
+    func execute(_ actions: [OrchestratorState.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let id, let message):
+                note(message, to: id)
+                guard let outbox = outboxes[id] else { continue }
+                if !outbox.send(message) {
+                    logger.warning("outbound queue full: closing", metadata: ["peer": "\(id)"])
+                }
+            case .close(let id, let error):
+                count(error.code, swarm: state.swarm(of: id))
+                outboxes.removeValue(forKey: id)?.close(error)
+            case .vouch(let id, let request):
+                metrics.vouches.increment()
+                startVouch(request, for: id)
+            }
+        }
+    }
+
+    /// Counts what a sent message means for the metrics.
+    private func note(_ message: ServerMessage, to id: PeerID) {
+        switch message {
+        case .pair(let pair) where pair.offerer:
+            metrics.pairsMade.increment()
+            bump(id) { $0.pairsMade += 1 }
+        case .unpair(let unpair) where unpair.reason == .pairTimeout && id.rawValue < unpair.peer.rawValue:
+            // Both sides of a timed-out pair are told; count it once.
+            metrics.pairsFailed.increment()
+            bump(id) { $0.pairsFailed += 1 }
+        case .signal:
+            metrics.signalsRelayed.increment()
+            bump(id) { $0.signalsRelayed += 1 }
+        case .error(let error):
+            count(error.code, swarm: state.swarm(of: id))
+        default:
+            break
+        }
+    }
+
+    private func bump(_ id: PeerID, _ change: (inout ServerStatistics.Counts) -> Void) {
+        change(&totals)
+        if let swarm = state.swarm(of: id) { change(&countsBySwarm[swarm, default: .init()]) }
+    }
+
+    private func count(_ code: WireErrorCode, swarm: String?) {
+        metrics.error(code)
+        totals.errors["\(code.rawValue)", default: 0] += 1
+        if let swarm { countsBySwarm[swarm, default: .init()].errors["\(code.rawValue)", default: 0] += 1 }
+    }
+
+    private func startVouch(_ request: Vouch, for id: PeerID) {
+        guard let voucher else {
+            execute([.send(id, .error(ErrorMessage(code: .originNotAllowed, message: "this server vouches for no origin", requestID: request.requestID)))])
+            return
+        }
+        Task {
+            let answer: ServerMessage
+            do {
+                let vouched = try await voucher.vouch(for: request.url)
+                answer = .vouched(Vouched(requestID: request.requestID, url: request.url, digest: vouched.digest, size: vouched.size))
+            } catch {
+                let failure = error as? WireError ?? WireError(.originFailed, "\(error)")
+                answer = .error(ErrorMessage(failure, requestID: request.requestID))
+            }
+            await self.execute([.send(id, answer)])
+        }
+    }
+
+    static func randomText(bytes: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        var generator = SystemRandomNumberGenerator()
+        // 5 bits per character.
+        return String((0..<(bytes * 8 + 4) / 5).map { _ in alphabet[Int(generator.next() & 31)] })
+    }
+}

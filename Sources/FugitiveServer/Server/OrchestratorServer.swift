@@ -1,0 +1,143 @@
+import FugitiveWire
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOSSL
+import Prometheus
+import ServiceLifecycle
+
+/// The `fugitive server` process as a ``Service``: the Hummingbird application with
+/// `GET /v1/signal` (WebSocket), `/health`, `/metrics` and `/v1/stats`, plus the
+/// once-a-second expiry of pairs and sessions. On graceful shutdown every peer is told
+/// `shutting-down` before the HTTP server stops.
+public struct OrchestratorServer: Service {
+    public let configuration: ServerConfiguration
+    public let orchestrator: Orchestrator
+    let voucher: DigestVoucher?
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+    let onRunning: @Sendable (Int) async -> Void
+
+    /// - Parameters:
+    ///   - registry: where `/metrics` reads from; the server's metrics are created on it.
+    ///   - onRunning: called with the bound port once the server listens.
+    public init(
+        configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        self.onRunning = onRunning
+        let voucher = configuration.vouch.allowedOrigins.isEmpty ? nil : DigestVoucher(configuration: configuration.vouch, logger: logger)
+        self.voucher = voucher
+        self.orchestrator = Orchestrator(
+            configuration: configuration, voucher: voucher,
+            metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
+    }
+
+    public func run() async throws {
+        let application = Application(
+            router: httpRouter(),
+            server: try serverBuilder(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fugitive"),
+            onServerRunning: { [onRunning] channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let ticker = ExpiryTicker(orchestrator: orchestrator, voucher: voucher)
+        // The ticker is last so that it is shut down first: peers are told before the
+        // listener goes away.
+        let group = ServiceGroup(configuration: .init(services: [application, ticker], logger: logger))
+        try await group.run()
+    }
+
+    func serverBuilder() throws -> HTTPServerBuilder {
+        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(
+            webSocketRouter: signalRouter(),
+            configuration: .init(ws: .init(maxFrameSize: configuration.maxFrameSize * 2)))
+        guard let tls = configuration.tls else { return upgrade }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+            let tlsConfiguration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            return try HTTPServerBuilder.tls(upgrade, tlsConfiguration: tlsConfiguration)
+        } catch {
+            throw ConfigurationError("tls: cannot load \(tls.certificateChain) / \(tls.privateKey): \(error)")
+        }
+    }
+
+    func signalRouter() -> Router<SignalRequestContext> {
+        let router = Router(context: SignalRequestContext.self)
+        let (orchestrator, configuration, logger) = (orchestrator, configuration, logger)
+        let trusted = Set(configuration.trustedProxies.compactMap(NetworkAddress.init))
+        router.ws("/v1/signal") { inbound, outbound, context in
+            let connection = SignalConnection(orchestrator: orchestrator, configuration: configuration, logger: logger)
+            let client = Self.clientAddress(
+                remote: context.requestContext.remoteAddress?.ipAddress,
+                forwardedFor: context.request.headers[values: .init("X-Forwarded-For")!], trusted: trusted)
+            await connection.run(inbound: inbound, outbound: outbound, client: client)
+        }
+        return router
+    }
+
+    /// The client's address: the socket's peer, or — when that is a trusted proxy — the
+    /// last address the proxy appended to `X-Forwarded-For`.
+    static func clientAddress(remote: String?, forwardedFor: [String], trusted: Set<NetworkAddress>) -> String? {
+        guard let remote, let address = NetworkAddress(remote), trusted.contains(address) else { return remote }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { String($0.trimmed(of: " \t")) }
+        guard let last = hops.last, NetworkAddress(last) != nil else { return remote }
+        return last
+    }
+
+    func httpRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let (orchestrator, registry) = (orchestrator, registry)
+        router.get("/health") { _, _ in HealthStatus(status: "ok", peers: await orchestrator.statistics().peers) }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.get("/v1/stats") { _, _ in await orchestrator.statistics() }
+        return router
+    }
+}
+
+struct HealthStatus: ResponseEncodable {
+    let status: String
+    let peers: Int
+}
+
+extension ServerStatistics: ResponseEncodable {}
+
+/// The request context of the signalling router: WebSocket upgrade plus the peer's
+/// address, which pairing uses for network proximity and limits use per IP.
+public struct SignalRequestContext: RequestContext, WebSocketRequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// Drives time in the orchestrator, and on graceful shutdown closes every session.
+struct ExpiryTicker: Service {
+    let orchestrator: Orchestrator
+    let voucher: DigestVoucher?
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(500))
+            await orchestrator.tick()
+        }
+        await orchestrator.shutdown()
+        await voucher?.shutdown()
+    }
+}

@@ -1,0 +1,68 @@
+import Metrics
+import FugitiveWire
+
+/// The orchestrator's metrics through swift-metrics, created on an explicit factory so
+/// that several servers (tests) can each have their own registry. Mutated only by the
+/// ``Orchestrator`` actor.
+struct ServerMetrics {
+    let factory: any MetricsFactory
+    let peers: Gauge
+    let swarms: Gauge
+    let links: Gauge
+    let pendingPairs: Gauge
+    let holdings: Gauge
+    let connections: Counter
+    let pairsMade: Counter
+    let pairsFailed: Counter
+    let signalsRelayed: Counter
+    let vouches: Counter
+    private var errors: [UInt16: Counter] = [:]
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        peers = Gauge(label: "fugitive_peers", factory: factory)
+        swarms = Gauge(label: "fugitive_swarms", factory: factory)
+        links = Gauge(label: "fugitive_links", factory: factory)
+        pendingPairs = Gauge(label: "fugitive_pending_pairs", factory: factory)
+        holdings = Gauge(label: "fugitive_holdings", factory: factory)
+        connections = Counter(label: "fugitive_connections_total", factory: factory)
+        pairsMade = Counter(label: "fugitive_pairs_made_total", factory: factory)
+        pairsFailed = Counter(label: "fugitive_pairs_failed_total", factory: factory)
+        signalsRelayed = Counter(label: "fugitive_signals_relayed_total", factory: factory)
+        vouches = Counter(label: "fugitive_vouches_total", factory: factory)
+    }
+
+    mutating func error(_ code: WireErrorCode) {
+        if let counter = errors[code.rawValue] { return counter.increment() }
+        let counter = Counter(label: "fugitive_errors_total", dimensions: [("code", "\(code.rawValue)"), ("name", code.name)], factory: factory)
+        errors[code.rawValue] = counter
+        counter.increment()
+    }
+}
+
+/// Totals and per-swarm numbers served at `/v1/stats`.
+public struct ServerStatistics: Sendable, Codable, Equatable {
+    /// Counters kept per swarm and in total.
+    public struct Counts: Sendable, Codable, Equatable {
+        public var pairsMade = 0
+        public var pairsFailed = 0
+        public var signalsRelayed = 0
+        /// Errors sent to peers, by code.
+        public var errors: [String: Int] = [:]
+    }
+
+    public struct Swarm: Sendable, Codable, Equatable {
+        public var swarm: String
+        public var shape: SwarmShape
+        public var counts: Counts
+    }
+
+    public var peers: Int
+    public var swarmCount: Int
+    public var links: Int
+    public var pendingPairs: Int
+    public var resources: Int
+    public var holdings: Int
+    public var counts: Counts
+    public var swarms: [Swarm]
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import FugitiveServer
+import FugitiveWire
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `fugitive server`: runs the orchestrator until SIGINT or SIGTERM.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the orchestrator: pairing, signalling relay, holder index, metrics.",
+        discussion: "Flags override the configuration file; the file may set any field of ServerConfiguration (JSON, durations in seconds)."
+    )
+
+    @Option(help: "JSON configuration file.") var config: String?
+    @Option(help: "Address to bind (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to bind; 0 picks a free one (default 8080).") var port: Int?
+    @Option(help: "Largest message a peer may send, in bytes.") var maxFrameSize: Int?
+    @Option(help: "Sustained messages per second per connection.") var messagesPerSecond: Double?
+    @Option(help: "Burst of messages above the sustained rate.") var messageBurst: Double?
+    @Option(help: "Open connections per IP address.") var connectionsPerIP: Int?
+    @Option(help: "Peers per swarm.") var peersPerSwarm: Int?
+    @Option(name: .customLong("allow-origin"), help: "An origin the server may fetch to vouch for digests (repeatable).")
+    var allowedOrigins: [String] = []
+    @Flag(help: "Let allowed origins resolve to private or loopback addresses.") var allowPrivateAddresses = false
+    @Option(name: .customLong("ice-server"), help: "A STUN/TURN URL handed to peers (repeatable).") var iceServers: [String] = []
+    @Option(help: "PEM certificate chain for wss://.") var tlsCertificate: String?
+    @Option(help: "PEM private key for wss://.") var tlsKey: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func resolvedConfiguration() throws -> ServerConfiguration {
+        var c = ServerConfiguration()
+        if let config {
+            let data = try Data(contentsOf: URL(fileURLWithPath: config))
+            do {
+                c = try JSONDecoder().decode(ServerConfiguration.self, from: data)
+            } catch {
+                throw ValidationError("\(config): \(error)")
+            }
+        }
+        if let host { c.host = host }
+        if let port { c.port = port }
+        if let maxFrameSize { c.maxFrameSize = maxFrameSize }
+        if let messagesPerSecond { c.messagesPerSecond = messagesPerSecond }
+        if let messageBurst { c.messageBurst = messageBurst }
+        if let connectionsPerIP { c.connectionsPerIP = connectionsPerIP }
+        if let peersPerSwarm { c.peersPerSwarm = peersPerSwarm }
+        if !allowedOrigins.isEmpty { c.vouch.allowedOrigins = allowedOrigins }
+        if allowPrivateAddresses { c.vouch.allowPrivateAddresses = true }
+        if !iceServers.isEmpty { c.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
+        switch (tlsCertificate, tlsKey) {
+        case (let cert?, let key?): c.tls = .init(certificateChain: cert, privateKey: key)
+        case (nil, nil): break
+        default: throw ValidationError("--tls-certificate and --tls-key go together")
+        }
+        do {
+            try c.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return c
+    }
+
+    func run() async throws {
+        let configuration = try resolvedConfiguration()
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "fugitive.server")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let scheme = configuration.tls == nil ? "ws" : "wss"
+        let server = try OrchestratorServer(configuration: configuration, registry: registry, logger: logger) { port in
+            // Scripts wait for this line; stdout to a file is block-buffered otherwise.
+            print("fugitive server listening on \(scheme)://\(configuration.host):\(port)/v1/signal")
+            fflush(nil)
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

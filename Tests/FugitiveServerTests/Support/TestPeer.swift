@@ -1,0 +1,136 @@
+import FugitiveWire
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// A real WebSocket client speaking the wire protocol to a ``LiveServer``.
+final class TestPeer: Sendable {
+    let inbox = Inbox()
+    private let outgoing: AsyncStream<WebSocketOutboundWriter.OutboundFrame>.Continuation
+    let task: Task<WebSocketCloseFrame?, any Error>
+    let codec = WireCodec(limits: .serverLink)
+
+    /// Connects; `address` is claimed through X-Forwarded-For (the test server trusts it).
+    init(_ url: String, address: String? = nil) {
+        let (stream, continuation) = AsyncStream.makeStream(of: WebSocketOutboundWriter.OutboundFrame.self)
+        outgoing = continuation
+        var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
+        if let address { configuration.additionalHeaders[HTTPField.Name("X-Forwarded-For")!] = address }
+        let inbox = inbox
+        let codec = codec
+        var logger = Logger(label: "test.peer")
+        logger.logLevel = .critical
+        task = Task {
+            defer { Task { await inbox.finish() } }
+            return try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
+                let writer = Task {
+                    for await frame in stream { try await outbound.write(frame) }
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                defer { writer.cancel() }
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .binary(let buffer) = message else { continue }
+                    await inbox.push((try? codec.decodeServerMessage(buffer)).map(Inbox.Event.message) ?? .undecodable)
+                }
+            }
+        }
+    }
+
+    func send(_ message: ServerMessage) { outgoing.yield(.binary(codec.encode(message))) }
+    func sendRaw(_ bytes: [UInt8]) { outgoing.yield(.binary(ByteBuffer(bytes: bytes))) }
+    func sendText(_ text: String) { outgoing.yield(.text(text)) }
+    /// Closes the WebSocket cleanly.
+    func close() { outgoing.finish() }
+
+    /// The next message, or a failure after `timeout`.
+    func next(timeout: Duration = .seconds(5)) async throws -> ServerMessage {
+        switch await inbox.next(timeout: timeout) {
+        case .message(let message)?: return message
+        case .undecodable?: throw TestFailure("server sent an undecodable frame")
+        case nil: throw TestFailure("no message within \(timeout) (or connection closed)")
+        }
+    }
+
+    /// Waits for the next message that `match` accepts, skipping others.
+    func expect<T>(timeout: Duration = .seconds(5), _ match: (ServerMessage) -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let message = try await next(timeout: max(.milliseconds(1), deadline - .now))
+            if let value = match(message) { return value }
+        }
+    }
+
+    /// Says hello and returns the welcome.
+    func join(swarm: String = "s", target: Int = 4, max: Int = 8, resumeToken: String? = nil) async throws -> Welcome {
+        send(.hello(Hello(swarm: swarm, targetPeers: target, maxPeers: max, resumeToken: resumeToken)))
+        return try await expect { if case .welcome(let w) = $0 { w } else { nil } }
+    }
+
+    /// Waits until the server has closed the connection; returns its close frame.
+    func closed(timeout: Duration = .seconds(10)) async throws -> WebSocketCloseFrame? {
+        try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { group in
+            group.addTask { try await self.task.value }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw TestFailure("connection still open after \(timeout)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Whether nothing arrives within `window`.
+    func isSilent(for window: Duration = .milliseconds(300)) async -> Bool {
+        await inbox.next(timeout: window) == nil
+    }
+}
+
+/// Messages received, with waiting and timeouts.
+actor Inbox {
+    enum Event: Sendable, Equatable {
+        case message(ServerMessage)
+        case undecodable
+    }
+
+    private var buffer: [Event] = []
+    private var finished = false
+    private var waiter: (id: Int, continuation: CheckedContinuation<Event?, Never>)?
+    private var nextWaiter = 0
+
+    func push(_ event: Event) {
+        if let waiter {
+            self.waiter = nil
+            waiter.continuation.resume(returning: event)
+        } else {
+            buffer.append(event)
+        }
+    }
+
+    func finish() {
+        finished = true
+        waiter?.continuation.resume(returning: nil)
+        waiter = nil
+    }
+
+    func next(timeout: Duration) async -> Event? {
+        if !buffer.isEmpty { return buffer.removeFirst() }
+        if finished { return nil }
+        nextWaiter += 1
+        let id = nextWaiter
+        return await withCheckedContinuation { continuation in
+            waiter = (id, continuation)
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.expire(id)
+            }
+        }
+    }
+
+    private func expire(_ id: Int) {
+        guard let waiter, waiter.id == id else { return }
+        self.waiter = nil
+        waiter.continuation.resume(returning: nil)
+    }
+}
