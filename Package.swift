@@ -68,7 +68,9 @@ let package = Package(
             name: "FugitiveServerTests",
             dependencies: [
                 "FugitiveServer", "FugitiveWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

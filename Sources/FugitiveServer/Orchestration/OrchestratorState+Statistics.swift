@@ -11,6 +11,10 @@ public struct SwarmShape: Sendable, Codable, Equatable {
     public var resources = 0
     /// Announcements (peer, resource).
     public var holdings = 0
+
+    public init(peers: Int = 0, links: Int = 0, pendingPairs: Int = 0, resources: Int = 0, holdings: Int = 0) {
+        (self.peers, self.links, self.pendingPairs, self.resources, self.holdings) = (peers, links, pendingPairs, resources, holdings)
+    }
 }
 
 extension OrchestratorState {

@@ -1,0 +1,51 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A real HTTP origin on 127.0.0.1 for tests: serves fixed resources and counts hits.
+final class TestOrigin: Sendable {
+    let port: Int
+    private let hitCount: Hits
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func hits(_ path: String) -> Int { hitCount.counts.withLock { $0[path, default: 0] } }
+
+    final class Hits: Sendable {
+        let counts = Mutex<[String: Int]>([:])
+    }
+
+    /// - Parameter resources: path → (body, Cache-Control value or nil).
+    init(_ resources: [String: (body: [UInt8], cacheControl: String?)]) async throws {
+        let hitCount = Hits()
+        let router = Router()
+        router.get("**") { request, _ -> Response in
+            let path = request.uri.path
+            hitCount.counts.withLock { $0[path, default: 0] += 1 }
+            guard let resource = resources[path] else { return Response(status: .notFound) }
+            var headers = HTTPFields()
+            if let cacheControl = resource.cacheControl { headers[.cacheControl] = cacheControl }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: resource.body)))
+        }
+        var logger = Logger(label: "test.origin")
+        logger.logLevel = .warning
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        self.group = group
+        self.task = Task { try await group.run() }
+        self.hitCount = hitCount
+        var iterator = ports.makeAsyncIterator()
+        self.port = await iterator.next() ?? 0
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
