@@ -54,7 +54,11 @@ struct LiveLimitsTests {
             _ = try await d.join()
             a.close()
             _ = try await a.closed()
-            try await Task.sleep(for: .milliseconds(200))
+            // The server notices the close in its own time; the slot is free once `a` left.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while await server.server.orchestrator.statistics().peers > 2, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let e = TestPeer(server.signalURL, address: "198.51.100.1")
             _ = try await e.join()
         }

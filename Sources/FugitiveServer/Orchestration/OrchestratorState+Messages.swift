@@ -33,22 +33,18 @@ extension OrchestratorState {
         guard let asker = sessions[id] else { return [] }
         let count = min(want.count, asker.freeSlots)
         guard count > 0 else { return [] }
-        let index = indexes[asker.swarm]
-        let wanted = Set(want.digests ?? [])
-        let candidates = (members[asker.swarm] ?? []).compactMap { peer -> PairingPolicy.Candidate? in
-            guard let other = sessions[peer] else { return nil }
-            let held = wanted.isEmpty ? 0 : wanted.reduce(0) { $0 + ((index?.holds(peer, $1) ?? false) ? 1 : 0) }
-            return .init(id: peer, address: other.address, freeSlots: other.freeSlots, rttMillis: rtts[PeerPair(id, peer)], wantedHeld: held)
-        }
+        let candidates = pairingCandidates(for: id, wanted: want.digests ?? [])
         let chosen = policy.choose(count, asker: id, address: asker.address, excluding: asker.partners, candidates: candidates)
         var actions: [Action] = []
         let deadline = now + configuration.pairTimeout
         for partner in chosen {
             sessions[id]!.pending[partner.id] = deadline
             sessions[partner.id]!.pending[id] = deadline
+            reindex(partner.id)
             actions.append(.send(id, .pair(Pair(peer: partner.id, offerer: true))))
             actions.append(.send(partner.id, .pair(Pair(peer: id, offerer: false))))
         }
+        reindex(id)
         return actions
     }
 
@@ -73,13 +69,15 @@ extension OrchestratorState {
             sessions[id]!.connected.insert(other)
             sessions[other]?.pending[id] = nil
             sessions[other]?.connected.insert(id)
-            if let rtt = report.rttMillis { rtts[PeerPair(id, other)] = rtt }
+            if let rtt = report.rttMillis { measure(id, other, millis: rtt) }
         case .disconnected, .failed:
             for (a, b) in [(id, other), (other, id)] {
                 sessions[a]?.pending[b] = nil
                 sessions[a]?.connected.remove(b)
             }
         }
+        reindex(id)
+        reindex(other)
         return []
     }
 
@@ -100,10 +98,20 @@ extension OrchestratorState {
 
     /// Holders in the asker's swarm, best pairing score first (capacity does not exclude
     /// a holder here: the asker may already be linked to it).
+    /// Most holders ranked for one who-has beyond the asker's known peers.
+    static let holderSample = 256
+
     func holders(_ query: WhoHas, asker id: PeerID) -> Holders {
         let asker = sessions[id]!
         let found = indexes[asker.swarm]?.holders(of: query.digest, url: query.url) ?? (digest: query.digest, peers: [])
-        let candidates = found.peers.compactMap { peer -> PairingPolicy.Candidate? in
+        var pool = found.peers
+        if pool.count > Self.holderSample {
+            // A popular resource: rank the asker's partners and measured peers among
+            // its holders, plus a bounded sample of the rest.
+            let known = asker.partners.union(measured[id] ?? []).filter { pool.contains($0) }
+            pool = known.union(pool.prefix(Self.holderSample))
+        }
+        let candidates = pool.compactMap { peer -> PairingPolicy.Candidate? in
             guard let other = sessions[peer] else { return nil }
             return .init(id: peer, address: other.address, freeSlots: max(1, other.freeSlots + (asker.partners.contains(peer) ? 1 : 0)), rttMillis: rtts[PeerPair(id, peer)])
         }
@@ -128,6 +136,8 @@ extension OrchestratorState {
             for (partner, deadline) in session.pending.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where deadline <= now {
                 sessions[id]!.pending[partner] = nil
                 sessions[partner]?.pending[id] = nil
+                reindex(id)
+                reindex(partner)
                 actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout))))
                 if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
             }

@@ -70,6 +70,12 @@ public struct OrchestratorState: Sendable {
     var sessionByToken: [String: PeerID] = [:]
     /// Measured round-trip times, keyed by the unordered pair.
     var rtts: [PeerPair: Double] = [:]
+    /// For each peer, the peers it has a measured RTT with (to find and forget them).
+    var measured: [PeerID: Set<PeerID>] = [:]
+    /// Peers with a free slot, per swarm and per swarm and network, so that pairing
+    /// looks at a bounded sample instead of the whole swarm.
+    var open: [String: Set<PeerID>] = [:]
+    var openByNetwork: [NetworkBucket: Set<PeerID>] = [:]
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -118,6 +124,7 @@ public struct OrchestratorState: Sendable {
         sessions[id] = session
         sessionByToken[token] = id
         members[hello.swarm, default: []].insert(id)
+        reindex(id)
         let welcome = Welcome(
             peer: id, resumeToken: token, resumed: resumed, iceServers: configuration.iceServers,
             heartbeatMillis: Int(configuration.heartbeatInterval.components.seconds * 1000)
@@ -128,7 +135,9 @@ public struct OrchestratorState: Sendable {
     /// Ends a session: partners are told `peer-left`, pairs and holdings go; unless
     /// `park` is false, the id and holdings wait `resumeGrace` for a resume.
     public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true) -> [Action] {
-        guard let session = sessions.removeValue(forKey: id) else { return [] }
+        guard sessions[id] != nil else { return [] }
+        forget(id)
+        let session = sessions.removeValue(forKey: id)!
         sessionByToken[session.resumeToken] = nil
         members[session.swarm]?.remove(id)
         if members[session.swarm]?.isEmpty == true { members[session.swarm] = nil }
@@ -138,8 +147,13 @@ public struct OrchestratorState: Sendable {
         for partner in session.partners.sorted(by: { $0.rawValue < $1.rawValue }) {
             sessions[partner]?.pending[id] = nil
             sessions[partner]?.connected.remove(id)
-            rtts[PeerPair(id, partner)] = nil
+            reindex(partner)
             actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
+        }
+        for other in measured.removeValue(forKey: id) ?? [] {
+            rtts[PeerPair(id, other)] = nil
+            measured[other]?.remove(id)
+            if measured[other]?.isEmpty == true { measured[other] = nil }
         }
         if park {
             parked[session.resumeToken] = Parked(id: id, swarm: session.swarm, held: Array(session.held.values), expires: now + configuration.resumeGrace)

@@ -37,6 +37,13 @@ public struct NetworkAddress: Hashable, Sendable {
         return 0
     }
 
+    /// Keys of the address's near (/24, /48) and mid (/16) networks: two addresses share
+    /// a key exactly when ``proximity(to:)`` gives them at least that level.
+    var networkKeys: (near: [UInt8], mid: [UInt8]) {
+        let tag: UInt8 = family == .v4 ? 4 : 6
+        return ([tag, 2] + bytes.prefix(family == .v4 ? 3 : 6), [tag, 1] + bytes.prefix(2))
+    }
+
     static func parseIPv4(_ text: Substring) -> [UInt8]? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }

@@ -45,7 +45,7 @@ final class TestPeer: Sendable {
     func close() { outgoing.finish() }
 
     /// The next message, or a failure after `timeout`.
-    func next(timeout: Duration = .seconds(5)) async throws -> ServerMessage {
+    func next(timeout: Duration = .seconds(10)) async throws -> ServerMessage {
         switch await inbox.next(timeout: timeout) {
         case .message(let message)?: return message
         case .undecodable?: throw TestFailure("server sent an undecodable frame")
@@ -54,7 +54,7 @@ final class TestPeer: Sendable {
     }
 
     /// Waits for the next message that `match` accepts, skipping others.
-    func expect<T>(timeout: Duration = .seconds(5), _ match: (ServerMessage) -> T?) async throws -> T {
+    func expect<T>(timeout: Duration = .seconds(10), _ match: (ServerMessage) -> T?) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while true {
             let message = try await next(timeout: max(.milliseconds(1), deadline - .now))

@@ -1,0 +1,84 @@
+import FugitiveWire
+
+/// A swarm and one of its networks (a /24 or /16 key from ``NetworkAddress``).
+struct NetworkBucket: Hashable, Sendable {
+    let swarm: String
+    let network: [UInt8]
+}
+
+extension OrchestratorState {
+    /// How many open peers pairing looks at per tier (same /24, same /16, whole swarm).
+    static let sampleSize = 32
+
+    /// Keeps the open-peer indexes in step with a peer's free slots. Call after any
+    /// change to its pending pairs, links or existence.
+    mutating func reindex(_ id: PeerID) {
+        guard let session = sessions[id] else { return }
+        let isOpen = session.freeSlots > 0
+        func update(_ set: inout Set<PeerID>) { if isOpen { set.insert(id) } else { set.remove(id) } }
+        update(&open[session.swarm, default: []])
+        if open[session.swarm]?.isEmpty == true { open[session.swarm] = nil }
+        for key in buckets(of: session) {
+            update(&openByNetwork[key, default: []])
+            if openByNetwork[key]?.isEmpty == true { openByNetwork[key] = nil }
+        }
+    }
+
+    /// Removes a peer from the open-peer indexes (before its session goes).
+    mutating func forget(_ id: PeerID) {
+        guard let session = sessions[id] else { return }
+        open[session.swarm]?.remove(id)
+        if open[session.swarm]?.isEmpty == true { open[session.swarm] = nil }
+        for key in buckets(of: session) {
+            openByNetwork[key]?.remove(id)
+            if openByNetwork[key]?.isEmpty == true { openByNetwork[key] = nil }
+        }
+    }
+
+    func buckets(of session: Session) -> [NetworkBucket] {
+        guard let keys = session.address?.networkKeys else { return [] }
+        return [NetworkBucket(swarm: session.swarm, network: keys.near), NetworkBucket(swarm: session.swarm, network: keys.mid)]
+    }
+
+    /// The peers worth ranking for `asker`: every peer it has measured, holders of what
+    /// it wants, and a sample of open peers from its /24, its /16 and the whole swarm —
+    /// nearest first, so the sample never hides a closer peer behind a farther one.
+    /// Bounded by a few times ``sampleSize`` whatever the swarm's size.
+    func pairingCandidates(for id: PeerID, wanted: [ResourceDigest]) -> [PairingPolicy.Candidate] {
+        guard let asker = sessions[id] else { return [] }
+        var seen: Set<PeerID> = [id]
+        var ids: [PeerID] = []
+        func take(_ peer: PeerID) -> Bool {
+            guard seen.insert(peer).inserted, !asker.partners.contains(peer), (sessions[peer]?.freeSlots ?? 0) > 0 else { return false }
+            ids.append(peer)
+            return true
+        }
+        for peer in measured[id] ?? [] { _ = take(peer) }
+        let index = indexes[asker.swarm]
+        for digest in wanted.prefix(Self.sampleSize) {
+            var taken = 0
+            for peer in index?.holders(of: digest, url: nil).peers ?? [] where taken < Self.sampleSize {
+                if take(peer) { taken += 1 }
+            }
+        }
+        let tiers = buckets(of: asker).map { openByNetwork[$0] ?? [] } + [open[asker.swarm] ?? []]
+        for tier in tiers {
+            var taken = 0
+            for peer in tier where taken < Self.sampleSize {
+                if take(peer) { taken += 1 }
+            }
+        }
+        return ids.map { peer in
+            let other = sessions[peer]!
+            let held = wanted.reduce(0) { $0 + ((index?.holds(peer, $1) ?? false) ? 1 : 0) }
+            return .init(id: peer, address: other.address, freeSlots: other.freeSlots, rttMillis: rtts[PeerPair(id, peer)], wantedHeld: held)
+        }
+    }
+
+    /// Records a measured RTT between two peers.
+    mutating func measure(_ a: PeerID, _ b: PeerID, millis: Double) {
+        rtts[PeerPair(a, b)] = millis
+        measured[a, default: []].insert(b)
+        measured[b, default: []].insert(a)
+    }
+}
