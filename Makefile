@@ -15,11 +15,13 @@ test: build
 	$(SWIFT) test --skip-build
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 
-## Until the demo lands: the newest runnable thing, the wire benchmark.
+## Until the demo lands: the newest runnable things, the benchmarks.
 demo: bench
 
 fuzz: bootstrap
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 
 bench: bootstrap
-	$(SWIFT) run -c release fugitive bench wire
+	$(SWIFT) build -c release --product fugitive
+	.build/release/fugitive bench wire
+	.build/release/fugitive bench signal --peers 10000

@@ -32,6 +32,20 @@ import Testing
         #expect(state.receive(.want(Want(count: 4)), from: "a", now: start).isEmpty)
     }
 
+    /// Pairing samples open peers instead of scanning the swarm: in a large swarm where
+    /// every peer shares one network, every want must still be answered.
+    @Test func everyWantIsAnsweredInALargeSwarm() throws {
+        var state = OrchestratorState()
+        let ids = (0..<3000).map { PeerID("p\($0)") }
+        for id in ids { _ = try join(&state, id, address: "127.0.0.1") }
+        var unanswered: [PeerID] = []
+        for id in ids where id.rawValue.hasSuffix("0") || id.rawValue.hasSuffix("2") || id.rawValue.hasSuffix("4") || id.rawValue.hasSuffix("6") || id.rawValue.hasSuffix("8") {
+            let answer = pairs(state.receive(.want(Want(count: 1)), from: id, now: start))
+            if answer[id]?.count != 1 { unanswered.append(id) }
+        }
+        #expect(unanswered.isEmpty, "\(unanswered.count) wants got no partner, e.g. \(unanswered.prefix(5))")
+    }
+
     @Test func capacityIsRespected() throws {
         var state = OrchestratorState()
         _ = try join(&state, "a", max: 1)

@@ -15,11 +15,11 @@ extension OrchestratorState {
     mutating func reindex(_ id: PeerID) {
         guard let session = sessions[id] else { return }
         let isOpen = session.freeSlots > 0
-        func update(_ set: inout Set<PeerID>) { if isOpen { set.insert(id) } else { set.remove(id) } }
-        update(&open[session.swarm, default: []])
+        func update(_ set: inout OpenPeerSet) { if isOpen { set.insert(id) } else { set.remove(id) } }
+        update(&open[session.swarm, default: OpenPeerSet()])
         if open[session.swarm]?.isEmpty == true { open[session.swarm] = nil }
         for key in buckets(of: session) {
-            update(&openByNetwork[key, default: []])
+            update(&openByNetwork[key, default: OpenPeerSet()])
             if openByNetwork[key]?.isEmpty == true { openByNetwork[key] = nil }
         }
     }
@@ -43,13 +43,15 @@ extension OrchestratorState {
     /// The peers worth ranking for `asker`: every peer it has measured, holders of what
     /// it wants, and a sample of open peers from its /24, its /16 and the whole swarm —
     /// nearest first, so the sample never hides a closer peer behind a farther one.
+    /// Peers it cannot take (partners, full) are skipped while sampling; a tier where most
+    /// open peers are already the asker's partners costs at most its size.
     /// Bounded by a few times ``sampleSize`` whatever the swarm's size.
     func pairingCandidates(for id: PeerID, wanted: [ResourceDigest]) -> [PairingPolicy.Candidate] {
         guard let asker = sessions[id] else { return [] }
         var seen: Set<PeerID> = [id]
         var ids: [PeerID] = []
         func take(_ peer: PeerID) -> Bool {
-            guard seen.insert(peer).inserted, !asker.partners.contains(peer), (sessions[peer]?.freeSlots ?? 0) > 0 else { return false }
+            guard seen.insert(peer).inserted, !asker.isPartner(peer), (sessions[peer]?.freeSlots ?? 0) > 0 else { return false }
             ids.append(peer)
             return true
         }
@@ -57,15 +59,20 @@ extension OrchestratorState {
         let index = indexes[asker.swarm]
         for digest in wanted.prefix(Self.sampleSize) {
             var taken = 0
-            for peer in index?.holders(of: digest, url: nil).peers ?? [] where taken < Self.sampleSize {
+            for peer in index?.holders(of: digest, url: nil).peers ?? [] {
                 if take(peer) { taken += 1 }
+                if taken == Self.sampleSize { break }
             }
         }
-        let tiers = buckets(of: asker).map { openByNetwork[$0] ?? [] } + [open[asker.swarm] ?? []]
+        // Random starting points spread new pairs over the swarm; the ranking then
+        // prefers the sampled peers with the most free slots.
+        var generator = SystemRandomNumberGenerator()
+        let tiers = buckets(of: asker).map { openByNetwork[$0] ?? OpenPeerSet() } + [open[asker.swarm] ?? OpenPeerSet()]
         for tier in tiers {
             var taken = 0
-            for peer in tier where taken < Self.sampleSize {
+            tier.visitFromRandomStart(using: &generator) { peer in
                 if take(peer) { taken += 1 }
+                return taken < Self.sampleSize
             }
         }
         return ids.map { peer in

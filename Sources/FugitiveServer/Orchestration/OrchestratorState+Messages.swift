@@ -50,7 +50,7 @@ extension OrchestratorState {
 
     /// Relays signalling between partners only.
     func relay(_ signal: Signal, from id: PeerID) -> [Action] {
-        guard sessions[id]!.partners.contains(signal.peer), sessions[signal.peer] != nil else {
+        guard sessions[id]!.isPartner(signal.peer), sessions[signal.peer] != nil else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(signal.peer) is not paired with you")))]
         }
         var relayed = signal
@@ -60,7 +60,7 @@ extension OrchestratorState {
 
     mutating func link(_ report: LinkReport, from id: PeerID) -> [Action] {
         let other = report.peer
-        guard sessions[id]!.partners.contains(other) else {
+        guard sessions[id]!.isPartner(other) else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(other) is not paired with you")))]
         }
         switch report.state {
@@ -113,7 +113,7 @@ extension OrchestratorState {
         }
         let candidates = pool.compactMap { peer -> PairingPolicy.Candidate? in
             guard let other = sessions[peer] else { return nil }
-            return .init(id: peer, address: other.address, freeSlots: max(1, other.freeSlots + (asker.partners.contains(peer) ? 1 : 0)), rttMillis: rtts[PeerPair(id, peer)])
+            return .init(id: peer, address: other.address, freeSlots: max(1, other.freeSlots + (asker.isPartner(peer) ? 1 : 0)), rttMillis: rtts[PeerPair(id, peer)])
         }
         let ranked = policy.choose(query.limit, asker: id, address: asker.address, excluding: [], candidates: candidates)
         return Holders(requestID: query.requestID, digest: found.digest, peers: ranked.map(\.id))

@@ -50,6 +50,8 @@ public struct OrchestratorState: Sendable {
         var held: [ResourceDigest: Holding] = [:]
 
         var partners: Set<PeerID> { connected.union(pending.keys) }
+        /// Whether `peer` is a partner, without building the set (the relay's hot path).
+        func isPartner(_ peer: PeerID) -> Bool { connected.contains(peer) || pending[peer] != nil }
         var freeSlots: Int { max - connected.count - pending.count }
     }
 
@@ -74,8 +76,8 @@ public struct OrchestratorState: Sendable {
     var measured: [PeerID: Set<PeerID>] = [:]
     /// Peers with a free slot, per swarm and per swarm and network, so that pairing
     /// looks at a bounded sample instead of the whole swarm.
-    var open: [String: Set<PeerID>] = [:]
-    var openByNetwork: [NetworkBucket: Set<PeerID>] = [:]
+    var open: [String: OpenPeerSet] = [:]
+    var openByNetwork: [NetworkBucket: OpenPeerSet] = [:]
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration

@@ -22,15 +22,19 @@ final class Outbox: Sendable {
         (stream, continuation) = AsyncStream.makeStream(of: Outbound.self, bufferingPolicy: .bufferingOldest(limit))
     }
 
-    /// Queues a message; returns false when the queue was full and has been ended.
+    /// Queues a message; returns false when the queue was full (it is then ended) or had
+    /// already ended.
     @discardableResult
     func send(_ message: ServerMessage) -> Bool {
-        if case .dropped = continuation.yield(.message(message)) {
+        switch continuation.yield(.message(message)) {
+        case .enqueued: return true
+        case .dropped:
             overflow.store(true, ordering: .relaxed)
             continuation.finish()
             return false
+        case .terminated: return false
+        @unknown default: return false
         }
-        return true
     }
 
     /// Asks the writer to send `error` and close; nothing queued after it is sent.

@@ -24,7 +24,10 @@ public struct WireCodec: Sendable {
     // MARK: Encoding
 
     public func encode(_ message: ServerMessage) -> ByteBuffer {
-        encodeEnvelope(type: message.type, body: message.body)
+        if case .signal(let signal) = message {
+            return Self.encodeSignal(signal)
+        }
+        return encodeEnvelope(type: message.type, body: message.body)
     }
 
     public func encode(_ message: PeerMessage) -> ByteBuffer {
@@ -34,7 +37,7 @@ public struct WireCodec: Sendable {
         return encodeEnvelope(type: message.type, body: message.body)
     }
 
-    private func encodeEnvelope(type: UInt8, body: some WireBody) -> ByteBuffer {
+    func encodeEnvelope(type: UInt8, body: some WireBody) -> ByteBuffer {
         var writer = MessagePackWriter()
         writer.writeArrayHeader(3)
         writer.writeUInt(UInt64(Self.version))
@@ -64,7 +67,11 @@ public struct WireCodec: Sendable {
     // MARK: Decoding
 
     public func decodeServerMessage(_ frame: ByteBuffer) throws(WireError) -> ServerMessage {
-        try decode(frame) { type, decodeBody in try ServerMessage.decodeBody(type: type, decodeBody) }
+        if let signal = decodeSignal(frame) {
+            try signal.validate(limits)
+            return .signal(signal)
+        }
+        return try decode(frame) { type, decodeBody in try ServerMessage.decodeBody(type: type, decodeBody) }
     }
 
     public func decodePeerMessage(_ frame: ByteBuffer) throws(WireError) -> PeerMessage {
@@ -110,7 +117,7 @@ public struct WireCodec: Sendable {
         }
     }
 
-    private func decode<Message>(
+    func decode<Message>(
         _ frame: ByteBuffer,
         _ select: (UInt8, (any WireBody.Type) throws -> any WireBody) throws -> Message?
     ) throws(WireError) -> Message {

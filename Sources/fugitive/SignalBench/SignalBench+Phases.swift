@@ -54,6 +54,12 @@ extension SignalBench {
             let i = askers[k]
             let start = ContinuousClock.now
             connections[i].send(codec.encode(.want(Want(count: 1))))
+            // A peer that others filled up gets no partner: the server stays silent.
+            let timeout = Task {
+                try await Task.sleep(for: .seconds(5))
+                offers[i].resolve(nil)
+            }
+            defer { timeout.cancel() }
             guard let partner = await offers[i].wait() else { return }
             let millis = (ContinuousClock.now - start).seconds * 1000
             latencies.withLock { $0.append(millis) }
