@@ -56,7 +56,7 @@ struct LiveLimitsTests {
             _ = try await a.closed()
             // The server notices the close in its own time; the slot is free once `a` left.
             let deadline = ContinuousClock.now + .seconds(10)
-            while await server.server.orchestrator.statistics().peers > 2, ContinuousClock.now < deadline {
+            while server.server.orchestrator.statistics().peers > 2, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let e = TestPeer(server.signalURL, address: "198.51.100.1")
@@ -83,7 +83,7 @@ struct LiveLimitsTests {
             let holdings = (1...5).map { Holding(digest: ResourceDigest(bytes: [UInt8](repeating: UInt8($0), count: 32))!, url: "https://e.org/\($0)", size: 1) }
             a.send(.have(Have(holdings: holdings)))
             #expect(try await Self.firstError(a) == .tooManyAnnouncements)
-            let stats = await server.server.orchestrator.statistics()
+            let stats = server.server.orchestrator.statistics()
             #expect(stats.holdings == 3)
             // Not a violation: the connection stays.
             a.send(.ping(Heartbeat(nonce: 3)))
@@ -177,7 +177,7 @@ struct LiveLimitsTests {
                     }
                 }
             }
-            let stats = await server.server.orchestrator.statistics()
+            let stats = server.server.orchestrator.statistics()
             #expect(stats.counts.errors.values.reduce(0, +) >= batches.count / 4)
             try await Self.stillServes(server)
         }

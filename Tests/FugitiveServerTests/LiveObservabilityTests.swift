@@ -32,7 +32,8 @@ struct LiveObservabilityTests {
             a.send(.have(Have(holdings: [Holding(digest: ResourceDigest(bytes: [UInt8](repeating: 5, count: 32))!, url: "https://shop/x", size: 5)])))
             c.send(.signal(Signal(peer: ida, kind: .offer, sdp: "x")))  // not paired: an error
             _ = try await c.next()
-            try await Task.sleep(for: .milliseconds(1200))  // a tick refreshes the gauges
+            a.send(.ping(Heartbeat(nonce: 1)))
+            _ = try await a.expect { $0 == .pong(Heartbeat(nonce: 1)) ? true : nil }  // all of a's messages are in
 
             let health = try await Self.get(server.httpURL + "/health")
             #expect(health.status == 200 && health.body.contains("\"ok\"") && health.body.contains("\"peers\":3"))

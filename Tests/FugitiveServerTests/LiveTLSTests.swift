@@ -45,7 +45,7 @@ struct LiveTLSTests {
                 }
             }
             #expect(welcome?.closeCode == .normalClosure)
-            #expect(await server.server.orchestrator.statistics().counts.errors.isEmpty)
+            #expect(server.server.orchestrator.statistics().counts.errors.isEmpty)
         }
     }
 }

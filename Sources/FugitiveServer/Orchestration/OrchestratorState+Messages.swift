@@ -3,8 +3,8 @@ import FugitiveWire
 extension OrchestratorState {
     /// Handles one message from a connected peer.
     public mutating func receive(_ message: ServerMessage, from id: PeerID, now: Instant) -> [Action] {
-        guard sessions[id] != nil else { return [] }
-        sessions[id]!.lastSeen = now
+        guard let index = sessions.index(forKey: id) else { return [] }
+        sessions.values[index].lastSeen = now
         switch message {
         case .want(let want): return pair(id, want: want, now: now)
         case .signal(let signal): return relay(signal, from: id)
@@ -50,7 +50,7 @@ extension OrchestratorState {
 
     /// Relays signalling between partners only.
     func relay(_ signal: Signal, from id: PeerID) -> [Action] {
-        guard sessions[id]!.isPartner(signal.peer), sessions[signal.peer] != nil else {
+        guard reading(id, { $0.isPartner(signal.peer) }) == true, isConnected(signal.peer) else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(signal.peer) is not paired with you")))]
         }
         var relayed = signal

@@ -19,10 +19,17 @@ public struct SwarmShape: Sendable, Codable, Equatable {
 
 extension OrchestratorState {
     /// The swarm a live peer belongs to.
-    public func swarm(of id: PeerID) -> String? { sessions[id]?.swarm }
+    public func swarm(of id: PeerID) -> String? { reading(id) { $0.swarm } }
 
     /// Whether `id` has a live session.
-    public func isConnected(_ id: PeerID) -> Bool { sessions[id] != nil }
+    public func isConnected(_ id: PeerID) -> Bool { sessions.index(forKey: id) != nil }
+
+    /// Reads a live session in place: `sessions[id]?.field` copies the whole session
+    /// (retaining every collection in it), which shows on the relay's hot path.
+    func reading<T>(_ id: PeerID, _ read: (borrowing Session) -> T) -> T? {
+        guard let index = sessions.index(forKey: id) else { return nil }
+        return read(sessions.values[index])
+    }
 
     /// The current partners (pending and linked) of a live peer.
     public func partners(of id: PeerID) -> Set<PeerID> { sessions[id]?.partners ?? [] }

@@ -1,11 +1,78 @@
 import FugitiveWire
 import Logging
 import Metrics
+import Synchronization
 
 /// Owns the ``OrchestratorState`` and the live connections' outboxes, and carries out
 /// the state's actions: it is the one place where decisions meet I/O. Connections call
 /// in; nothing here blocks on a socket (outboxes are bounded queues).
-public actor Orchestrator {
+///
+/// A lock rather than an actor: every relayed signal passes through here, each call
+/// takes microseconds and never suspends, and an actor hop per message cost more than
+/// the work itself (two task switches; see docs/BENCHMARKS.md).
+public final class Orchestrator: Sendable {
+    private let core: Mutex<Core>
+
+    /// - Parameters:
+    ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
+    ///   - metricsFactory: where metrics go (the Prometheus registry's factory).
+    public init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
+        core = Mutex(Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger))
+    }
+
+    func admit(host: String, outbox: Outbox) -> Bool { core.withLock { $0.admit(host: host, outbox: outbox) } }
+
+    func join(_ hello: Hello, address: NetworkAddress?, outbox: Outbox) throws(WireError) -> Welcome {
+        let result = core.withLock { core -> Result<Welcome, WireError> in
+            do throws(WireError) { return .success(try core.join(hello, address: address, outbox: outbox)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    func receive(_ message: ServerMessage, from id: PeerID, outbox: Outbox) {
+        let vouches = core.withLock { $0.receive(message, from: id, outbox: outbox) }
+        startVouches(vouches)
+    }
+
+    func leave(_ id: PeerID?, host: String, outbox: Outbox) { core.withLock { $0.leave(id, host: host, outbox: outbox) } }
+
+    func recordError(_ code: WireErrorCode, peer: PeerID?) { core.withLock { $0.recordError(code, peer: peer) } }
+
+    /// Expires pairs, silent sessions, parked sessions and connections that never said
+    /// hello. Called twice a second.
+    public func tick() { core.withLock { $0.tick() } }
+
+    /// Brings the gauges up to date: an O(peers) pass, done when `/metrics` is scraped.
+    public func refreshGauges() { core.withLock { $0.refreshGauges() } }
+
+    /// Tells every peer the server is going away and closes their connections.
+    public func shutdown() { core.withLock { $0.shutdown() } }
+
+    /// Totals and per-swarm numbers.
+    public func statistics() -> ServerStatistics { core.withLock { $0.statistics() } }
+
+    private func startVouches(_ requests: [(PeerID, Vouch)]) {
+        guard !requests.isEmpty else { return }
+        let voucher = core.withLock { $0.voucher }
+        for (id, request) in requests {
+            Task {
+                let answer: ServerMessage
+                do {
+                    guard let voucher else { throw WireError(.originNotAllowed, "this server vouches for no origin") }
+                    let vouched = try await voucher.vouch(for: request.url)
+                    answer = .vouched(Vouched(requestID: request.requestID, url: request.url, digest: vouched.digest, size: vouched.size))
+                } catch {
+                    let failure = error as? WireError ?? WireError(.originFailed, "\(error)")
+                    answer = .error(ErrorMessage(failure, requestID: request.requestID))
+                }
+                self.core.withLock { _ = $0.execute([.send(id, answer)]) }
+            }
+        }
+    }
+}
+
+/// The orchestrator's mutable part, only ever touched under its lock.
+struct Core {
     let configuration: ServerConfiguration
     var state: OrchestratorState
     var outboxes: [PeerID: Outbox] = [:]
@@ -18,10 +85,7 @@ public actor Orchestrator {
     let voucher: DigestVoucher?
     let logger: Logger
 
-    /// - Parameters:
-    ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
-    ///   - metricsFactory: where metrics go (the Prometheus registry's factory).
-    public init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
+    init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
         self.configuration = configuration
         self.state = OrchestratorState(configuration: configuration.orchestrator)
         self.voucher = voucher
@@ -33,7 +97,7 @@ public actor Orchestrator {
 
     /// Admits a new connection from `host` unless it already has the maximum open;
     /// the connection then has `helloTimeout` to say `hello`.
-    func admit(host: String, outbox: Outbox) -> Bool {
+    mutating func admit(host: String, outbox: Outbox) -> Bool {
         guard connectionsByHost[host, default: 0] < configuration.connectionsPerIP else {
             count(.tooManyConnections, swarm: nil)
             return false
@@ -45,7 +109,7 @@ public actor Orchestrator {
     }
 
     /// Opens the session for a `hello`.
-    func join(_ hello: Hello, address: NetworkAddress?, outbox: Outbox) throws(WireError) -> Welcome {
+    mutating func join(_ hello: Hello, address: NetworkAddress?, outbox: Outbox) throws(WireError) -> Welcome {
         greeting[ObjectIdentifier(outbox)] = nil
         let (welcome, actions) = try state.connect(
             hello, address: address, newID: PeerID(Self.randomText(bytes: 10)),
@@ -58,13 +122,14 @@ public actor Orchestrator {
     }
 
     /// Handles a message from a joined peer.
-    func receive(_ message: ServerMessage, from id: PeerID, outbox: Outbox) {
-        guard outboxes[id] === outbox else { return }
-        execute(state.receive(message, from: id, now: .now))
+    /// Returns the vouches to start (outside the lock).
+    mutating func receive(_ message: ServerMessage, from id: PeerID, outbox: Outbox) -> [(PeerID, Vouch)] {
+        guard outboxes[id] === outbox else { return [] }
+        return execute(state.receive(message, from: id, now: .now))
     }
 
     /// A connection ended (either side): the session is closed and parked for resume.
-    func leave(_ id: PeerID?, host: String, outbox: Outbox) {
+    mutating func leave(_ id: PeerID?, host: String, outbox: Outbox) {
         greeting[ObjectIdentifier(outbox)] = nil
         connectionsByHost[host, default: 1] -= 1
         if connectionsByHost[host] == 0 { connectionsByHost[host] = nil }
@@ -75,15 +140,13 @@ public actor Orchestrator {
     }
 
     /// Counts an error the connection itself detected (bad frame, rate limit).
-    func recordError(_ code: WireErrorCode, peer: PeerID?) {
+    mutating func recordError(_ code: WireErrorCode, peer: PeerID?) {
         count(code, swarm: peer.flatMap { state.swarm(of: $0) })
     }
 
     // MARK: Time
 
-    /// Expires pairs, silent sessions, parked sessions and connections that never said
-    /// hello, and refreshes the gauges. Called about once a second.
-    public func tick() {
+    mutating func tick() {
         let now = ContinuousClock.now
         for (key, entry) in greeting where entry.deadline <= now {
             greeting[key] = nil
@@ -91,6 +154,9 @@ public actor Orchestrator {
             entry.outbox.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout) s"))
         }
         execute(state.expire(now: now))
+    }
+
+    func refreshGauges() {
         let shapes = state.shapes().values
         metrics.peers.record(state.peerCount)
         metrics.swarms.record(state.swarmCount)
@@ -99,14 +165,13 @@ public actor Orchestrator {
         metrics.holdings.record(shapes.reduce(0) { $0 + $1.holdings })
     }
 
-    /// Tells every peer the server is going away and closes their connections.
-    public func shutdown() {
+    func shutdown() {
         for outbox in outboxes.values { outbox.close(WireError(.shuttingDown, "server is shutting down")) }
         for entry in greeting.values { entry.outbox.close(WireError(.shuttingDown, "server is shutting down")) }
     }
 
     /// Totals and per-swarm numbers.
-    public func statistics() -> ServerStatistics {
+    func statistics() -> ServerStatistics {
         let shapes = state.shapes()
         let swarms = shapes.keys.sorted().map { ServerStatistics.Swarm(swarm: $0, shape: shapes[$0]!, counts: countsBySwarm[$0] ?? .init()) }
         return ServerStatistics(
@@ -118,7 +183,10 @@ public actor Orchestrator {
 
     // MARK: Actions
 
-    func execute(_ actions: [OrchestratorState.Action]) {
+    /// Carries out actions; returns the vouch requests, which the caller starts.
+    @discardableResult
+    mutating func execute(_ actions: [OrchestratorState.Action]) -> [(PeerID, Vouch)] {
+        var vouches: [(PeerID, Vouch)] = []
         for action in actions {
             switch action {
             case .send(let id, let message):
@@ -132,13 +200,14 @@ public actor Orchestrator {
                 outboxes.removeValue(forKey: id)?.close(error)
             case .vouch(let id, let request):
                 metrics.vouches.increment()
-                startVouch(request, for: id)
+                vouches.append((id, request))
             }
         }
+        return vouches
     }
 
     /// Counts what a sent message means for the metrics.
-    private func note(_ message: ServerMessage, to id: PeerID) {
+    mutating private func note(_ message: ServerMessage, to id: PeerID) {
         switch message {
         case .pair(let pair) where pair.offerer:
             metrics.pairsMade.increment()
@@ -157,33 +226,15 @@ public actor Orchestrator {
         }
     }
 
-    private func bump(_ id: PeerID, _ change: (inout ServerStatistics.Counts) -> Void) {
+    mutating private func bump(_ id: PeerID, _ change: (inout ServerStatistics.Counts) -> Void) {
         change(&totals)
         if let swarm = state.swarm(of: id) { change(&countsBySwarm[swarm, default: .init()]) }
     }
 
-    private func count(_ code: WireErrorCode, swarm: String?) {
+    mutating private func count(_ code: WireErrorCode, swarm: String?) {
         metrics.error(code)
         totals.errors["\(code.rawValue)", default: 0] += 1
         if let swarm { countsBySwarm[swarm, default: .init()].errors["\(code.rawValue)", default: 0] += 1 }
-    }
-
-    private func startVouch(_ request: Vouch, for id: PeerID) {
-        guard let voucher else {
-            execute([.send(id, .error(ErrorMessage(code: .originNotAllowed, message: "this server vouches for no origin", requestID: request.requestID)))])
-            return
-        }
-        Task {
-            let answer: ServerMessage
-            do {
-                let vouched = try await voucher.vouch(for: request.url)
-                answer = .vouched(Vouched(requestID: request.requestID, url: request.url, digest: vouched.digest, size: vouched.size))
-            } catch {
-                let failure = error as? WireError ?? WireError(.originFailed, "\(error)")
-                answer = .error(ErrorMessage(failure, requestID: request.requestID))
-            }
-            await self.execute([.send(id, answer)])
-        }
     }
 
     static func randomText(bytes: Int) -> String {

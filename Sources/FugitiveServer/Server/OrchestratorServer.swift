@@ -95,13 +95,14 @@ public struct OrchestratorServer: Service {
     func httpRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let (orchestrator, registry) = (orchestrator, registry)
-        router.get("/health") { _, _ in HealthStatus(status: "ok", peers: await orchestrator.statistics().peers) }
+        router.get("/health") { _, _ in HealthStatus(status: "ok", peers: orchestrator.statistics().peers) }
         router.get("/metrics") { _, _ in
+            orchestrator.refreshGauges()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        router.get("/v1/stats") { _, _ in await orchestrator.statistics() }
+        router.get("/v1/stats") { _, _ in orchestrator.statistics() }
         return router
     }
 }
@@ -135,9 +136,9 @@ struct ExpiryTicker: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(500))
-            await orchestrator.tick()
+            orchestrator.tick()
         }
-        await orchestrator.shutdown()
+        orchestrator.shutdown()
         await voucher?.shutdown()
     }
 }

@@ -26,7 +26,7 @@ struct SignalConnection {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, client: String?) async {
         let host = client ?? "unknown"
         let outbox = Outbox(limit: configuration.outboundQueueLimit)
-        guard await orchestrator.admit(host: host, outbox: outbox) else {
+        guard orchestrator.admit(host: host, outbox: outbox) else {
             let error = WireError(.tooManyConnections, "more than \(configuration.connectionsPerIP) connections from \(host)")
             try? await outbound.write(.binary(codec.encode(ServerMessage.error(ErrorMessage(error)))))
             try? await outbound.close(.policyViolation, reason: error.code.name)
@@ -37,7 +37,7 @@ struct SignalConnection {
             group.addTask { await Self.write(outbox, to: outbound, codec: codec) }
             let id = await read(inbound, outbox: outbox, address: address)
             // The peer is gone or being closed: the session ends now, whatever is queued.
-            await orchestrator.leave(id, host: host, outbox: outbox)
+            orchestrator.leave(id, host: host, outbox: outbox)
             outbox.finish()
             await group.waitForAll()
         }
@@ -51,7 +51,7 @@ struct SignalConnection {
         var limiter = RateLimiter(rate: configuration.messagesPerSecond, burst: configuration.messageBurst, now: .now)
         func fail(_ error: WireError) async {
             logger.info("closing connection", metadata: ["error": "\(error)"])
-            await orchestrator.recordError(error.code, peer: id)
+            orchestrator.recordError(error.code, peer: id)
             outbox.close(error)
         }
         do {
@@ -74,7 +74,7 @@ struct SignalConnection {
                     return id
                 }
                 if let id {
-                    await orchestrator.receive(decoded, from: id, outbox: outbox)
+                    orchestrator.receive(decoded, from: id, outbox: outbox)
                     continue
                 }
                 guard case .hello(let hello) = decoded else {
@@ -82,7 +82,7 @@ struct SignalConnection {
                     return nil
                 }
                 do {
-                    let welcome = try await orchestrator.join(hello, address: address, outbox: outbox)
+                    let welcome = try orchestrator.join(hello, address: address, outbox: outbox)
                     id = welcome.peer
                     logger[metadataKey: "peer"] = "\(welcome.peer)"
                     logger.debug("joined", metadata: ["swarm": "\(hello.swarm)", "resumed": "\(welcome.resumed)"])
