@@ -57,7 +57,7 @@ public struct OrchestratorServer: Service {
     func serverBuilder() throws -> HTTPServerBuilder {
         let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(
             webSocketRouter: signalRouter(),
-            configuration: .init(ws: .init(maxFrameSize: configuration.maxFrameSize * 2)))
+            configuration: .init(ws: .init(maxFrameSize: configuration.maxFrameSize * 2, autoPing: .disabled)))
         guard let tls = configuration.tls else { return upgrade }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }

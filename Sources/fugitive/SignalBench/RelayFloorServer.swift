@@ -53,7 +53,7 @@ struct RelayFloorServer: AsyncParsableCommand {
         }
         let app = Application(
             router: Router(),
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: 1 << 17))),
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: 1 << 17, autoPing: .disabled))),
             configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in
                 print("floor relay listening on ws://\(host):\(channel.localAddress?.port ?? 0)/relay")
