@@ -13,6 +13,7 @@ build: bootstrap
 ## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer.
 test: build
 	$(SWIFT) test --skip-build
+	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 
 ## Until the demo lands: the newest runnable things, the benchmarks.

@@ -73,19 +73,11 @@ extension SignalBench {
             codec.encode(.signal(Signal(peer: partner, kind: .candidate, candidate: Self.candidate, mid: "0")))
         }
         let total = frames.count * messages
-        let cpuStart = server.cpuMicros()
-        let relayStart = ContinuousClock.now
-        for (i, frame) in frames {
-            for _ in 0..<messages { connections[i].send(frame) }
+        await relay(total: total, received: received, server: server, connections: connections, into: &side) {
+            for (i, frame) in frames {
+                for _ in 0..<messages { connections[i].send(frame) }
+            }
         }
-        side.relayed = await waitFor(received, total, timeout: .seconds(180))
-        let seconds = (ContinuousClock.now - relayStart).seconds
-        side.cpuMicrosPerMessage = (server.cpuMicros() - cpuStart) / Double(max(1, side.relayed))
-        side.relayPerSecond = Double(side.relayed) / seconds
-        side.lost = total - side.relayed
-        log("relayed \(side.relayed) of \(total) in \(String(format: "%.2f", seconds)) s")
-        for connection in connections { connection.close() }
-        for connection in connections { await connection.task.value }
         return (side, latencies.withLock { $0 })
     }
 
@@ -125,20 +117,30 @@ extension SignalBench {
             frame.writeRepeatingByte(0x61, count: max(0, frameSize - 4))
             return frame
         }
+        await relay(total: total, received: received, server: server, connections: connections, into: &side) {
+            for (k, i) in senders.enumerated() {
+                for _ in 0..<messages { connections[i].send(frames[k]) }
+            }
+        }
+        return side
+    }
+
+    /// Sends the relay load, waits for all of it, records rate and server CPU per
+    /// message, then closes every connection.
+    func relay(
+        total: Int, received: Tally, server: ServerProcess, connections: [BenchPeer], into side: inout Side, send: () -> Void
+    ) async {
         let cpuStart = server.cpuMicros()
         let relayStart = ContinuousClock.now
-        for (k, i) in senders.enumerated() {
-            for _ in 0..<messages { connections[i].send(frames[k]) }
-        }
+        send()
         side.relayed = await waitFor(received, total, timeout: .seconds(180))
         let seconds = (ContinuousClock.now - relayStart).seconds
         side.cpuMicrosPerMessage = (server.cpuMicros() - cpuStart) / Double(max(1, side.relayed))
         side.relayPerSecond = Double(side.relayed) / seconds
         side.lost = total - side.relayed
-        log("floor relayed \(side.relayed) of \(total) in \(String(format: "%.2f", seconds)) s")
+        log("relayed \(side.relayed) of \(total) in \(String(format: "%.2f", seconds)) s")
         for connection in connections { connection.close() }
         for connection in connections { await connection.task.value }
-        return side
     }
 }
 
