@@ -2,107 +2,108 @@ import Crypto
 @testable import FugitiveServer
 import FugitiveWire
 import Testing
+extension LiveServerTests {
+    /// Server-assisted integrity against a real in-test origin, and the SSRF refusals.
+    @Suite("Live server: vouching")
+    struct LiveVouchTests {
+        static let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
 
-/// Server-assisted integrity against a real in-test origin, and the SSRF refusals.
-@Suite("Live server: vouching")
-struct LiveVouchTests {
-    static let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-
-    static func vouchAnswer(_ peer: TestPeer, _ url: String, id: UInt32) async throws -> ServerMessage {
-        peer.send(.vouch(Vouch(requestID: id, url: url)))
-        return try await peer.expect(timeout: .seconds(15)) { message in
-            switch message {
-            case .vouched(let v) where v.requestID == id: message
-            case .error(let e) where e.requestID == id: message
-            default: nil
-            }
-        }
-    }
-
-    @Test func anAllowlistedOriginIsFetchedOnceAndCached() async throws {
-        let origin = try await TestOrigin([
-            "/a.bin": (Self.body, "public, max-age=60"),
-            "/nostore.bin": ([1, 2, 3], "no-store"),
-        ])
-        defer { Task { await origin.stop() } }
-        try await LiveServer.with({ $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true) }) { server in
-            let a = TestPeer(server.signalURL)
-            _ = try await a.join()
-            let expected = ResourceDigest(bytes: Array(SHA256.hash(data: Self.body)))!
-            let url = origin.url + "/a.bin"
-            #expect(try await Self.vouchAnswer(a, url, id: 1) == .vouched(Vouched(requestID: 1, url: url, digest: expected, size: 100_000)))
-            #expect(try await Self.vouchAnswer(a, url, id: 2) == .vouched(Vouched(requestID: 2, url: url, digest: expected, size: 100_000)))
-            #expect(origin.hits("/a.bin") == 1)
-            // no-store is fetched every time.
-            _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 3)
-            _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 4)
-            #expect(origin.hits("/nostore.bin") == 2)
-            // A missing resource is an origin failure, with the request id.
-            guard case .error(let missing) = try await Self.vouchAnswer(a, origin.url + "/missing", id: 5) else {
-                Issue.record("expected an error"); return
-            }
-            #expect(missing.code == .originFailed)
-        }
-        await origin.stop()
-    }
-
-    @Test func otherOriginsAndPrivateAddressesAreRefused() async throws {
-        let origin = try await TestOrigin(["/a.bin": (Self.body, nil)])
-        // Allowlisted, but loopback without the explicit opt-in: refused before any fetch.
-        try await LiveServer.with({ $0.vouch = VouchConfiguration(allowedOrigins: [origin.url, "http://localhost:\(origin.port)"]) }) { server in
-            let a = TestPeer(server.signalURL)
-            _ = try await a.join()
-            for (id, url) in [
-                origin.url + "/a.bin",  // loopback literal
-                "http://localhost:\(origin.port)/a.bin",  // a name resolving to loopback
-                "http://127.0.0.1:1/a.bin",  // another port: another origin
-                "http://169.254.169.254/latest/meta-data/",  // cloud metadata
-                "file:///etc/passwd",
-                "http://user@127.0.0.1:\(origin.port)/a.bin",
-            ].enumerated() {
-                guard case .error(let refused) = try await Self.vouchAnswer(a, url, id: UInt32(id)) else {
-                    Issue.record("\(url) was vouched for"); continue
+        static func vouchAnswer(_ peer: TestPeer, _ url: String, id: UInt32) async throws -> ServerMessage {
+            peer.send(.vouch(Vouch(requestID: id, url: url)))
+            return try await peer.expect(timeout: .seconds(15)) { message in
+                switch message {
+                case .vouched(let v) where v.requestID == id: message
+                case .error(let e) where e.requestID == id: message
+                default: nil
                 }
-                #expect(refused.code == .originNotAllowed, "\(url): \(refused.message)")
             }
-            #expect(origin.hits("/a.bin") == 0)
         }
-        // A server with no allowlist vouches for nothing.
-        try await LiveServer.with { server in
-            let a = TestPeer(server.signalURL)
-            _ = try await a.join()
-            guard case .error(let refused) = try await Self.vouchAnswer(a, origin.url + "/a.bin", id: 9) else {
-                Issue.record("vouched without an allowlist"); return
+
+        @Test func anAllowlistedOriginIsFetchedOnceAndCached() async throws {
+            let origin = try await TestOrigin([
+                "/a.bin": (Self.body, "public, max-age=60"),
+                "/nostore.bin": ([1, 2, 3], "no-store"),
+            ])
+            defer { Task { await origin.stop() } }
+            try await LiveServer.with({ $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true) }) { server in
+                let a = TestPeer(server.signalURL)
+                _ = try await a.join()
+                let expected = ResourceDigest(bytes: Array(SHA256.hash(data: Self.body)))!
+                let url = origin.url + "/a.bin"
+                #expect(try await Self.vouchAnswer(a, url, id: 1) == .vouched(Vouched(requestID: 1, url: url, digest: expected, size: 100_000)))
+                #expect(try await Self.vouchAnswer(a, url, id: 2) == .vouched(Vouched(requestID: 2, url: url, digest: expected, size: 100_000)))
+                #expect(origin.hits("/a.bin") == 1)
+                // no-store is fetched every time.
+                _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 3)
+                _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 4)
+                #expect(origin.hits("/nostore.bin") == 2)
+                // A missing resource is an origin failure, with the request id.
+                guard case .error(let missing) = try await Self.vouchAnswer(a, origin.url + "/missing", id: 5) else {
+                    Issue.record("expected an error"); return
+                }
+                #expect(missing.code == .originFailed)
             }
-            #expect(refused.code == .originNotAllowed)
+            await origin.stop()
         }
-        await origin.stop()
-    }
 
-    @Test func originPolicyClassifiesAddresses() {
-        for special in ["127.0.0.1", "10.2.3.4", "172.20.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1"] {
-            #expect(OriginPolicy.isSpecial(special.split(separator: ".").map { UInt8($0)! }), "\(special)")
+        @Test func otherOriginsAndPrivateAddressesAreRefused() async throws {
+            let origin = try await TestOrigin(["/a.bin": (Self.body, nil)])
+            // Allowlisted, but loopback without the explicit opt-in: refused before any fetch.
+            try await LiveServer.with({ $0.vouch = VouchConfiguration(allowedOrigins: [origin.url, "http://localhost:\(origin.port)"]) }) { server in
+                let a = TestPeer(server.signalURL)
+                _ = try await a.join()
+                for (id, url) in [
+                    origin.url + "/a.bin",  // loopback literal
+                    "http://localhost:\(origin.port)/a.bin",  // a name resolving to loopback
+                    "http://127.0.0.1:1/a.bin",  // another port: another origin
+                    "http://169.254.169.254/latest/meta-data/",  // cloud metadata
+                    "file:///etc/passwd",
+                    "http://user@127.0.0.1:\(origin.port)/a.bin",
+                ].enumerated() {
+                    guard case .error(let refused) = try await Self.vouchAnswer(a, url, id: UInt32(id)) else {
+                        Issue.record("\(url) was vouched for"); continue
+                    }
+                    #expect(refused.code == .originNotAllowed, "\(url): \(refused.message)")
+                }
+                #expect(origin.hits("/a.bin") == 0)
+            }
+            // A server with no allowlist vouches for nothing.
+            try await LiveServer.with { server in
+                let a = TestPeer(server.signalURL)
+                _ = try await a.join()
+                guard case .error(let refused) = try await Self.vouchAnswer(a, origin.url + "/a.bin", id: 9) else {
+                    Issue.record("vouched without an allowlist"); return
+                }
+                #expect(refused.code == .originNotAllowed)
+            }
+            await origin.stop()
         }
-        for publicAddress in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1"] {
-            #expect(!OriginPolicy.isSpecial(publicAddress.split(separator: ".").map { UInt8($0)! }), "\(publicAddress)")
-        }
-        var loopback6 = [UInt8](repeating: 0, count: 16)
-        loopback6[15] = 1
-        #expect(OriginPolicy.isSpecial(loopback6))
-        #expect(OriginPolicy.isSpecial([0xfe, 0x80] + [UInt8](repeating: 0, count: 14)))
-        #expect(OriginPolicy.isSpecial([0xfd, 0x00] + [UInt8](repeating: 0, count: 14)))
-        #expect(OriginPolicy.isSpecial([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1]))
-        #expect(!OriginPolicy.isSpecial([0x26, 0x06, 0x28, 0x00] + [UInt8](repeating: 0, count: 11) + [1]))
-        #expect(OriginPolicy.Origin("HTTPS://Example.org/x?y") == OriginPolicy.Origin("https://example.org:443"))
-        #expect(OriginPolicy.Origin("ftp://example.org") == nil)
-        #expect(OriginPolicy.Origin("http://[::1]:8080/a")?.port == 8080)
-    }
 
-    @Test func cacheLifetimeFollowsCacheControl() {
-        #expect(DigestVoucher.cacheLifetime(cacheControl: ["public, max-age=60"], default: .seconds(5)) == .seconds(60))
-        #expect(DigestVoucher.cacheLifetime(cacheControl: ["max-age=60, s-maxage=600"], default: .seconds(5)) == .seconds(600))
-        #expect(DigestVoucher.cacheLifetime(cacheControl: ["no-store"], default: .seconds(5)) == .zero)
-        #expect(DigestVoucher.cacheLifetime(cacheControl: ["private, max-age=60"], default: .seconds(5)) == .zero)
-        #expect(DigestVoucher.cacheLifetime(cacheControl: [], default: .seconds(5)) == .seconds(5))
+        @Test func originPolicyClassifiesAddresses() {
+            for special in ["127.0.0.1", "10.2.3.4", "172.20.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1"] {
+                #expect(OriginPolicy.isSpecial(special.split(separator: ".").map { UInt8($0)! }), "\(special)")
+            }
+            for publicAddress in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1"] {
+                #expect(!OriginPolicy.isSpecial(publicAddress.split(separator: ".").map { UInt8($0)! }), "\(publicAddress)")
+            }
+            var loopback6 = [UInt8](repeating: 0, count: 16)
+            loopback6[15] = 1
+            #expect(OriginPolicy.isSpecial(loopback6))
+            #expect(OriginPolicy.isSpecial([0xfe, 0x80] + [UInt8](repeating: 0, count: 14)))
+            #expect(OriginPolicy.isSpecial([0xfd, 0x00] + [UInt8](repeating: 0, count: 14)))
+            #expect(OriginPolicy.isSpecial([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1]))
+            #expect(!OriginPolicy.isSpecial([0x26, 0x06, 0x28, 0x00] + [UInt8](repeating: 0, count: 11) + [1]))
+            #expect(OriginPolicy.Origin("HTTPS://Example.org/x?y") == OriginPolicy.Origin("https://example.org:443"))
+            #expect(OriginPolicy.Origin("ftp://example.org") == nil)
+            #expect(OriginPolicy.Origin("http://[::1]:8080/a")?.port == 8080)
+        }
+
+        @Test func cacheLifetimeFollowsCacheControl() {
+            #expect(DigestVoucher.cacheLifetime(cacheControl: ["public, max-age=60"], default: .seconds(5)) == .seconds(60))
+            #expect(DigestVoucher.cacheLifetime(cacheControl: ["max-age=60, s-maxage=600"], default: .seconds(5)) == .seconds(600))
+            #expect(DigestVoucher.cacheLifetime(cacheControl: ["no-store"], default: .seconds(5)) == .zero)
+            #expect(DigestVoucher.cacheLifetime(cacheControl: ["private, max-age=60"], default: .seconds(5)) == .zero)
+            #expect(DigestVoucher.cacheLifetime(cacheControl: [], default: .seconds(5)) == .seconds(5))
+        }
     }
 }

@@ -1,63 +1,64 @@
 import Foundation
 import FugitiveWire
 import Testing
-
-/// The real `fugitive server` binary: configuration file and flags, the announced port,
-/// and graceful shutdown on SIGTERM (peers are told before the process exits).
-@Suite("fugitive server (the command)")
-struct ServerCommandTests {
-    static var binary: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/fugitive")
-    }
-
-    @Test func runsFromAConfigFileAndStopsGracefullyOnSIGTERM() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the fugitive product first")
-        let config = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-\(UUID().uuidString).json")
-        try Data(#"{"heartbeatInterval": 9, "iceServers": [{"u": ["stun:stun.example.org"]}]}"#.utf8).write(to: config)
-        defer { try? FileManager.default.removeItem(at: config) }
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["server", "--config", config.path, "--port", "0", "--log-level", "error"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        var text = ""
-        while !text.contains("\n") {
-            let more = output.fileHandleForReading.availableData
-            try #require(!more.isEmpty, "server exited early")
-            text += String(decoding: more, as: UTF8.self)
+extension LiveServerTests {
+    /// The real `fugitive server` binary: configuration file and flags, the announced port,
+    /// and graceful shutdown on SIGTERM (peers are told before the process exits).
+    @Suite("fugitive server (the command)")
+    struct ServerCommandTests {
+        static var binary: URL {
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/fugitive")
         }
-        let url = try #require(text.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
-        #expect(url.hasPrefix("ws://127.0.0.1:") && url.hasSuffix("/v1/signal"))
 
-        let peer = TestPeer(url)
-        let welcome = try await peer.join()
-        #expect(welcome.heartbeatMillis == 9000)  // from the file
-        #expect(welcome.iceServers.first?.urls == ["stun:stun.example.org"])
+        @Test func runsFromAConfigFileAndStopsGracefullyOnSIGTERM() async throws {
+            try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the fugitive product first")
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-\(UUID().uuidString).json")
+            try Data(#"{"heartbeatInterval": 9, "iceServers": [{"u": ["stun:stun.example.org"]}]}"#.utf8).write(to: config)
+            defer { try? FileManager.default.removeItem(at: config) }
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = ["server", "--config", config.path, "--port", "0", "--log-level", "error"]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            var text = ""
+            while !text.contains("\n") {
+                let more = output.fileHandleForReading.availableData
+                try #require(!more.isEmpty, "server exited early")
+                text += String(decoding: more, as: UTF8.self)
+            }
+            let url = try #require(text.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            #expect(url.hasPrefix("ws://127.0.0.1:") && url.hasSuffix("/v1/signal"))
 
-        process.terminate()  // SIGTERM
-        let error = try await peer.expect { if case .error(let e) = $0 { e } else { nil } }
-        #expect(error.code == .shuttingDown)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
-    }
+            let peer = TestPeer(url)
+            let welcome = try await peer.join()
+            #expect(welcome.heartbeatMillis == 9000)  // from the file
+            #expect(welcome.iceServers.first?.urls == ["stun:stun.example.org"])
 
-    @Test func aBadConfigFileIsRefusedWithTheReason() throws {
-        let config = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-\(UUID().uuidString).json")
-        try Data(#"{"heartbeatTimeout": 1, "heartbeatInterval": 5}"#.utf8).write(to: config)
-        defer { try? FileManager.default.removeItem(at: config) }
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["server", "--config", config.path, "--port", "0"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus != 0)
-        #expect(message.contains("heartbeatTimeout"))
+            process.terminate()  // SIGTERM
+            let error = try await peer.expect { if case .error(let e) = $0 { e } else { nil } }
+            #expect(error.code == .shuttingDown)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        }
+
+        @Test func aBadConfigFileIsRefusedWithTheReason() throws {
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-\(UUID().uuidString).json")
+            try Data(#"{"heartbeatTimeout": 1, "heartbeatInterval": 5}"#.utf8).write(to: config)
+            defer { try? FileManager.default.removeItem(at: config) }
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = ["server", "--config", config.path, "--port", "0"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus != 0)
+            #expect(message.contains("heartbeatTimeout"))
+        }
     }
 }

@@ -81,9 +81,9 @@ extension SignalBench {
         return (side, latencies.withLock { $0 })
     }
 
-    /// The same join and relay load against the bare relay.
-    func measureFloor(frameSize: Int, logger: Logger) async throws -> Side {
-        let server = try ServerProcess(arguments: ["bench", "floor-server", "--port", "0"])
+    /// The same join and relay load against a bare relay (`floor-server` or `nio-floor-server`).
+    func measureFloor(_ command: String, frameSize: Int, logger: Logger) async throws -> Side {
+        let server = try ServerProcess(arguments: ["bench", command, "--port", "0"])
         defer { server.stop() }
         let url = "ws://127.0.0.1:\(server.port)/relay"
         try await Task.sleep(for: .milliseconds(500))

@@ -44,6 +44,11 @@ struct SignalBench: AsyncParsableCommand {
         var floorCpuMicrosPerMessage: Double
         /// Orchestrator CPU per relayed message over the bare relay's.
         var floorRatio: Double
+        /// The same relay on bare NIO channel handlers (no per-connection tasks): what a
+        /// leaner WebSocket path could reach.
+        var nioFloorBytesPerPeer: Double
+        var nioFloorRelayPerSecond: Double
+        var nioFloorCpuMicrosPerMessage: Double
     }
 
     static let candidate = "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 192.168.1.20 rport 46154 generation 0 ufrag EsAw network-cost 999"
@@ -56,18 +61,23 @@ struct SignalBench: AsyncParsableCommand {
         log("orchestrator: \(peers) peers, \(messages) signals per pair")
         let (fugitive, unsorted) = try await measureOrchestrator(logger: logger)
         try await Task.sleep(for: .seconds(2))  // let the closed sockets drain
-        log("floor: \(peers) peers")
-        let floor = try await measureFloor(frameSize: signalFrameSize(), logger: logger)
+        log("floor (Hummingbird WebSocket): \(peers) peers")
+        let floor = try await measureFloor("floor-server", frameSize: signalFrameSize(), logger: logger)
+        try await Task.sleep(for: .seconds(2))
+        log("floor (bare NIO handlers): \(peers) peers")
+        let nioFloor = try await measureFloor("nio-floor-server", frameSize: signalFrameSize(), logger: logger)
         let latencies = unsorted.sorted()
         let report = Report(
             peers: fugitive.peers, bytesPerPeer: fugitive.bytesPerPeer,
             joinPerSecond: Double(fugitive.peers) / fugitive.joinSeconds,
             relayPerSecond: fugitive.relayPerSecond, cpuMicrosPerMessage: fugitive.cpuMicrosPerMessage,
             pairingP50Ms: percentile(latencies, 0.5), pairingP99Ms: percentile(latencies, 0.99), pairsMade: latencies.count,
-            lost: fugitive.lost + floor.lost,
+            lost: fugitive.lost + floor.lost + nioFloor.lost,
             floorBytesPerPeer: floor.bytesPerPeer, floorRelayPerSecond: floor.relayPerSecond,
             floorCpuMicrosPerMessage: floor.cpuMicrosPerMessage,
-            floorRatio: fugitive.cpuMicrosPerMessage / floor.cpuMicrosPerMessage)
+            floorRatio: fugitive.cpuMicrosPerMessage / floor.cpuMicrosPerMessage,
+            nioFloorBytesPerPeer: nioFloor.bytesPerPeer, nioFloorRelayPerSecond: nioFloor.relayPerSecond,
+            nioFloorCpuMicrosPerMessage: nioFloor.cpuMicrosPerMessage)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -90,6 +100,7 @@ struct SignalBench: AsyncParsableCommand {
             relayed messages / s       \(f(r.relayPerSecond, 0))\(String(repeating: " ", count: max(1, 19 - f(r.relayPerSecond, 0).count)))\(f(r.floorRelayPerSecond, 0))
             server CPU µs / message    \(f(r.cpuMicrosPerMessage, 2))\(String(repeating: " ", count: max(1, 19 - f(r.cpuMicrosPerMessage, 2).count)))\(f(r.floorCpuMicrosPerMessage, 2))
             CPU ratio to the floor     \(f(r.floorRatio, 2))×
+            bare NIO relay (no tasks)  \(f(r.nioFloorBytesPerPeer / 1024)) KiB/peer, \(f(r.nioFloorRelayPerSecond, 0)) msg/s, \(f(r.nioFloorCpuMicrosPerMessage, 2)) µs/msg
             joins / s                  \(f(r.joinPerSecond, 0))
             pairing latency            p50 \(f(r.pairingP50Ms, 2)) ms, p99 \(f(r.pairingP99Ms, 2)) ms over \(r.pairsMade) wants
             messages lost              \(r.lost)

@@ -65,7 +65,14 @@ final class TestPeer: Sendable {
     /// Says hello and returns the welcome.
     func join(swarm: String = "s", target: Int = 4, max: Int = 8, resumeToken: String? = nil) async throws -> Welcome {
         send(.hello(Hello(swarm: swarm, targetPeers: target, maxPeers: max, resumeToken: resumeToken)))
-        return try await expect { if case .welcome(let w) = $0 { w } else { nil } }
+        let answer = try await expect { message -> Result<Welcome, TestFailure>? in
+            switch message {
+            case .welcome(let w): .success(w)
+            case .error(let e): .failure(TestFailure("hello refused: \(e.code) \(e.message)"))
+            default: nil
+            }
+        }
+        return try answer.get()
     }
 
     /// Waits until the server has closed the connection; returns its close frame.
