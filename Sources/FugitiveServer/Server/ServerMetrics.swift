@@ -2,8 +2,8 @@ import Metrics
 import FugitiveWire
 
 /// The orchestrator's metrics through swift-metrics, created on an explicit factory so
-/// that several servers (tests) can each have their own registry. Mutated only by the
-/// ``Orchestrator`` actor.
+/// that several servers (tests) can each have their own registry. Mutated only under the
+/// ``Orchestrator``'s lock.
 struct ServerMetrics {
     let factory: any MetricsFactory
     let peers: Gauge
