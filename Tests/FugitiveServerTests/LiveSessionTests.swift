@@ -57,7 +57,7 @@ extension LiveServerTests {
         @Test func scoringPrefersMeasuredRTTThenPrefixThenAnyone() async throws {
             try await LiveServer.with { server in
                 let a = TestPeer(server.signalURL, address: "10.1.1.5")
-                let ida = try await a.join().peer
+                _ = try await a.join()
                 let d = TestPeer(server.signalURL, address: "172.16.0.1")
                 let idd = try await d.join().peer
                 // A measures D: pair, link with an RTT, then the link goes down.
@@ -80,7 +80,6 @@ extension LiveServerTests {
                 // Everyone is a partner now: nothing more to give.
                 a.send(.want(Want(count: 1)))
                 #expect(await a.isSilent())
-                _ = ida
             }
         }
 

@@ -14,25 +14,28 @@ extension OrchestratorState {
     /// change to its pending pairs, links or existence.
     mutating func reindex(_ id: PeerID) {
         guard let session = sessions[id] else { return }
-        let isOpen = session.freeSlots > 0
-        func update(_ set: inout OpenPeerSet) { if isOpen { set.insert(id) } else { set.remove(id) } }
-        update(&open[session.swarm, default: OpenPeerSet()])
-        if open[session.swarm]?.isEmpty == true { open[session.swarm] = nil }
-        for key in buckets(of: session) {
-            update(&openByNetwork[key, default: OpenPeerSet()])
-            if openByNetwork[key]?.isEmpty == true { openByNetwork[key] = nil }
-        }
+        mark(session, open: session.freeSlots > 0)
     }
 
     /// Removes a peer from the open-peer indexes (before its session goes).
     mutating func forget(_ id: PeerID) {
         guard let session = sessions[id] else { return }
-        open[session.swarm]?.remove(id)
-        if open[session.swarm]?.isEmpty == true { open[session.swarm] = nil }
-        for key in buckets(of: session) {
-            openByNetwork[key]?.remove(id)
-            if openByNetwork[key]?.isEmpty == true { openByNetwork[key] = nil }
+        mark(session, open: false)
+    }
+
+    private mutating func mark(_ session: Session, open isOpen: Bool) {
+        // In place: copying a set out of the dictionary would copy its storage each time.
+        func update(_ set: inout OpenPeerSet?) {
+            if isOpen {
+                if set == nil { set = OpenPeerSet() }
+                set!.insert(session.id)
+            } else {
+                set?.remove(session.id)
+                if set?.isEmpty == true { set = nil }
+            }
         }
+        update(&open[session.swarm])
+        for key in buckets(of: session) { update(&openByNetwork[key]) }
     }
 
     func buckets(of session: Session) -> [NetworkBucket] {

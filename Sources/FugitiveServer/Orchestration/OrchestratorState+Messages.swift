@@ -96,11 +96,11 @@ extension OrchestratorState {
         return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: "\(refused) holdings over the limit of \(configuration.maxHoldingsPerPeer) were not recorded")))]
     }
 
-    /// Holders in the asker's swarm, best pairing score first (capacity does not exclude
-    /// a holder here: the asker may already be linked to it).
     /// Most holders ranked for one who-has beyond the asker's known peers.
     static let holderSample = 256
 
+    /// Holders in the asker's swarm, best pairing score first (capacity does not exclude
+    /// a holder here: the asker may already be linked to it).
     func holders(_ query: WhoHas, asker id: PeerID) -> Holders {
         let asker = sessions[id]!
         let found = indexes[asker.swarm]?.holders(of: query.digest, url: query.url) ?? (digest: query.digest, peers: [])

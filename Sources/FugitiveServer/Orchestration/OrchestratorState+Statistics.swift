@@ -15,6 +15,17 @@ public struct SwarmShape: Sendable, Codable, Equatable {
     public init(peers: Int = 0, links: Int = 0, pendingPairs: Int = 0, resources: Int = 0, holdings: Int = 0) {
         (self.peers, self.links, self.pendingPairs, self.resources, self.holdings) = (peers, links, pendingPairs, resources, holdings)
     }
+
+    /// The sum of several swarms' shapes.
+    static func total(_ shapes: some Sequence<SwarmShape>) -> SwarmShape {
+        shapes.reduce(into: SwarmShape()) { sum, shape in
+            sum.peers += shape.peers
+            sum.links += shape.links
+            sum.pendingPairs += shape.pendingPairs
+            sum.resources += shape.resources
+            sum.holdings += shape.holdings
+        }
+    }
 }
 
 extension OrchestratorState {
@@ -30,9 +41,6 @@ extension OrchestratorState {
         guard let index = sessions.index(forKey: id) else { return nil }
         return read(sessions.values[index])
     }
-
-    /// The current partners (pending and linked) of a live peer.
-    public func partners(of id: PeerID) -> Set<PeerID> { sessions[id]?.partners ?? [] }
 
     /// Every swarm's shape. O(peers); meant for statistics requests and periodic gauges.
     public func shapes() -> [String: SwarmShape] {

@@ -48,8 +48,11 @@ public final class Orchestrator: Sendable {
     /// Tells every peer the server is going away and closes their connections.
     public func shutdown() { core.withLock { $0.shutdown() } }
 
-    /// Totals and per-swarm numbers.
+    /// Totals and per-swarm numbers (an O(peers) pass).
     public func statistics() -> ServerStatistics { core.withLock { $0.statistics() } }
+
+    /// Live sessions, in O(1).
+    public var peerCount: Int { core.withLock { $0.state.peerCount } }
 
     private func startVouches(_ requests: [(PeerID, Vouch)]) {
         guard !requests.isEmpty else { return }
@@ -157,28 +160,28 @@ struct Core {
     }
 
     func refreshGauges() {
-        let shapes = state.shapes().values
+        let total = SwarmShape.total(state.shapes().values)
         metrics.peers.record(state.peerCount)
         metrics.swarms.record(state.swarmCount)
-        metrics.links.record(shapes.reduce(0) { $0 + $1.links })
-        metrics.pendingPairs.record(shapes.reduce(0) { $0 + $1.pendingPairs })
-        metrics.holdings.record(shapes.reduce(0) { $0 + $1.holdings })
+        metrics.links.record(total.links)
+        metrics.pendingPairs.record(total.pendingPairs)
+        metrics.holdings.record(total.holdings)
     }
 
     func shutdown() {
-        for outbox in outboxes.values { outbox.close(WireError(.shuttingDown, "server is shutting down")) }
-        for entry in greeting.values { entry.outbox.close(WireError(.shuttingDown, "server is shutting down")) }
+        let goingAway = WireError(.shuttingDown, "server is shutting down")
+        for outbox in outboxes.values { outbox.close(goingAway) }
+        for entry in greeting.values { entry.outbox.close(goingAway) }
     }
 
     /// Totals and per-swarm numbers.
     func statistics() -> ServerStatistics {
         let shapes = state.shapes()
         let swarms = shapes.keys.sorted().map { ServerStatistics.Swarm(swarm: $0, shape: shapes[$0]!, counts: countsBySwarm[$0] ?? .init()) }
+        let total = SwarmShape.total(shapes.values)
         return ServerStatistics(
-            peers: state.peerCount, swarmCount: state.swarmCount,
-            links: shapes.values.reduce(0) { $0 + $1.links }, pendingPairs: shapes.values.reduce(0) { $0 + $1.pendingPairs },
-            resources: shapes.values.reduce(0) { $0 + $1.resources }, holdings: shapes.values.reduce(0) { $0 + $1.holdings },
-            counts: totals, swarms: swarms)
+            peers: state.peerCount, swarmCount: state.swarmCount, links: total.links, pendingPairs: total.pendingPairs,
+            resources: total.resources, holdings: total.holdings, counts: totals, swarms: swarms)
     }
 
     // MARK: Actions

@@ -11,7 +11,7 @@ import ServiceLifecycle
 
 /// The `fugitive server` process as a ``Service``: the Hummingbird application with
 /// `GET /v1/signal` (WebSocket), `/health`, `/metrics` and `/v1/stats`, plus the
-/// once-a-second expiry of pairs and sessions. On graceful shutdown every peer is told
+/// twice-a-second expiry of pairs and sessions. On graceful shutdown every peer is told
 /// `shutting-down` before the HTTP server stops.
 public struct OrchestratorServer: Service {
     public let configuration: ServerConfiguration
@@ -95,7 +95,7 @@ public struct OrchestratorServer: Service {
     func httpRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let (orchestrator, registry) = (orchestrator, registry)
-        router.get("/health") { _, _ in HealthStatus(status: "ok", peers: orchestrator.statistics().peers) }
+        router.get("/health") { _, _ in HealthStatus(status: "ok", peers: orchestrator.peerCount) }
         router.get("/metrics") { _, _ in
             orchestrator.refreshGauges()
             var headers = HTTPFields()

@@ -76,7 +76,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         return limits
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, maxFrameSize, messagesPerSecond, messageBurst, connectionsPerIP, trustedProxies, helloTimeout
         case outboundQueueLimit, peersPerSwarm, holdingsPerPeer, pairTimeout, heartbeatInterval
         case heartbeatTimeout, resumeGrace, iceServers, vouch, tls
@@ -86,7 +86,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     /// are an error so that a typo in a config file does not pass silently.
     public init(from decoder: any Decoder) throws {
         let all = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(Self.allKeys)
+        let known = Set(CodingKeys.allCases.map(\.stringValue))
         if let unknown = all.allKeys.first(where: { !known.contains($0.stringValue) }) {
             throw DecodingError.dataCorruptedError(
                 forKey: unknown, in: all, debugDescription: "unknown configuration key '\(unknown.stringValue)'")
@@ -115,12 +115,6 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         vouch = try value(.vouch, d.vouch)
         tls = try c.decodeIfPresent(TLSFiles.self, forKey: .tls)
     }
-
-    static let allKeys = [
-        "host", "port", "maxFrameSize", "messagesPerSecond", "messageBurst", "connectionsPerIP", "trustedProxies", "helloTimeout",
-        "outboundQueueLimit", "peersPerSwarm", "holdingsPerPeer", "pairTimeout", "heartbeatInterval",
-        "heartbeatTimeout", "resumeGrace", "iceServers", "vouch", "tls",
-    ]
 
     /// Checks values a file or flag could get wrong; the message names the field.
     public func validate() throws(ConfigurationError) {

@@ -28,8 +28,7 @@ struct SignalConnection {
         let outbox = Outbox(limit: configuration.outboundQueueLimit)
         guard orchestrator.admit(host: host, outbox: outbox) else {
             let error = WireError(.tooManyConnections, "more than \(configuration.connectionsPerIP) connections from \(host)")
-            try? await outbound.write(.binary(codec.encode(ServerMessage.error(ErrorMessage(error)))))
-            try? await outbound.close(.policyViolation, reason: error.code.name)
+            try? await Self.refuse(error, closeCode: .policyViolation, outbound: outbound, codec: codec)
             return
         }
         let address = client.flatMap(NetworkAddress.init)
@@ -109,21 +108,27 @@ struct SignalConnection {
                 case .message(let message):
                     try await outbound.write(.binary(codec.encode(message)))
                 case .close(let error):
-                    try await outbound.write(.binary(codec.encode(ServerMessage.error(ErrorMessage(error)))))
-                    try await outbound.close(closeCode(for: error.code), reason: error.code.name)
+                    try await refuse(error, closeCode: closeCode(for: error.code), outbound: outbound, codec: codec)
                     return
                 }
             }
             if outbox.overflowed {
                 let error = WireError(.rateLimited, "\(outbox.limit) messages queued: the peer is not reading")
-                try await outbound.write(.binary(codec.encode(ServerMessage.error(ErrorMessage(error)))))
-                try await outbound.close(.policyViolation, reason: error.code.name)
+                try await refuse(error, closeCode: .policyViolation, outbound: outbound, codec: codec)
             } else {
                 try await outbound.close(.normalClosure, reason: nil)
             }
         } catch {
             // The socket is already gone; nothing left to tell the peer.
         }
+    }
+
+    /// Sends `error` and closes the WebSocket.
+    private static func refuse(
+        _ error: WireError, closeCode: WebSocketErrorCode, outbound: WebSocketOutboundWriter, codec: WireCodec
+    ) async throws {
+        try await outbound.write(.binary(codec.encode(ServerMessage.error(ErrorMessage(error)))))
+        try await outbound.close(closeCode, reason: error.code.name)
     }
 
     static func closeCode(for code: WireErrorCode) -> WebSocketErrorCode {

@@ -59,19 +59,17 @@ public actor DigestVoucher {
             task = Task { try await Self.fetch(url, client: client, configuration: configuration, logger: logger) }
             inFlight[url] = task
         }
+        defer { inFlight[url] = nil }
         do {
             let (vouched, ttl) = try await task.value
-            inFlight[url] = nil
             if ttl > .zero {
                 if cache.count >= Self.maxCacheEntries { cache = cache.filter { $0.value.expires > now } }
                 if cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + ttl) }
             }
             return vouched
         } catch let error as WireError {
-            inFlight[url] = nil
             throw error
         } catch {
-            inFlight[url] = nil
             throw WireError(.originFailed, "fetching \(url.prefix(200)) failed: \(error)")
         }
     }
