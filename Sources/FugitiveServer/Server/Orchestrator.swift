@@ -3,9 +3,9 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Owns the ``OrchestratorState`` and the live connections' outboxes, and carries out
+/// Owns the ``OrchestratorState`` and the live connections' links, and carries out
 /// the state's actions: it is the one place where decisions meet I/O. Connections call
-/// in; nothing here blocks on a socket (outboxes are bounded queues).
+/// in; nothing here blocks on a socket (links are bounded queues).
 ///
 /// A lock rather than an actor: every relayed signal passes through here, each call
 /// takes microseconds and never suspends, and an actor hop per message cost more than
@@ -20,21 +20,21 @@ public final class Orchestrator: Sendable {
         core = Mutex(Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger))
     }
 
-    func admit(host: String, outbox: Outbox) -> Bool { core.withLock { $0.admit(host: host, outbox: outbox) } }
+    func admit(host: String, link: SignalLink) -> Bool { core.withLock { $0.admit(host: host, link: link) } }
 
-    func join(_ hello: Hello, address: NetworkAddress?, outbox: Outbox) throws(WireError) -> Welcome {
+    func join(_ hello: Hello, address: NetworkAddress?, link: SignalLink) throws(WireError) -> Welcome {
         let result = core.withLock { core -> Result<Welcome, WireError> in
-            do throws(WireError) { return .success(try core.join(hello, address: address, outbox: outbox)) } catch { return .failure(error) }
+            do throws(WireError) { return .success(try core.join(hello, address: address, link: link)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    func receive(_ message: ServerMessage, from id: PeerID, outbox: Outbox) {
-        let vouches = core.withLock { $0.receive(message, from: id, outbox: outbox) }
+    func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) {
+        let vouches = core.withLock { $0.receive(message, from: id, link: link) }
         startVouches(vouches)
     }
 
-    func leave(_ id: PeerID?, host: String, outbox: Outbox) { core.withLock { $0.leave(id, host: host, outbox: outbox) } }
+    func leave(_ id: PeerID?, host: String, link: SignalLink) { core.withLock { $0.leave(id, host: host, link: link) } }
 
     func recordError(_ code: WireErrorCode, peer: PeerID?) { core.withLock { $0.recordError(code, peer: peer) } }
 
@@ -78,9 +78,9 @@ public final class Orchestrator: Sendable {
 struct Core {
     let configuration: ServerConfiguration
     var state: OrchestratorState
-    var outboxes: [PeerID: Outbox] = [:]
+    var links: [PeerID: SignalLink] = [:]
     /// Connections that have not said `hello` yet, with their deadline.
-    var greeting: [ObjectIdentifier: (outbox: Outbox, deadline: ContinuousClock.Instant)] = [:]
+    var greeting: [ObjectIdentifier: (link: SignalLink, deadline: ContinuousClock.Instant)] = [:]
     var connectionsByHost: [String: Int] = [:]
     var metrics: ServerMetrics
     var totals = ServerStatistics.Counts()
@@ -100,45 +100,45 @@ struct Core {
 
     /// Admits a new connection from `host` unless it already has the maximum open;
     /// the connection then has `helloTimeout` to say `hello`.
-    mutating func admit(host: String, outbox: Outbox) -> Bool {
+    mutating func admit(host: String, link: SignalLink) -> Bool {
         guard connectionsByHost[host, default: 0] < configuration.connectionsPerIP else {
             count(.tooManyConnections, swarm: nil)
             return false
         }
         connectionsByHost[host, default: 0] += 1
-        greeting[ObjectIdentifier(outbox)] = (outbox, .now + .seconds(configuration.helloTimeout))
+        greeting[ObjectIdentifier(link)] = (link, .now + .seconds(configuration.helloTimeout))
         metrics.connections.increment()
         return true
     }
 
     /// Opens the session for a `hello`.
-    mutating func join(_ hello: Hello, address: NetworkAddress?, outbox: Outbox) throws(WireError) -> Welcome {
-        greeting[ObjectIdentifier(outbox)] = nil
+    mutating func join(_ hello: Hello, address: NetworkAddress?, link: SignalLink) throws(WireError) -> Welcome {
+        greeting[ObjectIdentifier(link)] = nil
         let (welcome, actions) = try state.connect(
             hello, address: address, newID: PeerID(Self.randomText(bytes: 10)),
             newToken: Self.randomText(bytes: 16), now: .now)
         // A resume that replaced a live connection closes the old one: done before the
-        // new outbox takes the id, so the close reaches the old connection.
+        // new link takes the id, so the close reaches the old connection.
         execute(actions)
-        outboxes[welcome.peer] = outbox
+        links[welcome.peer] = link
         return welcome
     }
 
     /// Handles a message from a joined peer.
     /// Returns the vouches to start (outside the lock).
-    mutating func receive(_ message: ServerMessage, from id: PeerID, outbox: Outbox) -> [(PeerID, Vouch)] {
-        guard outboxes[id] === outbox else { return [] }
+    mutating func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) -> [(PeerID, Vouch)] {
+        guard links[id] === link else { return [] }
         return execute(state.receive(message, from: id, now: .now))
     }
 
     /// A connection ended (either side): the session is closed and parked for resume.
-    mutating func leave(_ id: PeerID?, host: String, outbox: Outbox) {
-        greeting[ObjectIdentifier(outbox)] = nil
+    mutating func leave(_ id: PeerID?, host: String, link: SignalLink) {
+        greeting[ObjectIdentifier(link)] = nil
         connectionsByHost[host, default: 1] -= 1
         if connectionsByHost[host] == 0 { connectionsByHost[host] = nil }
         // After a resume the id belongs to the newer connection: leave it alone.
-        guard let id, outboxes[id] === outbox else { return }
-        outboxes[id] = nil
+        guard let id, links[id] === link else { return }
+        links[id] = nil
         execute(state.disconnect(id, now: .now))
     }
 
@@ -154,7 +154,7 @@ struct Core {
         for (key, entry) in greeting where entry.deadline <= now {
             greeting[key] = nil
             count(.unexpectedMessage, swarm: nil)
-            entry.outbox.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout) s"))
+            entry.link.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout) s"))
         }
         execute(state.expire(now: now))
     }
@@ -170,8 +170,8 @@ struct Core {
 
     func shutdown() {
         let goingAway = WireError(.shuttingDown, "server is shutting down")
-        for outbox in outboxes.values { outbox.close(goingAway) }
-        for entry in greeting.values { entry.outbox.close(goingAway) }
+        for link in links.values { link.close(goingAway) }
+        for entry in greeting.values { entry.link.close(goingAway) }
     }
 
     /// Totals and per-swarm numbers.
@@ -194,13 +194,13 @@ struct Core {
             switch action {
             case .send(let id, let message):
                 note(message, to: id)
-                guard let outbox = outboxes[id] else { continue }
-                if !outbox.send(message) {
+                guard let link = links[id] else { continue }
+                if !link.send(message) {
                     logger.warning("outbound queue full: closing", metadata: ["peer": "\(id)"])
                 }
             case .close(let id, let error):
                 count(error.code, swarm: state.swarm(of: id))
-                outboxes.removeValue(forKey: id)?.close(error)
+                links.removeValue(forKey: id)?.close(error)
             case .vouch(let id, let request):
                 metrics.vouches.increment()
                 vouches.append((id, request))

@@ -2,7 +2,6 @@ import FugitiveWire
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
@@ -10,7 +9,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// The `fugitive server` process as a ``Service``: the Hummingbird application with
-/// `GET /v1/signal` (WebSocket), `/health`, `/metrics` and `/v1/stats`, plus the
+/// `GET /v1/signal` (WebSocket, see ``SignalChannel``), `/health`, `/metrics` and `/v1/stats`, plus the
 /// twice-a-second expiry of pairs and sessions. On graceful shutdown every peer is told
 /// `shutting-down` before the HTTP server stops.
 public struct OrchestratorServer: Service {
@@ -55,41 +54,19 @@ public struct OrchestratorServer: Service {
     }
 
     func serverBuilder() throws -> HTTPServerBuilder {
-        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(
-            webSocketRouter: signalRouter(),
-            configuration: .init(ws: .init(maxFrameSize: configuration.maxFrameSize * 2, autoPing: .disabled)))
-        guard let tls = configuration.tls else { return upgrade }
+        let (orchestrator, configuration, logger) = (orchestrator, configuration, logger)
+        let signal = HTTPServerBuilder { responder in
+            SignalChannel(responder: responder, orchestrator: orchestrator, configuration: configuration, logger: logger)
+        }
+        guard let tls = configuration.tls else { return signal }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
             let tlsConfiguration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-            return try HTTPServerBuilder.tls(upgrade, tlsConfiguration: tlsConfiguration)
+            return try HTTPServerBuilder.tls(signal, tlsConfiguration: tlsConfiguration)
         } catch {
             throw ConfigurationError("tls: cannot load \(tls.certificateChain) / \(tls.privateKey): \(error)")
         }
-    }
-
-    func signalRouter() -> Router<SignalRequestContext> {
-        let router = Router(context: SignalRequestContext.self)
-        let (orchestrator, configuration, logger) = (orchestrator, configuration, logger)
-        let trusted = Set(configuration.trustedProxies.compactMap(NetworkAddress.init))
-        router.ws("/v1/signal") { inbound, outbound, context in
-            let connection = SignalConnection(orchestrator: orchestrator, configuration: configuration, logger: logger)
-            let client = Self.clientAddress(
-                remote: context.requestContext.remoteAddress?.ipAddress,
-                forwardedFor: context.request.headers[values: .init("X-Forwarded-For")!], trusted: trusted)
-            await connection.run(inbound: inbound, outbound: outbound, client: client)
-        }
-        return router
-    }
-
-    /// The client's address: the socket's peer, or — when that is a trusted proxy — the
-    /// last address the proxy appended to `X-Forwarded-For`.
-    static func clientAddress(remote: String?, forwardedFor: [String], trusted: Set<NetworkAddress>) -> String? {
-        guard let remote, let address = NetworkAddress(remote), trusted.contains(address) else { return remote }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { String($0.trimmed(of: " \t")) }
-        guard let last = hops.last, NetworkAddress(last) != nil else { return remote }
-        return last
     }
 
     func httpRouter() -> Router<BasicRequestContext> {
@@ -113,20 +90,6 @@ struct HealthStatus: ResponseEncodable {
 }
 
 extension ServerStatistics: ResponseEncodable {}
-
-/// The request context of the signalling router: WebSocket upgrade plus the peer's
-/// address, which pairing uses for network proximity and limits use per IP.
-public struct SignalRequestContext: RequestContext, WebSocketRequestContext, RemoteAddressRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
-    public let remoteAddress: SocketAddress?
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        webSocket = .init()
-        remoteAddress = source.channel.remoteAddress
-    }
-}
 
 /// Drives time in the orchestrator, and on graceful shutdown closes every session.
 struct ExpiryTicker: Service {

@@ -1,0 +1,213 @@
+import FugitiveWire
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// One peer's WebSocket at `/v1/signal`, as a channel handler after the upgrade: checks
+/// each frame (size, rate, wire format, `hello` first), hands messages to the
+/// ``Orchestrator`` and writes what the orchestrator queues on the connection's
+/// ``SignalLink``. Any bad input ends in an `error` with a code and a close; it never
+/// affects other connections.
+///
+/// A handler rather than a task per connection: a peer costs a few objects on its event
+/// loop, not a task with its stacks and streams (see docs/BENCHMARKS.md, memory per peer).
+final class SignalHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private enum State {
+        case open
+        /// Our close frame is sent; waiting for the peer's, then the socket closes.
+        case closing
+        case closed
+    }
+
+    private let orchestrator: Orchestrator
+    private let configuration: ServerConfiguration
+    private let codec: WireCodec
+    private let host: String
+    private let address: NetworkAddress?
+    private var logger: Logger
+    private var limiter: RateLimiter
+    private var context: ChannelHandlerContext?
+    private var link: SignalLink?
+    private var id: PeerID?
+    private var state = State.open
+
+    /// - Parameter client: the client's IP address as text (after trusted proxies).
+    init(orchestrator: Orchestrator, configuration: ServerConfiguration, codec: WireCodec, client: String?, logger: Logger) {
+        self.orchestrator = orchestrator
+        self.configuration = configuration
+        self.codec = codec
+        self.host = client ?? "unknown"
+        self.address = client.flatMap(NetworkAddress.init)
+        self.logger = logger
+        self.limiter = RateLimiter(rate: configuration.messagesPerSecond, burst: configuration.messageBurst, now: .now)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let link = SignalLink(limit: configuration.outboundQueueLimit, handler: self, eventLoop: context.eventLoop)
+        self.link = link
+        guard orchestrator.admit(host: host, link: link) else {
+            // Not admitted, so not counted: `leave` must not run for it.
+            self.link = nil
+            let error = WireError(.tooManyConnections, "more than \(configuration.connectionsPerIP) connections from \(host)")
+            write([.close(error)], context: context)
+            return
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        end()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end()
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drainLink() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            // The peer half-closed without a close frame: nothing more will come.
+            context.close(promise: nil)
+        case is ChannelShouldQuiesceEvent:
+            link?.close(WireError(.shuttingDown, "server is shutting down"))
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The WebSocket layer refused a frame (too large, bad fragments) and has sent its
+        // own close, or the socket broke.
+        logger.debug("connection ended", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary where state == .open:
+            receive(frame.unmaskedData)
+        case .text where state == .open:
+            fail(WireError(.malformedFrame, "text frames are not part of the protocol; send binary"))
+        case .ping where state == .open:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            if state == .open {
+                // The peer closes first: echo its code, then close the socket.
+                state = .closing
+                var data = frame.unmaskedData
+                let code = data.readWebSocketErrorCode() ?? .normalClosure
+                var echo = context.channel.allocator.buffer(capacity: 2)
+                echo.write(webSocketErrorCode: code)
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: echo)))
+                    .whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        default:
+            // Pongs, and anything after our close frame, are ignored.
+            break
+        }
+    }
+
+    // MARK: Messages
+
+    private func receive(_ frame: ByteBuffer) {
+        guard let link else { return }
+        guard limiter.take(now: .now) else {
+            return fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
+        }
+        let message: ServerMessage
+        do {
+            message = try codec.decodeServerMessage(frame)
+        } catch {
+            return fail(error)
+        }
+        if let id {
+            orchestrator.receive(message, from: id, link: link)
+            return
+        }
+        guard case .hello(let hello) = message else {
+            return fail(WireError(.unexpectedMessage, "the first message must be hello, not type \(message.type)"))
+        }
+        do {
+            let welcome = try orchestrator.join(hello, address: address, link: link)
+            id = welcome.peer
+            logger[metadataKey: "peer"] = "\(welcome.peer)"
+            logger.debug("joined", metadata: ["swarm": "\(hello.swarm)", "resumed": "\(welcome.resumed)"])
+            link.send(.welcome(welcome))
+        } catch {
+            fail(error)
+        }
+    }
+
+    private func fail(_ error: WireError) {
+        logger.info("closing connection", metadata: ["error": "\(error)"])
+        orchestrator.recordError(error.code, peer: id)
+        link?.close(error)
+    }
+
+    /// The connection is gone (either side): the session ends now, whatever is queued.
+    private func end() {
+        state = .closed
+        guard let link else { return }
+        self.link = nil
+        link.finish()
+        orchestrator.leave(id, host: host, link: link)
+    }
+
+    // MARK: Writing
+
+    /// Writes what the link has queued, in one flush. Runs on the event loop.
+    func drainLink() {
+        guard let context, let link, state == .open else { return }
+        write(link.drain(writable: context.channel.isWritable), context: context)
+    }
+
+    private func write(_ items: [OutboundQueue.Item], context: ChannelHandlerContext) {
+        guard !items.isEmpty else { return }
+        for item in items {
+            switch item {
+            case .message(let message):
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: codec.encode(message))), promise: nil)
+            case .close(let error):
+                let reply = codec.encode(ServerMessage.error(ErrorMessage(error)))
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: reply)), promise: nil)
+                closeWebSocket(Self.closeCode(for: error.code), reason: error.code.name, context: context)
+                return
+            }
+        }
+        context.flush()
+    }
+
+    /// Sends a close frame and gives the peer a moment to answer before the socket closes
+    /// (closing at once could reset the connection before the peer read the error).
+    private func closeWebSocket(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) {
+        state = .closing
+        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.write(webSocketErrorCode: code)
+        data.writeString(reason)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+    }
+
+    static func closeCode(for code: WireErrorCode) -> WebSocketErrorCode {
+        switch code.rawValue {
+        case 1000..<2000: .policyViolation
+        case WireErrorCode.shuttingDown.rawValue: .goingAway
+        default: .normalClosure
+        }
+    }
+}
