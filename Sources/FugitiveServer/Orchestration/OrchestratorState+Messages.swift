@@ -124,25 +124,38 @@ extension OrchestratorState {
     /// Drops pairs past their deadline, closes silent sessions and forgets expired
     /// resumable ones. Call it periodically.
     public mutating func expire(now: Instant) -> [Action] {
-        var actions: [Action] = []
-        for id in sessions.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-            guard let session = sessions[id] else { continue }
-            if now - session.lastSeen > configuration.heartbeatTimeout {
-                actions.append(.close(id, WireError(.heartbeatTimeout, "no message for \(configuration.heartbeatTimeout)")))
-                actions += disconnect(id, now: now)
-                continue
-            }
-            // Each pair is dropped once: the partner's side goes with it.
-            for (partner, deadline) in session.pending.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where deadline <= now {
-                sessions[id]!.pending[partner] = nil
-                sessions[partner]?.pending[id] = nil
-                reindex(id)
-                reindex(partner)
-                actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout))))
-                if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
+        // One pass that reads fields in place (no session copies, no allocation for a
+        // healthy session); only what expired is sorted, so that actions come in a
+        // stable order without sorting every session twice a second.
+        var silent: [PeerID] = []
+        var overdue: [(id: PeerID, partner: PeerID)] = []
+        for index in sessions.indices {
+            if now - sessions.values[index].lastSeen > configuration.heartbeatTimeout {
+                silent.append(sessions.keys[index])
+            } else if !sessions.values[index].pending.isEmpty {
+                for (partner, deadline) in sessions.values[index].pending where deadline <= now {
+                    overdue.append((sessions.keys[index], partner))
+                }
             }
         }
-        parked = parked.filter { $0.value.expires > now }
+        var actions: [Action] = []
+        for id in silent.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[id] != nil {
+            actions.append(.close(id, WireError(.heartbeatTimeout, "no message for \(configuration.heartbeatTimeout)")))
+            actions += disconnect(id, now: now)
+        }
+        overdue.sort { ($0.id.rawValue, $0.partner.rawValue) < ($1.id.rawValue, $1.partner.rawValue) }
+        // Each pair is dropped once: the partner's side goes with it.
+        for (id, partner) in overdue where sessions[id]?.pending[partner] != nil {
+            sessions[id]!.pending[partner] = nil
+            sessions[partner]?.pending[id] = nil
+            reindex(id)
+            reindex(partner)
+            actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout))))
+            if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
+        }
+        if parked.values.contains(where: { $0.expires <= now }) {
+            parked = parked.filter { $0.value.expires > now }
+        }
         return actions
     }
 }

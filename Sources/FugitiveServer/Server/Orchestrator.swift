@@ -1,7 +1,7 @@
 import FugitiveWire
 import Logging
 import Metrics
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Owns the ``OrchestratorState`` and the live connections' links, and carries out
 /// the state's actions: it is the one place where decisions meet I/O. Connections call
@@ -9,54 +9,56 @@ import Synchronization
 ///
 /// A lock rather than an actor: every relayed signal passes through here, each call
 /// takes microseconds and never suspends, and an actor hop per message cost more than
-/// the work itself (two task switches; see docs/BENCHMARKS.md).
+/// the work itself (two task switches; see docs/BENCHMARKS.md). A plain pthread mutex
+/// (`NIOLock`) rather than `Synchronization.Mutex`, whose priority-inheriting futex spun
+/// in the kernel whenever the two event loops met here.
 public final class Orchestrator: Sendable {
-    private let core: Mutex<Core>
+    private let core: NIOLockedValueBox<Core>
 
     /// - Parameters:
     ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
     ///   - metricsFactory: where metrics go (the Prometheus registry's factory).
     public init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
-        core = Mutex(Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger))
+        core = NIOLockedValueBox(Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger))
     }
 
-    func admit(host: String, link: SignalLink) -> Bool { core.withLock { $0.admit(host: host, link: link) } }
+    func admit(host: String, link: SignalLink) -> Bool { core.withLockedValue { $0.admit(host: host, link: link) } }
 
     func join(_ hello: Hello, address: NetworkAddress?, link: SignalLink) throws(WireError) -> Welcome {
-        let result = core.withLock { core -> Result<Welcome, WireError> in
+        let result = core.withLockedValue { core -> Result<Welcome, WireError> in
             do throws(WireError) { return .success(try core.join(hello, address: address, link: link)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
     func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) {
-        let vouches = core.withLock { $0.receive(message, from: id, link: link) }
+        let vouches = core.withLockedValue { $0.receive(message, from: id, link: link) }
         startVouches(vouches)
     }
 
-    func leave(_ id: PeerID?, host: String, link: SignalLink) { core.withLock { $0.leave(id, host: host, link: link) } }
+    func leave(_ id: PeerID?, host: String, link: SignalLink) { core.withLockedValue { $0.leave(id, host: host, link: link) } }
 
-    func recordError(_ code: WireErrorCode, peer: PeerID?) { core.withLock { $0.recordError(code, peer: peer) } }
+    func recordError(_ code: WireErrorCode, peer: PeerID?) { core.withLockedValue { $0.recordError(code, peer: peer) } }
 
     /// Expires pairs, silent sessions, parked sessions and connections that never said
     /// hello. Called twice a second.
-    public func tick() { core.withLock { $0.tick() } }
+    public func tick() { core.withLockedValue { $0.tick() } }
 
     /// Brings the gauges up to date: an O(peers) pass, done when `/metrics` is scraped.
-    public func refreshGauges() { core.withLock { $0.refreshGauges() } }
+    public func refreshGauges() { core.withLockedValue { $0.refreshGauges() } }
 
     /// Tells every peer the server is going away and closes their connections.
-    public func shutdown() { core.withLock { $0.shutdown() } }
+    public func shutdown() { core.withLockedValue { $0.shutdown() } }
 
     /// Totals and per-swarm numbers (an O(peers) pass).
-    public func statistics() -> ServerStatistics { core.withLock { $0.statistics() } }
+    public func statistics() -> ServerStatistics { core.withLockedValue { $0.statistics() } }
 
     /// Live sessions, in O(1).
-    public var peerCount: Int { core.withLock { $0.state.peerCount } }
+    public var peerCount: Int { core.withLockedValue { $0.state.peerCount } }
 
     private func startVouches(_ requests: [(PeerID, Vouch)]) {
         guard !requests.isEmpty else { return }
-        let voucher = core.withLock { $0.voucher }
+        let voucher = core.withLockedValue { $0.voucher }
         for (id, request) in requests {
             Task {
                 let answer: ServerMessage
@@ -68,7 +70,7 @@ public final class Orchestrator: Sendable {
                     let failure = error as? WireError ?? WireError(.originFailed, "\(error)")
                     answer = .error(ErrorMessage(failure, requestID: request.requestID))
                 }
-                self.core.withLock { _ = $0.execute([.send(id, answer)]) }
+                self.core.withLockedValue { _ = $0.execute([.send(id, answer)]) }
             }
         }
     }
