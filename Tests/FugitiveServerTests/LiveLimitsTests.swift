@@ -29,6 +29,30 @@ extension LiveServerTests {
             }
         }
 
+        @Test func aPeerThatStopsReadingIsClosedInsteadOfBuffered() async throws {
+            try await LiveServer.with({
+                $0.messagesPerSecond = 100_000
+                $0.messageBurst = 100_000
+                $0.outboundQueueLimit = 32
+            }) { server in
+                let a = TestPeer(server.signalURL)
+                let b = TestPeer(server.signalURL)
+                _ = try await a.join()
+                let bID = try await b.join().peer
+                a.send(.want(Want(count: 1)))
+                _ = try await a.expect { if case .pair(let p) = $0, p.peer == bID { p } else { nil } }
+                b.pauseReading()
+                // ~30 MB for b: more than the loopback socket buffers hold, so the server's
+                // socket to b stays unwritable and b's queue fills up.
+                let sdp = String(repeating: "a=x-filler:0123456789abcdef\r\n", count: 12_000 / 28)
+                for _ in 0..<2_500 { a.send(.signal(Signal(peer: bID, kind: .offer, sdp: sdp))) }
+                let left = try await a.expect(timeout: .seconds(30)) { if case .peerLeft(let p) = $0, p.peer == bID { p } else { nil } }
+                #expect(left.peer == bID)
+                #expect(server.server.orchestrator.statistics().counts.errors["\(WireErrorCode.rateLimited.rawValue)"] == 1)
+                try await Self.stillServes(server)
+            }
+        }
+
         @Test func floodingIsRateLimited() async throws {
             try await LiveServer.with({ $0.messagesPerSecond = 2; $0.messageBurst = 10 }) { server in
                 let a = TestPeer(server.signalURL)

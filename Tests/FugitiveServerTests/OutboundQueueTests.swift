@@ -9,8 +9,10 @@ struct OutboundQueueTests {
         var accepted = 0
         var drains = 0
         for nonce in 0..<40 {
-            let (ok, action) = queue.send(.pong(Heartbeat(nonce: UInt64(nonce))))
-            if ok { accepted += 1 }
+            let (outcome, action) = queue.send(.pong(Heartbeat(nonce: UInt64(nonce))))
+            if outcome == .queued { accepted += 1 }
+            // The overflow is reported once; later messages are simply refused.
+            #expect(outcome == (nonce < 16 ? .queued : nonce == 16 ? .overflowed : .refused))
             if action == .scheduleDrain { drains += 1 }
         }
         #expect(accepted == 16)
@@ -30,7 +32,7 @@ struct OutboundQueueTests {
         var queue = OutboundQueue(limit: 16)
         _ = queue.send(.pong(Heartbeat(nonce: 1)))
         #expect(queue.close(WireError(.rateLimited, "x")) == .none)
-        #expect(queue.send(.pong(Heartbeat(nonce: 2))).accepted == false)
+        #expect(queue.send(.pong(Heartbeat(nonce: 2))).outcome == .refused)
         let items = queue.drain(writable: true).map { item in
             switch item {
             case .message: "message"
@@ -50,7 +52,7 @@ struct OutboundQueueTests {
         #expect(queue.close(WireError(.shuttingDown, "bye")) == .none)
         #expect(queue.drain(writable: false).count == 3)
         queue.finish()
-        #expect(queue.send(.pong(Heartbeat(nonce: 3))).accepted == false)
+        #expect(queue.send(.pong(Heartbeat(nonce: 3))).outcome == .refused)
         #expect(queue.drain(writable: true).isEmpty)
     }
 

@@ -12,6 +12,15 @@ struct OutboundQueue {
         case close(WireError)
     }
 
+    /// What became of a message.
+    enum Outcome: Equatable {
+        case queued
+        /// The queue was full: it now ends with a `rate-limited` close (once).
+        case overflowed
+        /// The queue had already ended.
+        case refused
+    }
+
     /// What the caller must do after a change.
     enum Action: Equatable {
         case none
@@ -30,16 +39,16 @@ struct OutboundQueue {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Queues a message. Returns whether it was accepted (false when the queue had ended,
-    /// or was full — it then ends with a `rate-limited` close) and what to do.
-    mutating func send(_ message: ServerMessage) -> (accepted: Bool, action: Action) {
-        guard !ended else { return (false, .none) }
+    /// Queues a message, unless the queue has ended or is full (it then ends with a
+    /// `rate-limited` close).
+    mutating func send(_ message: ServerMessage) -> (outcome: Outcome, action: Action) {
+        guard !ended else { return (.refused, .none) }
         guard items.count < limit else {
             overflowed = true
-            return (false, close(WireError(.rateLimited, "\(limit) messages queued: the peer is not reading")))
+            return (.overflowed, close(WireError(.rateLimited, "\(limit) messages queued: the peer is not reading")))
         }
         items.append(.message(message))
-        return (true, scheduleDrain())
+        return (.queued, scheduleDrain())
     }
 
     /// Queues the closing error; nothing queued after it is accepted.

@@ -17,13 +17,13 @@ final class SignalLink: Sendable {
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 
-    /// Queues a message for the peer. Returns false when the connection is closing or
-    /// the queue was full (the connection is then closed with `rate-limited`).
+    /// Queues a message for the peer; when the queue is full the connection is closed
+    /// with `rate-limited` instead.
     @discardableResult
-    func send(_ message: ServerMessage) -> Bool {
-        let (accepted, action) = queue.withLockedValue { $0.send(message) }
+    func send(_ message: ServerMessage) -> OutboundQueue.Outcome {
+        let (outcome, action) = queue.withLockedValue { $0.send(message) }
         perform(action)
-        return accepted
+        return outcome
     }
 
     /// Sends `error` after what is already queued and closes the connection.

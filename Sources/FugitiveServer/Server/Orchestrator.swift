@@ -197,8 +197,9 @@ struct Core {
             case .send(let id, let message):
                 note(message, to: id)
                 guard let link = links[id] else { continue }
-                if !link.send(message) {
+                if link.send(message) == .overflowed {
                     logger.warning("outbound queue full: closing", metadata: ["peer": "\(id)"])
+                    count(.rateLimited, swarm: state.swarm(of: id))
                 }
             case .close(let id, let error):
                 count(error.code, swarm: state.swarm(of: id))

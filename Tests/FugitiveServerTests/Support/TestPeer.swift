@@ -4,10 +4,12 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// A real WebSocket client speaking the wire protocol to a ``LiveServer``.
 final class TestPeer: Sendable {
     let inbox = Inbox()
+    private let paused = ReadGate()
     private let outgoing: AsyncStream<WebSocketOutboundWriter.OutboundFrame>.Continuation
     let task: Task<WebSocketCloseFrame?, any Error>
     let codec = WireCodec(limits: .serverLink)
@@ -20,6 +22,7 @@ final class TestPeer: Sendable {
         if let address { configuration.additionalHeaders[HTTPField.Name("X-Forwarded-For")!] = address }
         let inbox = inbox
         let codec = codec
+        let paused = paused
         var logger = Logger(label: "test.peer")
         logger.logLevel = .critical
         task = Task {
@@ -31,6 +34,8 @@ final class TestPeer: Sendable {
                 }
                 defer { writer.cancel() }
                 for try await message in inbound.messages(maxSize: 1 << 20) {
+                    // While paused the loop stalls, and the client stops reading its socket.
+                    while paused.closed.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
                     guard case .binary(let buffer) = message else { continue }
                     await inbox.push((try? codec.decodeServerMessage(buffer)).map(Inbox.Event.message) ?? .undecodable)
                 }
@@ -41,6 +46,9 @@ final class TestPeer: Sendable {
     func send(_ message: ServerMessage) { outgoing.yield(.binary(codec.encode(message))) }
     func sendRaw(_ bytes: [UInt8]) { outgoing.yield(.binary(ByteBuffer(bytes: bytes))) }
     func sendText(_ text: String) { outgoing.yield(.text(text)) }
+    /// Stops reading from the socket (after at most the frame in hand), like a peer
+    /// that hangs.
+    func pauseReading() { paused.closed.store(true, ordering: .relaxed) }
     /// Closes the WebSocket cleanly.
     func close() { outgoing.finish() }
 
@@ -95,6 +103,11 @@ final class TestPeer: Sendable {
 }
 
 /// Messages received, with waiting and timeouts.
+/// Whether a ``TestPeer`` reads its socket.
+final class ReadGate: Sendable {
+    let closed = Atomic(false)
+}
+
 actor Inbox {
     enum Event: Sendable, Equatable {
         case message(ServerMessage)
