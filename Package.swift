@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "FugitiveWire", targets: ["FugitiveWire"]),
         .library(name: "FugitiveServer", targets: ["FugitiveServer"]),
+        .library(name: "FugitiveRTC", targets: ["FugitiveRTC"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
     ],
     dependencies: [
@@ -27,6 +28,19 @@ let package = Package(
         .target(
             name: "FugitiveWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // WebRTC data channels: Debian's libnice (ICE), OpenSSL (DTLS) and usrsctp (SCTP)
+        // behind a one-call-per-function C shim.
+        .systemLibrary(name: "CLibNice", pkgConfig: "nice", providers: [.apt(["libnice-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CUsrsctp", pkgConfig: "usrsctp", providers: [.apt(["libusrsctp-dev"])]),
+        .target(name: "CFugitiveRTCShim", dependencies: ["CLibNice", "COpenSSL", "CUsrsctp"]),
+        .target(
+            name: "FugitiveRTC",
+            dependencies: [
+                "CLibNice", "COpenSSL", "CUsrsctp", "CFugitiveRTCShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "FugitiveServer",
@@ -76,6 +90,7 @@ let package = Package(
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
+        .testTarget(name: "FugitiveRTCTests", dependencies: ["FugitiveRTC"]),
         .testTarget(
             name: "FugitiveServerTests",
             dependencies: [

@@ -1,0 +1,5 @@
+// libnice (ICE) and the GLib it runs on, as Debian's libnice-dev installs them.
+#pragma once
+#include <glib.h>
+#include <glib-object.h>
+#include <nice/agent.h>

@@ -1,0 +1,37 @@
+/// An error of the WebRTC stack, with a stable code to switch on and a message for
+/// people.
+public struct RTCError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong; new codes may be added.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case certificate, tlsSetup, handshakeFailed, fingerprintMismatch, notConnected, closed
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A certificate could not be generated, loaded or read.
+        public static let certificate = Code(.certificate)
+        /// OpenSSL refused to set up a DTLS context or session.
+        public static let tlsSetup = Code(.tlsSetup)
+        /// The DTLS handshake failed (alert, bad record, protocol error).
+        public static let handshakeFailed = Code(.handshakeFailed)
+        /// The remote certificate does not match the fingerprint in the remote SDP.
+        public static let fingerprintMismatch = Code(.fingerprintMismatch)
+        /// Data was sent before the transport was connected.
+        public static let notConnected = Code(.notConnected)
+        /// The transport is closed or failed.
+        public static let closed = Code(.closed)
+
+        public var description: String { value.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
