@@ -1,0 +1,207 @@
+import CFugitiveRTCShim
+import CLibNice
+import Synchronization
+
+/// What an ``IceAgent`` reports, in order, on its ``IceAgent/events`` sequence.
+public enum IceEvent: Sendable, Equatable {
+    /// A local candidate to trickle to the peer.
+    case candidate(IceCandidate)
+    /// Gathering finished: signal end-of-candidates.
+    case gatheringDone
+    case state(IceAgent.State)
+}
+
+/// ICE for one data-channel transport (one stream, one component) through libnice:
+/// trickled candidates, controlling/controlled role, STUN/TURN from the configuration.
+/// libnice calls back on the ``GLibEventLoop``'s thread; events go out on an async
+/// sequence, received datagrams straight to `onDatagram` (the DTLS layer).
+public final class IceAgent: Sendable {
+    /// ICE's view of the transport (libnice's component states).
+    public enum State: Sendable, Equatable {
+        case gathering, connecting, connected, ready, failed, disconnected
+    }
+
+    /// Where agents get their candidates.
+    public struct Configuration: Sendable {
+        /// A STUN server (`host`, `port`) for server-reflexive candidates.
+        public var stunServer: (host: String, port: UInt16)?
+        /// Local UDP ports to use; `nil` lets the system choose.
+        public var portRange: ClosedRange<UInt16>?
+        /// Only these local addresses are used (e.g. `["127.0.0.1"]` in tests); empty
+        /// means every interface.
+        public var localAddresses: [String]
+
+        public init(stunServer: (host: String, port: UInt16)? = nil, portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = []) {
+            self.stunServer = stunServer
+            self.portRange = portRange
+            self.localAddresses = localAddresses
+        }
+    }
+
+    /// Control events, in order.
+    public let events: AsyncStream<IceEvent>
+    /// This agent's credentials, for the local SDP.
+    public let credentials: IceCredentials
+    private let agent: CHandle
+    private let stream: UInt32
+    private let loop: GLibEventLoop
+    private let callbacks: Unmanaged<Callbacks>
+    private let closed = Atomic(false)
+
+    /// - Parameters:
+    ///   - controlling: the offerer controls (RFC 8445 §6.1.1), unless the peer is ICE-lite.
+    ///   - onDatagram: called on the loop's thread with each datagram received.
+    public init(
+        loop: GLibEventLoop, controlling: Bool, configuration: Configuration = .init(),
+        onDatagram: @escaping @Sendable ([UInt8]) -> Void
+    ) throws(RTCError) {
+        guard let raw = nice_agent_new_full(loop.context, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE) else {
+            throw RTCError(.iceFailed, "cannot create an ICE agent")
+        }
+        let object = UnsafeMutableRawPointer(raw)
+        fugitive_g_object_set_boolean(object, "controlling-mode", controlling ? 1 : 0)
+        // UPnP port mapping stalls gathering on networks without it; TCP candidates are
+        // of no use to browsers' data channels.
+        fugitive_g_object_set_boolean(object, "upnp", 0)
+        fugitive_g_object_set_boolean(object, "ice-tcp", 0)
+        if let stun = configuration.stunServer {
+            fugitive_g_object_set_string(object, "stun-server", stun.host)
+            fugitive_g_object_set_uint(object, "stun-server-port", UInt32(stun.port))
+        }
+        for text in configuration.localAddresses {
+            var address = NiceAddress()
+            guard nice_address_set_from_string(&address, text) != 0 else {
+                g_object_unref(object)
+                throw RTCError(.iceFailed, "not an IP address: \(text)")
+            }
+            nice_agent_add_local_address(raw, &address)
+        }
+        let stream = nice_agent_add_stream(raw, 1)
+        if let range = configuration.portRange {
+            nice_agent_set_port_range(raw, stream, 1, UInt32(range.lowerBound), UInt32(range.upperBound))
+        }
+        let credentials = IceCredentials.random()
+        nice_agent_set_local_credentials(raw, stream, credentials.ufrag, credentials.password)
+
+        let (events, continuation) = AsyncStream.makeStream(of: IceEvent.self)
+        let callbacks = Unmanaged.passRetained(Callbacks(events: continuation, onDatagram: onDatagram))
+        let context = callbacks.toOpaque()
+        fugitive_g_signal_connect(object, "new-candidate-full", unsafeBitCast(Self.onCandidate, to: UnsafeRawPointer.self), context)
+        fugitive_g_signal_connect(object, "candidate-gathering-done", unsafeBitCast(Self.onGatheringDone, to: UnsafeRawPointer.self), context)
+        fugitive_g_signal_connect(object, "component-state-changed", unsafeBitCast(Self.onStateChanged, to: UnsafeRawPointer.self), context)
+        nice_agent_attach_recv(raw, stream, 1, loop.context, Self.onReceive, context)
+
+        self.agent = CHandle(raw)
+        self.stream = stream
+        self.loop = loop
+        self.callbacks = callbacks
+        self.credentials = credentials
+        self.events = events
+    }
+
+    deinit { close() }
+
+    /// Starts gathering local candidates; each is reported as it is found.
+    public func gather() throws(RTCError) {
+        guard nice_agent_gather_candidates(agent.pointer, stream) != 0 else {
+            throw RTCError(.iceFailed, "candidate gathering could not start (no usable local address?)")
+        }
+    }
+
+    /// Sets the peer's ufrag and password from its SDP; checks start once candidates come.
+    public func setRemoteCredentials(_ remote: IceCredentials) throws(RTCError) {
+        guard nice_agent_set_remote_credentials(agent.pointer, stream, remote.ufrag, remote.password) != 0 else {
+            throw RTCError(.iceFailed, "remote ICE credentials refused")
+        }
+    }
+
+    /// Adds one candidate of the peer (from its SDP or trickled). Candidates libnice
+    /// cannot use (mDNS `.local` names, TCP) are refused with an error the caller may
+    /// log and ignore.
+    public func addRemoteCandidate(_ candidate: IceCandidate) throws(RTCError) {
+        guard let parsed = nice_agent_parse_remote_candidate_sdp(agent.pointer, stream, "a=" + candidate.sdpAttribute) else {
+            throw RTCError(.iceFailed, "unusable remote candidate: \(candidate.sdpAttribute)")
+        }
+        let list = g_slist_append(nil, UnsafeMutableRawPointer(parsed))
+        let added = nice_agent_set_remote_candidates(agent.pointer, stream, 1, list)
+        g_slist_free(list)
+        nice_candidate_free(parsed)
+        guard added == 1 else { throw RTCError(.iceFailed, "remote candidate refused: \(candidate.sdpAttribute)") }
+    }
+
+    /// The peer has no more candidates.
+    public func endOfRemoteCandidates() {
+        nice_agent_peer_candidate_gathering_done(agent.pointer, stream)
+    }
+
+    /// Sends one datagram on the selected pair; false when none is selected yet.
+    @discardableResult
+    public func send(_ datagram: [UInt8]) -> Bool {
+        datagram.withUnsafeBytes { bytes in
+            nice_agent_send(agent.pointer, stream, 1, UInt32(bytes.count), bytes.baseAddress?.assumingMemoryBound(to: CChar.self)) >= 0
+        }
+    }
+
+    /// Stops the agent: no event or datagram arrives after the loop has run the
+    /// teardown. Idempotent.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (agent, stream, callbacks) = (agent, stream, callbacks)
+        let context = CHandle(loop.context)
+        // On the loop's thread, so that no callback runs concurrently with the teardown.
+        loop.perform {
+            nice_agent_attach_recv(agent.pointer, stream, 1, context.pointer, nil, nil)
+            g_signal_handlers_disconnect_matched(
+                UnsafeMutableRawPointer(agent.pointer), G_SIGNAL_MATCH_DATA, 0, 0, nil, nil, callbacks.toOpaque())
+            nice_agent_remove_stream(agent.pointer, stream)
+            g_object_unref(UnsafeMutableRawPointer(agent.pointer))
+            callbacks.takeUnretainedValue().events.finish()
+            callbacks.release()
+        }
+    }
+
+    // MARK: Callbacks (on the loop's thread)
+
+    final class Callbacks: @unchecked Sendable {
+        let events: AsyncStream<IceEvent>.Continuation
+        let onDatagram: @Sendable ([UInt8]) -> Void
+        init(events: AsyncStream<IceEvent>.Continuation, onDatagram: @escaping @Sendable ([UInt8]) -> Void) {
+            self.events = events
+            self.onDatagram = onDatagram
+        }
+        static func from(_ data: UnsafeMutableRawPointer?) -> Callbacks { Unmanaged.fromOpaque(data!).takeUnretainedValue() }
+    }
+
+    private static let onCandidate: @convention(c) (OpaquePointer?, UnsafeMutablePointer<NiceCandidate>?, UnsafeMutableRawPointer?) -> Void = {
+        agent, candidate, data in
+        guard let agent, let candidate, let text = nice_agent_generate_local_candidate_sdp(agent, candidate) else { return }
+        defer { g_free(text) }
+        if let parsed = try? IceCandidate(sdpAttribute: String(cString: text)) {
+            Callbacks.from(data).events.yield(.candidate(parsed))
+        }
+    }
+
+    private static let onGatheringDone: @convention(c) (OpaquePointer?, UInt32, UnsafeMutableRawPointer?) -> Void = { _, _, data in
+        Callbacks.from(data).events.yield(.gatheringDone)
+    }
+
+    private static let onStateChanged: @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UnsafeMutableRawPointer?) -> Void = {
+        _, _, _, state, data in
+        let mapped: State? =
+            switch NiceComponentState(rawValue: state) {
+            case NICE_COMPONENT_STATE_GATHERING: .gathering
+            case NICE_COMPONENT_STATE_CONNECTING: .connecting
+            case NICE_COMPONENT_STATE_CONNECTED: .connected
+            case NICE_COMPONENT_STATE_READY: .ready
+            case NICE_COMPONENT_STATE_FAILED: .failed
+            case NICE_COMPONENT_STATE_DISCONNECTED: .disconnected
+            default: nil
+            }
+        if let mapped { Callbacks.from(data).events.yield(.state(mapped)) }
+    }
+
+    private static let onReceive: NiceAgentRecvFunc = { _, _, _, length, buffer, data in
+        guard let buffer else { return }
+        Callbacks.from(data).onDatagram(Array(UnsafeRawBufferPointer(start: buffer, count: Int(length))))
+    }
+}
