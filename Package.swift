@@ -90,7 +90,10 @@ let package = Package(
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
-        .testTarget(name: "FugitiveRTCTests", dependencies: ["FugitiveRTC"]),
+        .testTarget(
+            name: "FugitiveRTCTests",
+            dependencies: ["FugitiveRTC", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "FugitiveServerTests",
             dependencies: [

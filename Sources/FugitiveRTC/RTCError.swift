@@ -4,15 +4,19 @@ public struct RTCError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong; new codes may be added.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
-            case certificate, iceFailed, tlsSetup, handshakeFailed, fingerprintMismatch, notConnected, closed
+            case certificate, signalling, iceFailed, sctpFailed, tlsSetup, handshakeFailed, fingerprintMismatch, notConnected, closed
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
         /// A certificate could not be generated, loaded or read.
         public static let certificate = Code(.certificate)
+        /// An offer/answer step out of order, or a description that cannot be used.
+        public static let signalling = Code(.signalling)
         /// ICE could not start, refused a parameter, or found no working candidate pair.
         public static let iceFailed = Code(.iceFailed)
+        /// The SCTP association could not be set up or broke.
+        public static let sctpFailed = Code(.sctpFailed)
         /// OpenSSL refused to set up a DTLS context or session.
         public static let tlsSetup = Code(.tlsSetup)
         /// The DTLS handshake failed (alert, bad record, protocol error).

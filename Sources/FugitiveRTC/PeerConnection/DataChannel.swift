@@ -1,0 +1,121 @@
+import Synchronization
+
+/// A WebRTC data channel: one SCTP stream pair, opened with DCEP. Messages are whole
+/// (SCTP keeps boundaries) and arrive in order on an ordered channel.
+///
+/// ``send(_:)`` suspends while the association's send buffer is full, so a fast sender
+/// is held at the pace of the path instead of queueing without bound.
+public final class DataChannel: Sendable {
+    /// One message.
+    public enum Message: Sendable, Equatable {
+        case binary([UInt8])
+        case text(String)
+
+        /// The payload's size in bytes.
+        public var count: Int {
+            switch self {
+            case .binary(let bytes): bytes.count
+            case .text(let text): text.utf8.count
+            }
+        }
+    }
+
+    /// The label given by the side that opened the channel.
+    public let label: String
+    /// The SCTP stream id (even when the DTLS client opened it, odd otherwise).
+    public let id: UInt16
+    /// Whether messages arrive in the order they were sent.
+    public let ordered: Bool
+    /// Messages from the peer; the sequence ends when the channel closes.
+    public let messages: AsyncStream<Message>
+
+    let reliability: DCEP.Reliability
+    private let continuation: AsyncStream<Message>.Continuation
+    private weak let connection: PeerConnection?
+    private let state = Mutex(State())
+
+    private struct State {
+        var closed = false
+        var sentBytes = 0
+        var receivedBytes = 0
+        var sentMessages = 0
+        var receivedMessages = 0
+    }
+
+    /// Counters of one channel.
+    public struct Statistics: Sendable, Equatable {
+        public var sentBytes: Int
+        public var receivedBytes: Int
+        public var sentMessages: Int
+        public var receivedMessages: Int
+    }
+
+    init(label: String, id: UInt16, reliability: DCEP.Reliability, connection: PeerConnection) {
+        self.label = label
+        self.id = id
+        self.reliability = reliability
+        self.ordered = reliability.ordered
+        self.connection = connection
+        (messages, continuation) = AsyncStream.makeStream(of: Message.self)
+    }
+
+    /// Sends one message, suspending while the send buffer is full.
+    /// - Throws: ``RTCError`` `closed` once the channel or connection closed, or
+    ///   `sctpFailed` for a message the association refuses (e.g. over its size limit).
+    public func send(_ message: Message) async throws(RTCError) {
+        guard let connection, !state.withLock({ $0.closed }) else { throw RTCError(.closed, "data channel \(label) is closed") }
+        let (ppid, payload): (DCEP.PPID, [UInt8]) =
+            switch message {
+            case .binary(let bytes): bytes.isEmpty ? (.emptyBinary, [0]) : (.binary, bytes)
+            case .text(let text): text.isEmpty ? (.emptyString, [0]) : (.string, Array(text.utf8))
+            }
+        try await connection.send(payload, ppid: ppid, on: self)
+        state.withLock {
+            $0.sentBytes += message.count
+            $0.sentMessages += 1
+        }
+    }
+
+    /// Closes the channel (resets its stream); the peer's side closes too.
+    public func close() {
+        guard markClosed() else { return }
+        connection?.resetStream(id)
+    }
+
+    /// Bytes and messages so far.
+    public var statistics: Statistics {
+        state.withLock { Statistics(sentBytes: $0.sentBytes, receivedBytes: $0.receivedBytes, sentMessages: $0.sentMessages, receivedMessages: $0.receivedMessages) }
+    }
+
+    /// Whether the channel is closed.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    // MARK: From the connection
+
+    func deliver(ppid: UInt32, data: [UInt8]) {
+        let message: Message
+        switch DCEP.PPID(rawValue: ppid) {
+        case .string: message = .text(String(decoding: data, as: UTF8.self))
+        case .binary: message = .binary(data)
+        case .emptyString: message = .text("")
+        case .emptyBinary: message = .binary([])
+        case .control, nil: return
+        }
+        state.withLock {
+            $0.receivedBytes += message.count
+            $0.receivedMessages += 1
+        }
+        continuation.yield(message)
+    }
+
+    /// Marks the channel closed and ends its messages; false if it already was.
+    @discardableResult
+    func markClosed() -> Bool {
+        let first = state.withLock { state in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if first { continuation.finish() }
+        return first
+    }
+}

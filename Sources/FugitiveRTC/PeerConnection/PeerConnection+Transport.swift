@@ -1,0 +1,305 @@
+import Synchronization
+
+/// The connection's mutable part, only touched under its lock. No C call that calls
+/// back into the connection (usrsctp) is ever made while the lock is held.
+struct Core: ~Copyable {
+    enum Role { case offerer, answerer }
+
+    var role: Role?
+    var local: SessionDescription?
+    var remote: SessionDescription?
+    var state = PeerConnection.State.new
+    var ice: IceAgent?
+    var iceConnected = false
+    var remoteCredentialsSet = false
+    var queuedCandidates: [IceCandidate] = []
+    var dtls: DTLSSession?
+    var dtlsStarted = false
+    /// Datagrams that arrived before DTLS could take them (role unknown, or ICE not
+    /// yet able to send the reply); replayed once it can. Bounded.
+    var early: [[UInt8]] = []
+    var retransmitGeneration = 0
+    var sctp: SCTPAssociation?
+    var sctpUp = false
+    var channels: [UInt16: DataChannel] = [:]
+    var nextEvenStream: UInt16 = 0
+    var nextOddStream: UInt16 = 1
+    var upWaiters: [CheckedContinuation<Result<Void, RTCError>, Never>] = []
+    var ackWaiters: [UInt16: CheckedContinuation<Result<Void, RTCError>, Never>] = [:]
+    var writableGeneration = 0
+    var writableWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    var nextWaiter = 0
+
+    static let earlyLimit = 64
+
+    /// RFC 8832 §6: the DTLS client uses even stream ids, the server odd ones.
+    mutating func nextStreamID(client: Bool) -> UInt16 {
+        var id = client ? nextEvenStream : nextOddStream
+        while channels[id] != nil { id &+= 2 }
+        if client { nextEvenStream = id &+ 2 } else { nextOddStream = id &+ 2 }
+        return id
+    }
+}
+
+extension PeerConnection {
+    // MARK: ICE
+
+    func startICE(controlling: Bool) throws(RTCError) -> IceAgent {
+        let ice = try IceAgent(
+            loop: loop, controlling: controlling,
+            configuration: .init(stunServer: configuration.stunServer, portRange: configuration.portRange, localAddresses: configuration.localAddresses),
+            onDatagram: { [weak self] datagram in self?.handleDatagram(datagram) })
+        core.withLock { $0.ice = ice }
+        Task { [weak self] in
+            for await event in ice.events {
+                guard let self else { return }
+                self.handle(event, from: ice)
+            }
+        }
+        try ice.gather()
+        return ice
+    }
+
+    private func handle(_ event: IceEvent, from ice: IceAgent) {
+        let mid = core.withLock { $0.role == .answerer ? ($0.remote?.mid ?? "0") : "0" }
+        switch event {
+        case .candidate(let candidate):
+            candidateSink.yield(TrickledCandidate(candidate: candidate, mid: mid, usernameFragment: ice.credentials.ufrag))
+        case .gatheringDone:
+            candidateSink.yield(.endOfCandidates(mid: mid, usernameFragment: ice.credentials.ufrag))
+        case .state(.connected), .state(.ready):
+            core.withLock { $0.iceConnected = true }
+            startDTLSIfReady()
+        case .state(.failed):
+            shutDown(.failed(RTCError(.iceFailed, "no ICE candidate pair worked")))
+        case .state:
+            break
+        }
+    }
+
+    // MARK: DTLS
+
+    /// Starts the handshake once both the DTLS role is known and ICE can send, then
+    /// replays what arrived early.
+    func startDTLSIfReady() {
+        let early = core.withLock { core -> [[UInt8]]? in
+            guard core.iceConnected, let dtls = core.dtls, !core.dtlsStarted, let ice = core.ice else { return nil }
+            core.dtlsStarted = true
+            for datagram in dtls.start() { ice.send(datagram) }
+            defer { core.early = [] }
+            return core.early
+        }
+        guard let early else { return }
+        scheduleRetransmit()
+        for datagram in early { handleDatagram(datagram) }
+    }
+
+    /// A datagram from ICE (on the GLib loop's thread).
+    func handleDatagram(_ datagram: [UInt8]) {
+        let outcome = core.withLock { core -> (records: [[UInt8]], startSCTP: SCTPAssociation?, failure: RTCError?)? in
+            guard let dtls = core.dtls, core.dtlsStarted, let ice = core.ice else {
+                if core.early.count < Core.earlyLimit { core.early.append(datagram) }
+                return nil
+            }
+            let wasHandshaking = dtls.state == .handshaking
+            let delivery = dtls.receive(datagram)
+            for reply in delivery.outgoing { ice.send(reply) }
+            switch dtls.state {
+            case .connected where wasHandshaking:
+                let sctp = SCTPAssociation(
+                    remotePort: core.remote?.sctpPort ?? SessionDescription.defaultSCTPPort,
+                    transmit: { [weak self] packet in self?.transmit(packet) ?? false },
+                    onEvent: { [weak self] event in self?.handle(event) })
+                core.sctp = sctp
+                return (delivery.received, sctp, nil)
+            case .failed(let error):
+                return ([], nil, error)
+            default:
+                return (delivery.received, nil, nil)
+            }
+        }
+        guard let outcome else { return }
+        if let failure = outcome.failure { return shutDown(.failed(failure)) }
+        if let sctp = outcome.startSCTP {
+            do { try sctp.connect() } catch { return shutDown(.failed(error)) }
+        }
+        guard !outcome.records.isEmpty, let sctp = core.withLock({ $0.sctp }) else { return }
+        for record in outcome.records { sctp.receive(record) }
+    }
+
+    /// A packet from usrsctp: encrypt and send.
+    func transmit(_ packet: [UInt8]) -> Bool {
+        core.withLock { core in
+            guard let dtls = core.dtls, dtls.state == .connected, let ice = core.ice,
+                let datagrams = try? dtls.send(packet)
+            else { return false }
+            for datagram in datagrams { ice.send(datagram) }
+            return true
+        }
+    }
+
+    private func scheduleRetransmit() {
+        let next = core.withLock { core -> (Duration, Int)? in
+            guard let delay = core.dtls?.retransmissionDelay else { return nil }
+            core.retransmitGeneration += 1
+            return (delay, core.retransmitGeneration)
+        }
+        guard let (delay, generation) = next else { return }
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            self?.retransmit(generation)
+        }
+    }
+
+    private func retransmit(_ generation: Int) {
+        let failure = core.withLock { core -> RTCError? in
+            guard core.retransmitGeneration == generation, let dtls = core.dtls, dtls.state == .handshaking, let ice = core.ice else { return nil }
+            for datagram in dtls.handleTimeout() { ice.send(datagram) }
+            if case .failed(let error) = dtls.state { return error }
+            return nil
+        }
+        if let failure { return shutDown(.failed(failure)) }
+        scheduleRetransmit()
+    }
+
+    // MARK: SCTP and channels
+
+    private func handle(_ event: SCTPAssociation.Event) {
+        switch event {
+        case .up:
+            let waiters = core.withLock { core in
+                core.sctpUp = true
+                defer { core.upWaiters = [] }
+                return core.upWaiters
+            }
+            setState(.connected)
+            for waiter in waiters { waiter.resume(returning: .success(())) }
+        case .message(let stream, let ppid, let data) where ppid == DCEP.PPID.control.rawValue:
+            handleControl(stream: stream, data: data)
+        case .message(let stream, let ppid, let data):
+            core.withLock { $0.channels[stream] }?.deliver(ppid: ppid, data: data)
+        case .streamsReset(let streams):
+            for stream in streams {
+                let (channel, sctp) = core.withLock { ($0.channels.removeValue(forKey: stream), $0.sctp) }
+                // Closed by the peer: close our direction too.
+                if let channel, channel.markClosed() { sctp?.resetStream(stream) }
+            }
+        case .writable:
+            let waiters = core.withLock { core in
+                core.writableGeneration += 1
+                defer { core.writableWaiters = [:] }
+                return core.writableWaiters.values
+            }
+            for waiter in waiters { waiter.resume() }
+        case .down:
+            // Not from inside usrsctp's callback: closing the socket there could deadlock.
+            Task { self.shutDown(.closed) }
+        }
+    }
+
+    private func handleControl(stream: UInt16, data: [UInt8]) {
+        let message: DCEP.Message
+        do { message = try DCEP.parse(data) } catch {
+            logger.debug("bad DCEP message ignored", metadata: ["stream": "\(stream)", "reason": "\(error.reason)"])
+            return
+        }
+        switch message {
+        case .open(let open):
+            let (channel, sctp) = core.withLock { core -> (DataChannel?, SCTPAssociation?) in
+                guard core.channels[stream] == nil else { return (nil, nil) }
+                let channel = DataChannel(label: open.label, id: stream, reliability: open.reliability, connection: self)
+                core.channels[stream] = channel
+                return (channel, core.sctp)
+            }
+            guard let channel, let sctp else { return }
+            _ = sctp.send(stream: stream, ppid: DCEP.PPID.control.rawValue, data: DCEP.serialize(.ack), reliability: .reliableOrdered)
+            channelSink.yield(channel)
+        case .ack:
+            core.withLock { $0.ackWaiters.removeValue(forKey: stream) }?.resume(returning: .success(()))
+        }
+    }
+
+    func send(_ payload: [UInt8], ppid: DCEP.PPID, on channel: DataChannel) async throws(RTCError) {
+        while true {
+            let (sctp, generation, limit) = try core.withLock { core throws(RTCError) in
+                guard let sctp = core.sctp, !core.state.isFinal else { throw RTCError(.closed, "the connection is closed") }
+                return (sctp, core.writableGeneration, core.remote?.maxMessageSize ?? 0)
+            }
+            guard limit == 0 || payload.count <= limit else {
+                throw RTCError(.sctpFailed, "a \(payload.count)-byte message exceeds the peer's limit of \(limit)")
+            }
+            switch sctp.send(stream: channel.id, ppid: ppid.rawValue, data: payload, reliability: channel.reliability) {
+            case .sent: return
+            case .wouldBlock: await waitUntilWritable(after: generation)
+            case .failed(let code): throw RTCError(.sctpFailed, "SCTP refused the message (errno \(code))")
+            }
+        }
+    }
+
+    /// Waits for send space: until the next writable event, or 50 ms at most (a lost
+    /// notification then costs a retry, never a hang).
+    private func waitUntilWritable(after generation: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id = core.withLock { core -> Int? in
+                guard core.writableGeneration == generation, !core.state.isFinal else { return nil }
+                core.nextWaiter += 1
+                core.writableWaiters[core.nextWaiter] = continuation
+                return core.nextWaiter
+            }
+            guard let id else { return continuation.resume() }
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(50))
+                self?.core.withLock { $0.writableWaiters.removeValue(forKey: id) }?.resume()
+            }
+        }
+    }
+
+    func waitUntilConnected() async throws(RTCError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RTCError>, Never>) in
+            let ready = core.withLock { core -> Result<Void, RTCError>? in
+                if core.sctpUp { return .success(()) }
+                if core.state.isFinal { return .failure(RTCError(.closed, "the connection is closed")) }
+                core.upWaiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+        try result.get()
+    }
+
+    func waitForAck(on stream: UInt16, afterSending send: () -> Void) async throws(RTCError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RTCError>, Never>) in
+            core.withLock { $0.ackWaiters[stream] = continuation }
+            send()
+        }
+        try result.get()
+    }
+
+    func resetStream(_ stream: UInt16) {
+        core.withLock { $0.sctp }?.resetStream(stream)
+    }
+
+    /// Ends the connection in `final` state (closed or failed); idempotent.
+    func shutDown(_ final: State) {
+        let parts = core.withLock { core -> (IceAgent?, DTLSSession?, SCTPAssociation?, [DataChannel], [CheckedContinuation<Result<Void, RTCError>, Never>], [CheckedContinuation<Void, Never>])? in
+            guard !core.state.isFinal else { return nil }
+            core.state = final
+            defer {
+                (core.ice, core.sctp, core.channels, core.upWaiters, core.ackWaiters, core.writableWaiters) = (nil, nil, [:], [], [:], [:])
+            }
+            return (core.ice, core.dtls, core.sctp, Array(core.channels.values), core.upWaiters + core.ackWaiters.values, Array(core.writableWaiters.values))
+        }
+        guard let (ice, dtls, sctp, channels, waiters, writers) = parts else { return }
+        sctp?.close()
+        if let ice, let dtls { for datagram in dtls.close() { ice.send(datagram) } }
+        ice?.close()
+        for channel in channels { channel.markClosed() }
+        let error = RTCError(.closed, "the connection is closed")
+        for waiter in waiters { waiter.resume(returning: .failure(error)) }
+        for writer in writers { writer.resume() }
+        candidateSink.finish()
+        channelSink.finish()
+        stateSink.yield(final)
+        stateSink.finish()
+    }
+}

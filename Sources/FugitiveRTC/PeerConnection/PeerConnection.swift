@@ -1,0 +1,216 @@
+import Logging
+import Synchronization
+
+/// A WebRTC peer connection for data channels only: ICE (libnice) carries DTLS
+/// (OpenSSL), which carries SCTP (usrsctp), which carries the channels (DCEP).
+///
+/// Signalling is the caller's: exchange ``createOffer()`` / ``createAnswer()`` and
+/// ``setRemoteDescription(_:)``, and trickle ``localCandidates`` one way and
+/// ``addRemoteCandidate(_:)`` the other. The offerer controls ICE; the answerer picks
+/// DTLS `active` (it is the DTLS client), as browsers do.
+public final class PeerConnection: Sendable {
+    /// Settings for one connection.
+    public struct Configuration: Sendable {
+        /// The STUN server used to find a server-reflexive candidate.
+        public var stunServer: (host: String, port: UInt16)?
+        /// Local UDP ports to use; `nil` lets the system choose.
+        public var portRange: ClosedRange<UInt16>?
+        /// Only these local addresses are used (`["127.0.0.1"]` in tests); empty = all.
+        public var localAddresses: [String]
+        /// The DTLS certificate; a fresh one is generated when `nil`.
+        public var certificate: DTLSCertificate?
+        /// The largest message this side accepts, advertised in the SDP.
+        public var maxMessageSize: Int
+        /// The largest datagram DTLS writes.
+        public var mtu: Int
+
+        public init(
+            stunServer: (host: String, port: UInt16)? = nil, portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = [],
+            certificate: DTLSCertificate? = nil, maxMessageSize: Int = SessionDescription.advertisedMaxMessageSize, mtu: Int = 1200
+        ) {
+            self.stunServer = stunServer
+            self.portRange = portRange
+            self.localAddresses = localAddresses
+            self.certificate = certificate
+            self.maxMessageSize = maxMessageSize
+            self.mtu = mtu
+        }
+    }
+
+    /// Where the connection stands.
+    public enum State: Sendable, Equatable {
+        case new, connecting, connected, closed
+        case failed(RTCError)
+    }
+
+    /// Local candidates to trickle to the peer, then an end-of-candidates marker.
+    public let localCandidates: AsyncStream<TrickledCandidate>
+    /// State changes, in order; ends when the connection closes or fails.
+    public let states: AsyncStream<State>
+    /// Channels the peer opened.
+    public let incomingChannels: AsyncStream<DataChannel>
+
+    let configuration: Configuration
+    let certificate: DTLSCertificate
+    let loop: GLibEventLoop
+    let logger: Logger
+    let core: Mutex<Core>
+    let candidateSink: AsyncStream<TrickledCandidate>.Continuation
+    let stateSink: AsyncStream<State>.Continuation
+    let channelSink: AsyncStream<DataChannel>.Continuation
+
+    /// - Parameter loop: the GLib loop libnice runs on; one may serve many connections.
+    public init(configuration: Configuration = .init(), loop: GLibEventLoop, logger: Logger) throws(RTCError) {
+        self.configuration = configuration
+        if let certificate = configuration.certificate {
+            self.certificate = certificate
+        } else {
+            self.certificate = try DTLSCertificate()
+        }
+        self.loop = loop
+        self.logger = logger
+        self.core = Mutex(Core())
+        (localCandidates, candidateSink) = AsyncStream.makeStream(of: TrickledCandidate.self)
+        (states, stateSink) = AsyncStream.makeStream(of: State.self)
+        (incomingChannels, channelSink) = AsyncStream.makeStream(of: DataChannel.self)
+    }
+
+    deinit { close() }
+
+    // MARK: Signalling
+
+    /// Makes this side the offerer and returns its offer; candidate gathering starts.
+    public func createOffer() throws(RTCError) -> SessionDescription {
+        try core.withLock { core throws(RTCError) in
+            guard core.role == nil else { throw RTCError(.signalling, "createOffer after the roles were set") }
+            core.role = .offerer
+        }
+        let ice = try startICE(controlling: true)
+        let offer = SessionDescription.local(
+            kind: .offer, ufrag: ice.credentials.ufrag, pwd: ice.credentials.password, fingerprint: certificate.fingerprint,
+            setup: .actpass, maxMessageSize: configuration.maxMessageSize)
+        core.withLock { $0.local = offer }
+        return offer
+    }
+
+    /// Returns the answer to the remote offer set with ``setRemoteDescription(_:)``.
+    public func createAnswer() throws(RTCError) -> SessionDescription {
+        try core.withLock { core throws(RTCError) -> SessionDescription in
+            guard core.role == .answerer, let remote = core.remote, let ice = core.ice else {
+                throw RTCError(.signalling, "createAnswer needs a remote offer first")
+            }
+            let answer = SessionDescription.local(
+                kind: .answer, ufrag: ice.credentials.ufrag, pwd: ice.credentials.password, fingerprint: certificate.fingerprint,
+                setup: SetupRole.answering(to: remote.setup), mid: remote.mid, maxMessageSize: configuration.maxMessageSize)
+            core.local = answer
+            return answer
+        }
+    }
+
+    /// Applies the peer's offer (this side becomes the answerer) or answer.
+    public func setRemoteDescription(_ remote: SessionDescription) throws(RTCError) {
+        let ourSetup: SetupRole
+        switch remote.kind {
+        case .offer:
+            try core.withLock { core throws(RTCError) in
+                guard core.role == nil else { throw RTCError(.signalling, "a remote offer after the roles were set") }
+                core.role = .answerer
+                core.remote = remote
+            }
+            _ = try startICE(controlling: false)
+            ourSetup = SetupRole.answering(to: remote.setup)
+        case .answer:
+            try core.withLock { core throws(RTCError) in
+                guard core.role == .offerer, core.remote == nil else { throw RTCError(.signalling, "an answer without our offer") }
+                core.remote = remote
+            }
+            // Their active means we are passive (the DTLS server), and the other way round.
+            ourSetup = remote.setup == .active ? .passive : .active
+        }
+        guard let dtlsRole = ourSetup.dtlsRole else { throw RTCError(.signalling, "the remote setup \(remote.setup) leaves no DTLS role") }
+        let (certificate, mtu) = (certificate, configuration.mtu)
+        let (ice, queued) = try core.withLock { core throws(RTCError) in
+            // Made under the lock: the session never leaves it.
+            core.dtls = try DTLSSession(certificate: certificate, role: dtlsRole, remoteFingerprint: remote.fingerprint, mtu: mtu)
+            defer { core.queuedCandidates = [] }
+            return (core.ice, core.queuedCandidates)
+        }
+        guard let ice else { throw RTCError(.signalling, "no ICE agent") }
+        guard let credentials = remote.iceCredentials else { throw RTCError(.signalling, "invalid remote ICE credentials") }
+        try ice.setRemoteCredentials(credentials)
+        core.withLock { $0.remoteCredentialsSet = true }
+        for candidate in remote.candidates + queued { try? ice.addRemoteCandidate(candidate) }
+        if remote.endOfCandidates { ice.endOfRemoteCandidates() }
+        setState(.connecting)
+        // Datagrams that came before the DTLS role was known, and a start if ICE is up.
+        let early = core.withLock { core in
+            defer { core.early = [] }
+            return core.early
+        }
+        for datagram in early { handleDatagram(datagram) }
+        startDTLSIfReady()
+    }
+
+    /// Adds a candidate the peer trickled (or its end-of-candidates marker).
+    public func addRemoteCandidate(_ trickled: TrickledCandidate) {
+        let ice = core.withLock { core -> IceAgent? in
+            guard core.remoteCredentialsSet, let ice = core.ice else {
+                if let candidate = trickled.candidate { core.queuedCandidates.append(candidate) }
+                return nil
+            }
+            return ice
+        }
+        guard let ice else { return }
+        if let candidate = trickled.candidate {
+            do { try ice.addRemoteCandidate(candidate) } catch { logger.debug("remote candidate ignored", metadata: ["error": "\(error)"]) }
+        } else {
+            ice.endOfRemoteCandidates()
+        }
+    }
+
+    // MARK: Channels
+
+    /// Opens a channel; returns once the peer acknowledged it (waits for the
+    /// connection to be up first).
+    public func createDataChannel(label: String, ordered: Bool = true, protocol: String = "") async throws(RTCError) -> DataChannel {
+        try await waitUntilConnected()
+        let reliability = DCEP.Reliability(ordered: ordered, limit: nil)
+        let (channel, sctp) = try core.withLock { core throws(RTCError) -> (DataChannel, SCTPAssociation) in
+            guard let sctp = core.sctp, let role = core.dtls?.role else { throw RTCError(.closed, "the connection is closed") }
+            let id = core.nextStreamID(client: role == .client)
+            let channel = DataChannel(label: label, id: id, reliability: reliability, connection: self)
+            core.channels[id] = channel
+            return (channel, sctp)
+        }
+        let open = DCEP.Open(reliability: reliability, priority: 0, label: label, protocol: `protocol`)
+        try await waitForAck(on: channel.id) {
+            _ = sctp.send(stream: channel.id, ppid: DCEP.PPID.control.rawValue, data: DCEP.serialize(.open(open)), reliability: .reliableOrdered)
+        }
+        return channel
+    }
+
+    /// Closes everything: channels, SCTP (abort), DTLS (close_notify), ICE.
+    public func close() {
+        shutDown(.closed)
+    }
+
+    func setState(_ state: State) {
+        let changed = core.withLock { core -> Bool in
+            guard core.state != state, !core.state.isFinal else { return false }
+            core.state = state
+            return true
+        }
+        guard changed else { return }
+        stateSink.yield(state)
+        if state.isFinal { stateSink.finish() }
+    }
+}
+
+extension PeerConnection.State {
+    var isFinal: Bool {
+        switch self {
+        case .closed, .failed: true
+        case .new, .connecting, .connected: false
+        }
+    }
+}

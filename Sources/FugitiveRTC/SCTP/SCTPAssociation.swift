@@ -1,0 +1,250 @@
+import CUsrsctp
+import Foundation
+import Synchronization
+
+/// One SCTP association over DTLS (RFC 8261), through usrsctp in AF_CONN mode: usrsctp
+/// hands packets to ``transmit`` (which encrypts them and sends them over ICE) and is
+/// fed the packets DTLS decrypted with ``receive(_:)``.
+///
+/// usrsctp calls back on whichever thread drove it (the ICE loop feeding packets, a
+/// sender, the timer thread); events go to `onEvent` on that thread. Never call in here
+/// while holding a lock that `transmit` takes: usrsctp re-enters it synchronously.
+final class SCTPAssociation: @unchecked Sendable {
+    enum Event: Sendable {
+        /// The association is established.
+        case up
+        /// A whole message arrived.
+        case message(stream: UInt16, ppid: UInt32, data: [UInt8])
+        /// The peer reset these incoming streams: their channels are closed.
+        case streamsReset([UInt16])
+        /// Send space came free.
+        case writable
+        /// The association ended (shutdown, abort, or never came up).
+        case down
+    }
+
+    /// What became of a message handed to ``send(stream:ppid:data:reliability:)``.
+    enum SendResult: Equatable {
+        case sent
+        /// The send buffer is full: wait for ``Event/writable`` and try again.
+        case wouldBlock
+        case failed(Int32)
+    }
+
+    let localPort: UInt16
+    let remotePort: UInt16
+    private let transmitPacket: @Sendable ([UInt8]) -> Bool
+    private let onEvent: @Sendable (Event) -> Void
+    /// Bytes of messages that arrive in pieces (partial delivery), per stream.
+    private let partial = Mutex<[UInt16: [UInt8]]>([:])
+    private let socket = Mutex<CHandle?>(nil)
+    private let registration = Mutex<Unmanaged<SCTPAssociation>?>(nil)
+
+    init(
+        localPort: UInt16 = 5000, remotePort: UInt16 = 5000,
+        transmit: @escaping @Sendable ([UInt8]) -> Bool, onEvent: @escaping @Sendable (Event) -> Void
+    ) {
+        self.localPort = localPort
+        self.remotePort = remotePort
+        self.transmitPacket = transmit
+        self.onEvent = onEvent
+    }
+
+    /// Opens the socket and starts the association (both sides connect: SCTP resolves
+    /// the simultaneous INITs).
+    func connect() throws(RTCError) {
+        SCTPStack.start()
+        // Registered (and kept alive) until close: usrsctp calls back with this address.
+        let retained = Unmanaged.passRetained(self)
+        registration.withLock { $0 = retained }
+        let address = retained.toOpaque()
+        usrsctp_register_address(address)
+        guard
+            let socket = usrsctp_socket(
+                AF_CONN, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_SCTP), Self.onReceive, Self.onSendSpace, 256 << 10, address)
+        else {
+            close()
+            throw RTCError(.sctpFailed, "usrsctp_socket failed (errno \(errno))")
+        }
+        self.socket.withLock { $0 = CHandle(socket) }
+        usrsctp_set_non_blocking(socket, 1)
+        var failures: [Int32] = []
+        func option<T>(_ level: Int32, _ name: Int32, _ value: T) {
+            var value = value
+            if usrsctp_setsockopt(socket, level, name, &value, socklen_t(MemoryLayout<T>.size)) != 0 { failures.append(name) }
+        }
+        let sctp = Int32(IPPROTO_SCTP)
+        // Closing aborts at once instead of lingering on unacknowledged data.
+        option(SOL_SOCKET, SO_LINGER, linger(l_onoff: 1, l_linger: 0))
+        option(sctp, SCTP_ENABLE_STREAM_RESET, sctp_assoc_value(assoc_id: sctp_assoc_t(SCTP_ALL_ASSOC), assoc_value: UInt32(SCTP_ENABLE_RESET_STREAM_REQ)))
+        option(sctp, SCTP_RECVRCVINFO, Int32(1))
+        option(sctp, SCTP_NODELAY, Int32(1))
+        for event in [SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_SENDER_DRY_EVENT] {
+            option(sctp, SCTP_EVENT, sctp_event(se_assoc_id: sctp_assoc_t(SCTP_ALL_ASSOC), se_type: UInt16(event), se_on: 1))
+        }
+        var streams = sctp_initmsg()
+        streams.sinit_num_ostreams = 1024
+        streams.sinit_max_instreams = 1024
+        option(sctp, SCTP_INITMSG, streams)
+        guard failures.isEmpty else {
+            close()
+            throw RTCError(.sctpFailed, "usrsctp_setsockopt refused options \(failures)")
+        }
+        var local = Self.socketAddress(port: localPort, address: address)
+        var remote = Self.socketAddress(port: remotePort, address: address)
+        let bound = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { usrsctp_bind(socket, $0, socklen_t(MemoryLayout<sockaddr_conn>.size)) }
+        }
+        guard bound == 0 else {
+            close()
+            throw RTCError(.sctpFailed, "usrsctp_bind failed (errno \(errno))")
+        }
+        let connected = withUnsafeMutablePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { usrsctp_connect(socket, $0, socklen_t(MemoryLayout<sockaddr_conn>.size)) }
+        }
+        guard connected == 0 || errno == EINPROGRESS else {
+            close()
+            throw RTCError(.sctpFailed, "usrsctp_connect failed (errno \(errno))")
+        }
+    }
+
+    /// A packet DTLS decrypted.
+    func receive(_ packet: [UInt8]) {
+        guard let address = registration.withLock({ $0?.toOpaque() }) else { return }
+        packet.withUnsafeBytes { usrsctp_conninput(address, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Queues one message on `stream`.
+    func send(stream: UInt16, ppid: UInt32, data: [UInt8], reliability: DCEP.Reliability) -> SendResult {
+        guard let socket = socket.withLock({ $0 }) else { return .failed(EBADF) }
+        var info = sctp_sendv_spa()
+        info.sendv_flags = UInt32(SCTP_SEND_SNDINFO_VALID)
+        info.sendv_sndinfo.snd_sid = stream
+        info.sendv_sndinfo.snd_ppid = ppid.bigEndian
+        if !reliability.ordered { info.sendv_sndinfo.snd_flags |= UInt16(SCTP_UNORDERED) }
+        switch reliability.limit {
+        case nil: break
+        case .retransmits(let count):
+            info.sendv_flags |= UInt32(SCTP_SEND_PRINFO_VALID)
+            info.sendv_prinfo.pr_policy = UInt16(SCTP_PR_SCTP_RTX)
+            info.sendv_prinfo.pr_value = count
+        case .lifetimeMilliseconds(let milliseconds):
+            info.sendv_flags |= UInt32(SCTP_SEND_PRINFO_VALID)
+            info.sendv_prinfo.pr_policy = UInt16(SCTP_PR_SCTP_TTL)
+            info.sendv_prinfo.pr_value = milliseconds
+        }
+        let result = data.withUnsafeBytes { bytes in
+            usrsctp_sendv(
+                socket.pointer, bytes.baseAddress, bytes.count, nil, 0, &info, socklen_t(MemoryLayout<sctp_sendv_spa>.size),
+                UInt32(SCTP_SENDV_SPA), 0)
+        }
+        if result >= 0 { return .sent }
+        let code = errno
+        return code == EWOULDBLOCK || code == EAGAIN ? .wouldBlock : .failed(code)
+    }
+
+    /// Resets our outgoing `stream` (closing its channel, RFC 8831 §6.7).
+    func resetStream(_ stream: UInt16) {
+        guard let socket = socket.withLock({ $0 }) else { return }
+        // struct sctp_reset_streams with a one-element flexible stream list.
+        var request = [UInt8](repeating: 0, count: MemoryLayout<sctp_reset_streams>.size + 2)
+        request.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt16(SCTP_STREAM_RESET_OUTGOING), toByteOffset: MemoryLayout<sctp_assoc_t>.size, as: UInt16.self)
+            raw.storeBytes(of: UInt16(1), toByteOffset: MemoryLayout<sctp_assoc_t>.size + 2, as: UInt16.self)
+            raw.storeBytes(of: stream, toByteOffset: MemoryLayout<sctp_reset_streams>.size, as: UInt16.self)
+            _ = usrsctp_setsockopt(socket.pointer, Int32(IPPROTO_SCTP), SCTP_RESET_STREAMS, raw.baseAddress, socklen_t(raw.count))
+        }
+    }
+
+    /// Closes the socket and unregisters; no callback arrives afterwards. Idempotent.
+    func close() {
+        if let socket = socket.withLock({ socket in defer { socket = nil }; return socket }) {
+            usrsctp_shutdown(socket.pointer, Int32(SHUT_RDWR))
+            usrsctp_close(socket.pointer)
+        }
+        if let retained = registration.withLock({ registration in defer { registration = nil }; return registration }) {
+            usrsctp_deregister_address(retained.toOpaque())
+            retained.release()
+        }
+    }
+
+    // MARK: Callbacks
+
+    func transmit(_ packet: [UInt8]) -> Bool { transmitPacket(packet) }
+
+    static func from(_ address: UnsafeMutableRawPointer) -> SCTPAssociation {
+        Unmanaged<SCTPAssociation>.fromOpaque(address).takeUnretainedValue()
+    }
+
+    private static func socketAddress(port: UInt16, address: UnsafeMutableRawPointer) -> sockaddr_conn {
+        var value = sockaddr_conn()
+        value.sconn_family = UInt16(AF_CONN)
+        value.sconn_port = port.bigEndian
+        value.sconn_addr = address
+        return value
+    }
+
+    private static let onSendSpace: @convention(c) (OpaquePointer?, UInt32, UnsafeMutableRawPointer?) -> Int32 = { _, _, context in
+        guard let context else { return 0 }
+        from(context).onEvent(.writable)
+        return 0
+    }
+
+    private static let onReceive:
+        @convention(c) (OpaquePointer?, sctp_sockstore, UnsafeMutableRawPointer?, Int, sctp_rcvinfo, Int32, UnsafeMutableRawPointer?) -> Int32 = {
+            _, _, data, length, info, flags, context in
+            guard let context else { return 1 }
+            let association = from(context)
+            guard let data else {
+                // The socket was closed under us.
+                association.onEvent(.down)
+                return 1
+            }
+            defer { free(data) }
+            let bytes = UnsafeRawBufferPointer(start: data, count: length)
+            if Int(flags) & Int(MSG_NOTIFICATION) != 0 {
+                association.notify(bytes)
+            } else {
+                association.deliver(bytes, info: info, complete: Int(flags) & Int(MSG_EOR) != 0)
+            }
+            return 1
+        }
+
+    private func deliver(_ bytes: UnsafeRawBufferPointer, info: sctp_rcvinfo, complete: Bool) {
+        let stream = info.rcv_sid
+        let message = partial.withLock { partial -> [UInt8]? in
+            guard complete else {
+                partial[stream, default: []] += bytes
+                return nil
+            }
+            guard let head = partial.removeValue(forKey: stream) else { return Array(bytes) }
+            return head + bytes
+        }
+        if let message { onEvent(.message(stream: stream, ppid: UInt32(bigEndian: info.rcv_ppid), data: message)) }
+    }
+
+    private func notify(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= MemoryLayout<sctp_tlv>.size else { return }
+        let type = bytes.load(as: sctp_tlv.self).sn_type
+        switch Int32(type) {
+        case SCTP_ASSOC_CHANGE where bytes.count >= MemoryLayout<sctp_assoc_change>.size:
+            switch Int32(bytes.loadUnaligned(as: sctp_assoc_change.self).sac_state) {
+            case SCTP_COMM_UP: onEvent(.up)
+            case SCTP_COMM_LOST, SCTP_SHUTDOWN_COMP, SCTP_CANT_STR_ASSOC: onEvent(.down)
+            default: break
+            }
+        case SCTP_STREAM_RESET_EVENT where bytes.count >= MemoryLayout<sctp_stream_reset_event>.size:
+            let event = bytes.loadUnaligned(as: sctp_stream_reset_event.self)
+            let failed = Int32(event.strreset_flags) & (SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED) != 0
+            guard !failed, Int32(event.strreset_flags) & SCTP_STREAM_RESET_INCOMING_SSN != 0 else { return }
+            let listStart = MemoryLayout<sctp_stream_reset_event>.size
+            let count = (min(Int(event.strreset_length), bytes.count) - listStart) / 2
+            let streams = (0..<max(0, count)).map { bytes.loadUnaligned(fromByteOffset: listStart + 2 * $0, as: UInt16.self) }
+            onEvent(.streamsReset(streams))
+        case SCTP_SENDER_DRY_EVENT:
+            onEvent(.writable)
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import CFugitiveRTCShim
+import CUsrsctp
+import Foundation
+
+/// usrsctp's process-wide part: initialised once, in the mode without its own threads
+/// (as root, `usrsctp_init` would also open raw sockets and start threads reading
+/// them), with one thread of ours driving its timers every 10 ms. This is the only
+/// global state of the WebRTC stack.
+enum SCTPStack {
+    static let tickMilliseconds: UInt32 = 10
+
+    /// Starts the stack the first time it is called; later calls do nothing.
+    static func start() { _ = started }
+
+    private static let started: Bool = {
+        fugitive_usrsctp_init(SCTPStack.output, 0)
+        // Explicit congestion notification is not negotiated by browsers.
+        usrsctp_sysctl_set_sctp_ecn_enable(0)
+        // Large windows: loopback and LAN transfers are limited by these, not the path.
+        usrsctp_sysctl_set_sctp_sendspace(4 << 20)
+        usrsctp_sysctl_set_sctp_recvspace(4 << 20)
+        // Chromium's choices: a failed peer is noticed within seconds, not minutes.
+        usrsctp_sysctl_set_sctp_rto_max_default(10_000)
+        usrsctp_sysctl_set_sctp_init_rto_max_default(10_000)
+        usrsctp_sysctl_set_sctp_heartbeat_interval_default(10_000)
+        usrsctp_sysctl_set_sctp_delayed_sack_time_default(20)
+        let thread = Thread {
+            while true {
+                usleep(tickMilliseconds * 1000)
+                usrsctp_handle_timers(tickMilliseconds)
+            }
+        }
+        thread.name = "fugitive-sctp-timers"
+        thread.start()
+        return true
+    }()
+
+    /// usrsctp has a packet for the association registered under `address`.
+    private static let output: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int, UInt8, UInt8) -> Int32 = {
+        address, buffer, length, _, _ in
+        guard let address, let buffer else { return -1 }
+        let packet = Array(UnsafeRawBufferPointer(start: buffer, count: length))
+        return SCTPAssociation.from(address).transmit(packet) ? 0 : -1
+    }
+}

@@ -1,0 +1,136 @@
+import Crypto
+import Logging
+import Testing
+
+@testable import FugitiveRTC
+
+/// Two peer connections in one process over loopback: real ICE (libnice, UDP), DTLS
+/// (OpenSSL) and SCTP (usrsctp); the test carries the signalling.
+@Suite("Peer connection (in process)", .serialized)
+struct PeerConnectionTests {
+    static let logger = Logger(label: "test.rtc")
+
+    /// Offer/answer and trickle between `a` (offerer) and `b`, returning when both are
+    /// connected.
+    static func connect(_ a: PeerConnection, _ b: PeerConnection) async throws {
+        let offer = try a.createOffer()
+        try b.setRemoteDescription(SessionDescription(kind: .offer, sdp: offer.sdp))
+        let answer = try b.createAnswer()
+        try a.setRemoteDescription(SessionDescription(kind: .answer, sdp: answer.sdp))
+        let trickleA = Task { for await candidate in a.localCandidates { b.addRemoteCandidate(candidate) } }
+        let trickleB = Task { for await candidate in b.localCandidates { a.addRemoteCandidate(candidate) } }
+        _ = (trickleA, trickleB)
+        for connection in [a, b] {
+            var reached: PeerConnection.State?
+            for await state in connection.states {
+                reached = state
+                if state == .connected || state.isFinal { break }
+            }
+            try #require(reached == .connected)
+        }
+    }
+
+    static func pair() throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
+        let loop = GLibEventLoop()
+        let configuration = PeerConnection.Configuration(localAddresses: ["127.0.0.1"])
+        return (try PeerConnection(configuration: configuration, loop: loop, logger: logger),
+                try PeerConnection(configuration: configuration, loop: loop, logger: logger), loop)
+    }
+
+    /// Sends `total` bytes in `size`-byte messages and returns the SHA-256 of what was sent.
+    static func sendPattern(_ channel: DataChannel, total: Int, size: Int) async throws -> SHA256Digest {
+        var hash = SHA256()
+        var sent = 0
+        var counter: UInt64 = 0x9e37_79b9_7f4a_7c15
+        while sent < total {
+            let count = min(size, total - sent)
+            var message = [UInt8](repeating: 0, count: count)
+            for i in stride(from: 0, to: count, by: 8) {
+                counter = counter &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                withUnsafeBytes(of: counter) { word in
+                    for j in 0..<min(8, count - i) { message[i + j] = word[j] }
+                }
+            }
+            hash.update(data: message)
+            try await channel.send(.binary(message))
+            sent += count
+        }
+        return hash.finalize()
+    }
+
+    static func receive(_ channel: DataChannel, total: Int) async -> SHA256Digest {
+        var hash = SHA256()
+        var received = 0
+        for await message in channel.messages {
+            guard case .binary(let bytes) = message else { continue }
+            hash.update(data: bytes)
+            received += bytes.count
+            if received >= total { break }
+        }
+        return hash.finalize()
+    }
+
+    @Test func fiftyMegabytesArriveIntactIn16KiBMessages() async throws {
+        let (a, b, loop) = try Self.pair()
+        defer { a.close(); b.close(); _ = loop }
+        try await Self.connect(a, b)
+        let incoming = Task { () -> DataChannel? in
+            for await channel in b.incomingChannels { return channel }
+            return nil
+        }
+        let channel = try await a.createDataChannel(label: "bulk")
+        let remote = try #require(await incoming.value)
+        #expect(remote.label == "bulk")
+        #expect(channel.id % 2 == 1)  // the offerer is the DTLS server here: odd ids
+        let total = 50_000_000
+        async let received = Self.receive(remote, total: total)
+        let sent = try await Self.sendPattern(channel, total: total, size: 16 * 1024)
+        #expect(await received == sent)
+        #expect(remote.statistics.receivedBytes == total)
+    }
+
+    @Test func channelsOpenFromEitherSideAndCarryTextAndEmptyMessages() async throws {
+        let (a, b, loop) = try Self.pair()
+        defer { a.close(); b.close(); _ = loop }
+        try await Self.connect(a, b)
+        let incoming = Task { () -> DataChannel? in
+            for await channel in a.incomingChannels { return channel }
+            return nil
+        }
+        let fromB = try await b.createDataChannel(label: "from-b")
+        #expect(fromB.id % 2 == 0)  // the answerer is the DTLS client: even ids
+        let atA = try #require(await incoming.value)
+        try await fromB.send(.text("héllo"))
+        try await fromB.send(.text(""))
+        try await fromB.send(.binary([]))
+        var iterator = atA.messages.makeAsyncIterator()
+        #expect(await iterator.next() == .text("héllo"))
+        #expect(await iterator.next() == .text(""))
+        #expect(await iterator.next() == .binary([]))
+        // Closing one side closes the other.
+        fromB.close()
+        #expect(await iterator.next() == nil)
+        #expect(atA.isClosed)
+    }
+
+    @Test func aWrongFingerprintFailsTheConnection() async throws {
+        let (a, b, loop) = try Self.pair()
+        defer { a.close(); b.close(); _ = loop }
+        let offer = try a.createOffer()
+        var tampered = offer
+        tampered.fingerprint = try DTLSCertificate().fingerprint
+        try b.setRemoteDescription(SessionDescription(kind: .offer, sdp: tampered.sdp))
+        let answer = try b.createAnswer()
+        try a.setRemoteDescription(answer)
+        let trickleA = Task { for await candidate in a.localCandidates { b.addRemoteCandidate(candidate) } }
+        let trickleB = Task { for await candidate in b.localCandidates { a.addRemoteCandidate(candidate) } }
+        _ = (trickleA, trickleB)
+        var last: PeerConnection.State?
+        for await state in b.states { last = state }
+        guard case .failed(let error) = last else {
+            Issue.record("b ended as \(String(describing: last))")
+            return
+        }
+        #expect(error.code == .fingerprintMismatch)
+    }
+}
