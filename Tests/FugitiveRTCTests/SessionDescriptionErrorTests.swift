@@ -151,3 +151,12 @@ struct SessionDescriptionErrorTests {
         #expect(lines[18].hasPrefix("a=max-message-size:"))
     }
 }
+
+@Suite("SDP without media")
+struct SessionDescriptionWithoutMediaTests {
+    /// aiortc's offer when no channel was created yet: no media section at all.
+    @Test func anOfferWithNoMediaSectionIsRefused() {
+        let sdp = "v=0\r\no=- 4004597696 4004597696 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE \r\na=msid-semantic:WMS *\r\n"
+        #expect(throws: SDPError.self) { try SessionDescription(kind: .offer, sdp: sdp) }
+    }
+}
