@@ -2,4 +2,5 @@
 #pragma once
 #include <glib.h>
 #include <glib-object.h>
+#include <gio/gio.h>
 #include <nice/agent.h>

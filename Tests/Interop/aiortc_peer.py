@@ -1,6 +1,6 @@
 """An aiortc peer driven over stdin/stdout, for FugitiveRTC's interop tests.
 
-Signalling is one JSON object per line, both ways:
+Signalling is one JSON object per line, both ways (this side stays until its stdin closes):
   {"type": "offer"|"answer", "sdp": "..."}
   {"type": "candidate", "candidate": "candidate:..."|null, "mid": "0"}   (null = end)
 and at the end this side prints
@@ -97,7 +97,7 @@ async def main():
         asyncio.ensure_future(transfer(channel, args.bytes, args.size, done))
 
     if args.channel == "local":
-        channel = pc.createDataChannel("from-aiortc")
+        channel = pc.createDataChannel("from-peer")
         channel.on("open", lambda: start(channel))
     else:
         pc.on("datachannel", start)
@@ -126,7 +126,9 @@ async def main():
 
     task = asyncio.ensure_future(signalling())
     emit(await done)
-    task.cancel()
+    # What we sent may still sit in our SCTP buffer: stay until the other side is done
+    # with us (it closes our stdin, or kills us).
+    await task
     await pc.close()
 
 

@@ -1,5 +1,6 @@
 import CFugitiveRTCShim
 import CLibNice
+import Glibc
 import Synchronization
 
 /// What an ``IceAgent`` reports, in order, on its ``IceAgent/events`` sequence.
@@ -186,7 +187,7 @@ public final class IceAgent: Sendable {
     }
 
     private static let onStateChanged: @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UnsafeMutableRawPointer?) -> Void = {
-        _, _, _, state, data in
+        agent, stream, component, state, data in
         let mapped: State? =
             switch NiceComponentState(rawValue: state) {
             case NICE_COMPONENT_STATE_GATHERING: .gathering
@@ -197,7 +198,24 @@ public final class IceAgent: Sendable {
             case NICE_COMPONENT_STATE_DISCONNECTED: .disconnected
             default: nil
             }
+        if mapped == .connected || mapped == .ready, let agent { enlargeBuffers(agent, stream: stream, component: component) }
         if let mapped { Callbacks.from(data).events.yield(.state(mapped)) }
+    }
+
+    /// Gives the selected pair's UDP socket 4 MiB buffers: the default (~200 KiB)
+    /// overflows while a bulk transfer waits for DTLS and SCTP to catch up, and every
+    /// dropped datagram costs SCTP a retransmission and a smaller window.
+    private static func enlargeBuffers(_ agent: OpaquePointer, stream: UInt32, component: UInt32) {
+        guard let socket = nice_agent_get_selected_socket(agent, stream, component) else { return }
+        defer { g_object_unref(UnsafeMutableRawPointer(socket)) }
+        let descriptor = g_socket_get_fd(socket)
+        var size: Int32 = 4 << 20
+        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+            // The forcing variant passes net.core.*mem_max but needs CAP_NET_ADMIN.
+            if setsockopt(descriptor, SOL_SOCKET, force, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                _ = setsockopt(descriptor, SOL_SOCKET, plain, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
+        }
     }
 
     private static let onReceive: NiceAgentRecvFunc = { _, _, _, length, buffer, data in

@@ -63,9 +63,13 @@ final class InteropProcess: Sendable {
     /// What the process wrote on stderr (for failure messages).
     var diagnostics: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    /// Kills the process. SIGKILL, because a child spawned from a thread that blocks
-    /// signals (Dispatch's workers do) inherits the mask and never sees SIGTERM.
+    /// Closes the process's stdin (the drivers then close their peer and exit), and
+    /// kills it if it is still there after 5 s. SIGKILL, because a child spawned from a
+    /// thread that blocks signals (Dispatch's workers do) inherits the mask.
     func terminate() {
+        try? input.close()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: stderrPath)

@@ -1,0 +1,96 @@
+import Crypto
+import Foundation
+import Testing
+
+@testable import FugitiveRTC
+
+/// One transfer between FugitiveRTC and a foreign peer driven over JSON lines
+/// (aiortc_peer.py or chromium_peer.py): offer/answer from either side, the channel
+/// opened by either side, `total` bytes each way, SHA-256 compared on both ends.
+enum InteropScenario {
+    enum Side: String, Sendable { case swift, peer }
+
+    static let python = InteropProcess.root.appendingPathComponent(".venv/bin/python").path
+
+    static func run(script: String, offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
+        let peer = try InteropProcess(python, [
+            script, "--role", offerer == .peer ? "offer" : "answer",
+            "--channel", channelOpener == .peer ? "local" : "remote", "--bytes", "\(total)",
+        ])
+        defer { peer.terminate() }
+        let loop = GLibEventLoop()
+        let connection = try PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger)
+        defer { connection.close() }
+        var messages = peer.messages.makeAsyncIterator()
+
+        if offerer == .swift {
+            peer.send(["type": "offer", "sdp": try connection.createOffer().sdp])
+        }
+        // The peer's description, with whatever candidates it trickles before it.
+        while true {
+            let message = try #require(await messages.next(), "the peer said nothing: \(peer.diagnostics)")
+            switch message["type"] as? String {
+            case "candidate":
+                if let text = message["candidate"] as? String {
+                    connection.addRemoteCandidate(try TrickledCandidate(candidateString: text, mid: message["mid"] as? String ?? "0"))
+                }
+                continue
+            case "answer":
+                try connection.setRemoteDescription(SessionDescription(kind: .answer, sdp: try #require(message["sdp"] as? String)))
+            case "offer":
+                try connection.setRemoteDescription(SessionDescription(kind: .offer, sdp: try #require(message["sdp"] as? String)))
+                peer.send(["type": "answer", "sdp": try connection.createAnswer().sdp])
+            default:
+                Issue.record("unexpected message \(message): \(peer.diagnostics)")
+                return
+            }
+            break
+        }
+        let trickle = Task {
+            for await candidate in connection.localCandidates {
+                peer.send(["type": "candidate", "candidate": candidate.candidate.map { $0.sdpAttribute } ?? NSNull(), "mid": candidate.mid])
+            }
+        }
+        defer { trickle.cancel() }
+        // Candidates the peer trickles from now on, and its final report.
+        let (reports, reportSink) = AsyncStream.makeStream(of: [String: any Sendable].self)
+        let relay = Task {
+            while let message = await messages.next() {
+                if message["type"] as? String == "candidate" {
+                    if let text = message["candidate"] as? String,
+                        let candidate = try? TrickledCandidate(candidateString: text, mid: message["mid"] as? String ?? "0")
+                    {
+                        connection.addRemoteCandidate(candidate)
+                    }
+                } else {
+                    reportSink.yield(message)
+                }
+            }
+            reportSink.finish()
+        }
+        defer { relay.cancel() }
+
+        let channel: DataChannel
+        if channelOpener == .swift {
+            channel = try await connection.createDataChannel(label: "from-swift")
+        } else {
+            // (A peer that offers with no channel of its own opens a "negotiation" one.)
+            var incoming = connection.incomingChannels.makeAsyncIterator()
+            var opened = try #require(await incoming.next(), "no channel from the peer: \(peer.diagnostics)")
+            while opened.label == "negotiation" { opened = try #require(await incoming.next()) }
+            channel = opened
+            #expect(channel.label == "from-peer")
+        }
+        async let received = PeerConnectionTests.receive(channel, total: total)
+        let sent = try await PeerConnectionTests.sendPattern(channel, total: total, size: 16 * 1024)
+        let receivedHash = await received
+        var reportIterator = reports.makeAsyncIterator()
+        let done = try #require(await reportIterator.next(), "the peer did not finish: \(peer.diagnostics)")
+        #expect(done["type"] as? String == "done")
+        #expect(done["received"] as? String == hex(sent), "\(peer.diagnostics)")
+        #expect(done["sent"] as? String == hex(receivedHash))
+        #expect(done["bytes"] as? String == "\(total)")
+    }
+
+    static func hex(_ digest: SHA256Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+}
