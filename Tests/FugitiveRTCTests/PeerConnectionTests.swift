@@ -45,10 +45,10 @@ struct PeerConnectionTests {
         while sent < total {
             let count = min(size, total - sent)
             var message = [UInt8](repeating: 0, count: count)
-            for i in stride(from: 0, to: count, by: 8) {
-                counter = counter &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                withUnsafeBytes(of: counter) { word in
-                    for j in 0..<min(8, count - i) { message[i + j] = word[j] }
+            message.withUnsafeMutableBytes { bytes in
+                for index in stride(from: 0, to: count - 7, by: 8) {
+                    counter = counter &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    bytes.storeBytes(of: counter, toByteOffset: index, as: UInt64.self)
                 }
             }
             hash.update(data: message)

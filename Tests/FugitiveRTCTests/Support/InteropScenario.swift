@@ -11,10 +11,17 @@ enum InteropScenario {
     enum Side: String, Sendable { case swift, peer }
 
     static let python = InteropProcess.root.appendingPathComponent(".venv/bin/python").path
+    /// The debug build's executable (`make test` builds it before the tests run).
+    static let fugitive = InteropProcess.root.appendingPathComponent(".build/debug/fugitive").path
 
     static func run(script: String, offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
-        let peer = try InteropProcess(python, [
-            script, "--role", offerer == .peer ? "offer" : "answer",
+        try await run(command: [python, script], offerer: offerer, channelOpener: channelOpener, total: total)
+    }
+
+    /// - Parameter command: the executable and its first arguments.
+    static func run(command: [String], offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
+        let peer = try InteropProcess(command[0], Array(command.dropFirst()) + [
+            "--role", offerer == .peer ? "offer" : "answer",
             "--channel", channelOpener == .peer ? "local" : "remote", "--bytes", "\(total)",
         ])
         defer { peer.terminate() }

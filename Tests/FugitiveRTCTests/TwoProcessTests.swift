@@ -1,0 +1,17 @@
+import Foundation
+import Testing
+
+@testable import FugitiveRTC
+
+/// Swift ↔ Swift with the other peer in a process of its own (`fugitive rtc-peer`).
+@Suite("Two processes", .serialized, .timeLimit(.minutes(2)))
+struct TwoProcessTests {
+    @Test func fiftyMegabytesEachWayBetweenTwoProcesses() async throws {
+        try await InteropScenario.run(
+            command: [InteropScenario.fugitive, "rtc-peer"], offerer: .swift, channelOpener: .swift, total: 50_000_000)
+    }
+
+    @Test func theOtherProcessOffersAndOpens() async throws {
+        try await InteropScenario.run(command: [InteropScenario.fugitive, "rtc-peer"], offerer: .peer, channelOpener: .peer)
+    }
+}
