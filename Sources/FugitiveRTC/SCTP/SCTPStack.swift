@@ -19,10 +19,15 @@ enum SCTPStack {
         // Large windows: loopback and LAN transfers are limited by these, not the path.
         usrsctp_sysctl_set_sctp_sendspace(4 << 20)
         usrsctp_sysctl_set_sctp_recvspace(4 << 20)
-        // Chromium's choices: a failed peer is noticed within seconds, not minutes.
-        usrsctp_sysctl_set_sctp_rto_max_default(10_000)
-        usrsctp_sysctl_set_sctp_init_rto_max_default(10_000)
-        usrsctp_sysctl_set_sctp_heartbeat_interval_default(10_000)
+        // A vanished peer is noticed in ~15 s, not minutes: a heartbeat every 2 s, and
+        // four unanswered retransmissions (1 + 2 + 4 + 5 + 5 s at most) end the
+        // association. A swarm has other peers; waiting longer on a dead one costs more
+        // than reconnecting to a slow one.
+        usrsctp_sysctl_set_sctp_rto_max_default(5_000)
+        usrsctp_sysctl_set_sctp_init_rto_max_default(5_000)
+        usrsctp_sysctl_set_sctp_heartbeat_interval_default(2_000)
+        usrsctp_sysctl_set_sctp_assoc_rtx_max_default(4)
+        usrsctp_sysctl_set_sctp_path_rtx_max_default(4)
         usrsctp_sysctl_set_sctp_delayed_sack_time_default(20)
         let thread = Thread {
             while true {

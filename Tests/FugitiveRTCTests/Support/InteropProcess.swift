@@ -60,6 +60,8 @@ final class InteropProcess: Sendable {
         try? input.write(contentsOf: data + Data([0x0a]))
     }
 
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// What the process wrote on stderr (for failure messages).
     var diagnostics: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 

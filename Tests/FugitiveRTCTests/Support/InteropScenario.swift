@@ -18,16 +18,49 @@ enum InteropScenario {
         try await run(command: [python, script], offerer: offerer, channelOpener: channelOpener, total: total)
     }
 
+    /// A connected session with a foreign peer.
+    struct Session {
+        let peer: InteropProcess
+        let loop: GLibEventLoop
+        let connection: PeerConnection
+        let channel: DataChannel
+        let reports: AsyncStream<[String: any Sendable]>
+        let tasks: [Task<Void, Never>]
+
+        func end() {
+            for task in tasks { task.cancel() }
+            connection.close()
+            peer.terminate()
+        }
+    }
+
     /// - Parameter command: the executable and its first arguments.
     static func run(command: [String], offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
+        let session = try await connect(command: command, offerer: offerer, channelOpener: channelOpener, total: total)
+        defer { session.end() }
+        let (peer, channel) = (session.peer, session.channel)
+        async let received = PeerConnectionTests.receive(channel, total: total)
+        let sent = try await PeerConnectionTests.sendPattern(channel, total: total, size: 16 * 1024)
+        let receivedHash = await received
+        var reportIterator = session.reports.makeAsyncIterator()
+        let done = try #require(await reportIterator.next(), "the peer did not finish: \(peer.diagnostics)")
+        #expect(done["type"] as? String == "done")
+        #expect(done["received"] as? String == hex(sent), "\(peer.diagnostics)")
+        #expect(done["sent"] as? String == hex(receivedHash))
+        #expect(done["bytes"] as? String == "\(total)")
+    }
+
+    /// Starts the peer process, signals with it until a data channel is open.
+    static func connect(command: [String], offerer: Side, channelOpener: Side, total: Int) async throws -> Session {
         let peer = try InteropProcess(command[0], Array(command.dropFirst()) + [
             "--role", offerer == .peer ? "offer" : "answer",
             "--channel", channelOpener == .peer ? "local" : "remote", "--bytes", "\(total)",
         ])
-        defer { peer.terminate() }
+        var ready = false
+        defer { if !ready { peer.terminate() } }
         let loop = GLibEventLoop()
         let connection = try PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger)
-        defer { connection.close() }
+        defer { if !ready { connection.close() } }
         var messages = peer.messages.makeAsyncIterator()
 
         if offerer == .swift {
@@ -48,8 +81,7 @@ enum InteropScenario {
                 try connection.setRemoteDescription(SessionDescription(kind: .offer, sdp: try #require(message["sdp"] as? String)))
                 peer.send(["type": "answer", "sdp": try connection.createAnswer().sdp])
             default:
-                Issue.record("unexpected message \(message): \(peer.diagnostics)")
-                return
+                throw InteropFailure("unexpected message \(message): \(peer.diagnostics)")
             }
             break
         }
@@ -58,7 +90,6 @@ enum InteropScenario {
                 peer.send(["type": "candidate", "candidate": candidate.candidate.map { $0.sdpAttribute } ?? NSNull(), "mid": candidate.mid])
             }
         }
-        defer { trickle.cancel() }
         // Candidates the peer trickles from now on, and its final report.
         let (reports, reportSink) = AsyncStream.makeStream(of: [String: any Sendable].self)
         let relay = Task {
@@ -75,7 +106,6 @@ enum InteropScenario {
             }
             reportSink.finish()
         }
-        defer { relay.cancel() }
 
         let channel: DataChannel
         if channelOpener == .swift {
@@ -88,16 +118,14 @@ enum InteropScenario {
             channel = opened
             #expect(channel.label == "from-peer")
         }
-        async let received = PeerConnectionTests.receive(channel, total: total)
-        let sent = try await PeerConnectionTests.sendPattern(channel, total: total, size: 16 * 1024)
-        let receivedHash = await received
-        var reportIterator = reports.makeAsyncIterator()
-        let done = try #require(await reportIterator.next(), "the peer did not finish: \(peer.diagnostics)")
-        #expect(done["type"] as? String == "done")
-        #expect(done["received"] as? String == hex(sent), "\(peer.diagnostics)")
-        #expect(done["sent"] as? String == hex(receivedHash))
-        #expect(done["bytes"] as? String == "\(total)")
+        ready = true
+        return Session(peer: peer, loop: loop, connection: connection, channel: channel, reports: reports, tasks: [trickle, relay])
     }
 
     static func hex(_ digest: SHA256Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+}
+
+struct InteropFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
