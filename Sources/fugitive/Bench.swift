@@ -4,6 +4,6 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark.",
-        subcommands: [WireBench.self, SignalBench.self, RelayFloorServer.self, NIORelayFloorServer.self]
+        subcommands: [WireBench.self, SignalBench.self, RTCBench.self, RelayFloorServer.self, NIORelayFloorServer.self]
     )
 }
