@@ -26,3 +26,4 @@ bench: bootstrap
 	$(SWIFT) build -c release --product fugitive
 	.build/release/fugitive bench wire
 	.build/release/fugitive bench signal --peers 10000
+	.build/release/fugitive bench rtc
