@@ -87,6 +87,13 @@ struct PeerConnectionTests {
         let sent = try await Self.sendPattern(channel, total: total, size: 16 * 1024)
         #expect(await received == sent)
         #expect(remote.statistics.receivedBytes == total)
+        let statistics = a.statistics()
+        #expect(statistics.state == .connected)
+        #expect(statistics.selectedLocalCandidate?.address == "127.0.0.1")
+        #expect(statistics.selectedRemoteCandidate?.address == "127.0.0.1")
+        #expect(statistics.rttMilliseconds != nil)
+        #expect(statistics.counters.bytesSent > total)  // SCTP and DTLS headers on top
+        #expect(statistics.channels.map(\.sentBytes) == [total])
     }
 
     @Test func channelsOpenFromEitherSideAndCarryTextAndEmptyMessages() async throws {

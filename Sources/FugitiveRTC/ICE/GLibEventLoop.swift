@@ -25,10 +25,11 @@ public final class GLibEventLoop: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops the loop and waits for its thread; agents must be closed first.
+    /// Stops the loop once the work already posted has run (agents' teardowns), and
+    /// waits for its thread.
     deinit {
-        g_main_loop_quit(loop)
-        g_main_context_wakeup(context)
+        let handle = CHandle(loop)
+        perform { g_main_loop_quit(handle.pointer) }
         stopped.wait()
         g_main_loop_unref(loop)
         g_main_context_unref(context)

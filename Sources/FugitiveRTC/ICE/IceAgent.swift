@@ -22,18 +22,40 @@ public final class IceAgent: Sendable {
         case gathering, connecting, connected, ready, failed, disconnected
     }
 
+    /// A TURN server reached over UDP (RFC 8656), for relayed candidates.
+    public struct TurnServer: Sendable, Equatable {
+        /// An IP address: libnice does not resolve names.
+        public var host: String
+        public var port: UInt16
+        public var username: String
+        public var password: String
+
+        public init(host: String, port: UInt16 = 3478, username: String, password: String) {
+            self.host = host
+            self.port = port
+            self.username = username
+            self.password = password
+        }
+    }
+
     /// Where agents get their candidates.
     public struct Configuration: Sendable {
         /// A STUN server (`host`, `port`) for server-reflexive candidates.
         public var stunServer: (host: String, port: UInt16)?
+        /// TURN servers for relayed candidates.
+        public var turnServers: [TurnServer]
         /// Local UDP ports to use; `nil` lets the system choose.
         public var portRange: ClosedRange<UInt16>?
         /// Only these local addresses are used (e.g. `["127.0.0.1"]` in tests); empty
         /// means every interface.
         public var localAddresses: [String]
 
-        public init(stunServer: (host: String, port: UInt16)? = nil, portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = []) {
+        public init(
+            stunServer: (host: String, port: UInt16)? = nil, turnServers: [TurnServer] = [], portRange: ClosedRange<UInt16>? = nil,
+            localAddresses: [String] = []
+        ) {
             self.stunServer = stunServer
+            self.turnServers = turnServers
             self.portRange = portRange
             self.localAddresses = localAddresses
         }
@@ -81,6 +103,12 @@ public final class IceAgent: Sendable {
         if let range = configuration.portRange {
             nice_agent_set_port_range(raw, stream, 1, UInt32(range.lowerBound), UInt32(range.upperBound))
         }
+        for turn in configuration.turnServers {
+            guard nice_agent_set_relay_info(raw, stream, 1, turn.host, UInt32(turn.port), turn.username, turn.password, NICE_RELAY_TYPE_TURN_UDP) != 0 else {
+                g_object_unref(object)
+                throw RTCError(.iceFailed, "TURN server refused: \(turn.host):\(turn.port) (an IP address is needed)")
+            }
+        }
         let credentials = IceCredentials.random()
         nice_agent_set_local_credentials(raw, stream, credentials.ufrag, credentials.password)
 
@@ -92,6 +120,9 @@ public final class IceAgent: Sendable {
         fugitive_g_signal_connect(object, "component-state-changed", unsafeBitCast(Self.onStateChanged, to: UnsafeRawPointer.self), context)
         nice_agent_attach_recv(raw, stream, 1, loop.context, Self.onReceive, context)
 
+        // A reference of this object's own, dropped in deinit: calls made after close()
+        // (send, selectedPair) then reach a live agent, not freed memory.
+        g_object_ref(object)
         self.agent = CHandle(raw)
         self.stream = stream
         self.loop = loop
@@ -100,7 +131,11 @@ public final class IceAgent: Sendable {
         self.events = events
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        let agent = agent
+        loop.perform { g_object_unref(UnsafeMutableRawPointer(agent.pointer)) }
+    }
 
     /// Starts gathering local candidates; each is reported as it is found.
     public func gather() throws(RTCError) {
@@ -141,6 +176,23 @@ public final class IceAgent: Sendable {
         datagram.withUnsafeBytes { bytes in
             nice_agent_send(agent.pointer, stream, 1, UInt32(bytes.count), bytes.baseAddress?.assumingMemoryBound(to: CChar.self)) >= 0
         }
+    }
+
+    /// The candidate pair ICE selected, once it has.
+    public func selectedPair() -> (local: IceCandidate, remote: IceCandidate)? {
+        var local: UnsafeMutablePointer<NiceCandidate>?
+        var remote: UnsafeMutablePointer<NiceCandidate>?
+        guard !closed.load(ordering: .acquiring),
+            nice_agent_get_selected_pair(agent.pointer, stream, 1, &local, &remote) != 0, let local, let remote
+        else { return nil }
+        // The agent owns both candidates; only their SDP form leaves here.
+        func describe(_ candidate: UnsafeMutablePointer<NiceCandidate>) -> IceCandidate? {
+            guard let text = nice_agent_generate_local_candidate_sdp(agent.pointer, candidate) else { return nil }
+            defer { g_free(text) }
+            return try? IceCandidate(sdpAttribute: String(cString: text))
+        }
+        guard let localCandidate = describe(local), let remoteCandidate = describe(remote) else { return nil }
+        return (localCandidate, remoteCandidate)
     }
 
     /// Stops the agent: no event or datagram arrives after the loop has run the

@@ -29,6 +29,7 @@ struct Core: ~Copyable {
     var writableGeneration = 0
     var writableWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter = 0
+    var counters = PeerConnection.Statistics.Counters()
 
     static let earlyLimit = 64
 
@@ -47,7 +48,9 @@ extension PeerConnection {
     func startICE(controlling: Bool) throws(RTCError) -> IceAgent {
         let ice = try IceAgent(
             loop: loop, controlling: controlling,
-            configuration: .init(stunServer: configuration.stunServer, portRange: configuration.portRange, localAddresses: configuration.localAddresses),
+            configuration: .init(
+                stunServer: configuration.stunServer, turnServers: configuration.turnServers, portRange: configuration.portRange,
+                localAddresses: configuration.localAddresses),
             onDatagram: { [weak self] datagram in self?.handleDatagram(datagram) })
         core.withLock { $0.ice = ice }
         Task { [weak self] in
@@ -101,6 +104,8 @@ extension PeerConnection {
                 if core.early.count < Core.earlyLimit { core.early.append(datagram) }
                 return nil
             }
+            core.counters.datagramsReceived += 1
+            core.counters.bytesReceived += datagram.count
             let wasHandshaking = dtls.state == .handshaking
             let delivery = dtls.receive(datagram)
             for reply in delivery.outgoing { ice.send(reply) }
@@ -133,7 +138,11 @@ extension PeerConnection {
             guard let dtls = core.dtls, dtls.state == .connected, let ice = core.ice,
                 let datagrams = try? dtls.send(packet)
             else { return false }
-            for datagram in datagrams { ice.send(datagram) }
+            for datagram in datagrams {
+                ice.send(datagram)
+                core.counters.datagramsSent += 1
+                core.counters.bytesSent += datagram.count
+            }
             return true
         }
     }

@@ -11,8 +11,11 @@ import Synchronization
 public final class PeerConnection: Sendable {
     /// Settings for one connection.
     public struct Configuration: Sendable {
-        /// The STUN server used to find a server-reflexive candidate.
+        /// The STUN server used to find a server-reflexive candidate (an IP address:
+        /// libnice does not resolve names).
         public var stunServer: (host: String, port: UInt16)?
+        /// TURN servers (UDP) for relayed candidates.
+        public var turnServers: [IceAgent.TurnServer]
         /// Local UDP ports to use; `nil` lets the system choose.
         public var portRange: ClosedRange<UInt16>?
         /// Only these local addresses are used (`["127.0.0.1"]` in tests); empty = all.
@@ -25,10 +28,12 @@ public final class PeerConnection: Sendable {
         public var mtu: Int
 
         public init(
-            stunServer: (host: String, port: UInt16)? = nil, portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = [],
+            stunServer: (host: String, port: UInt16)? = nil, turnServers: [IceAgent.TurnServer] = [],
+            portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = [],
             certificate: DTLSCertificate? = nil, maxMessageSize: Int = SessionDescription.advertisedMaxMessageSize, mtu: Int = 1200
         ) {
             self.stunServer = stunServer
+            self.turnServers = turnServers
             self.portRange = portRange
             self.localAddresses = localAddresses
             self.certificate = certificate
@@ -187,6 +192,40 @@ public final class PeerConnection: Sendable {
             _ = sctp.send(stream: channel.id, ppid: DCEP.PPID.control.rawValue, data: DCEP.serialize(.open(open)), reliability: .reliableOrdered)
         }
         return channel
+    }
+
+    /// Numbers of one connection.
+    public struct Statistics: Sendable, Equatable {
+        /// Datagrams and bytes through DTLS once it is connected (SCTP's packets).
+        public struct Counters: Sendable, Equatable {
+            public var datagramsSent = 0
+            public var bytesSent = 0
+            public var datagramsReceived = 0
+            public var bytesReceived = 0
+        }
+
+        public var state: State
+        public var counters: Counters
+        /// The candidate pair ICE selected.
+        public var selectedLocalCandidate: IceCandidate?
+        public var selectedRemoteCandidate: IceCandidate?
+        /// SCTP's smoothed round-trip time.
+        public var rttMilliseconds: Int?
+        /// Chunks SCTP holds for sending or acknowledgement, all channels together (SCTP
+        /// keeps one send buffer per association, not per stream).
+        public var bufferedChunks: Int?
+        public var channels: [DataChannel.Statistics]
+    }
+
+    /// A snapshot of the connection's numbers.
+    public func statistics() -> Statistics {
+        let (state, counters, ice, sctp, channels) = core.withLock { ($0.state, $0.counters, $0.ice, $0.sctp, Array($0.channels.values)) }
+        let pair = ice?.selectedPair()
+        let status = sctp?.status()
+        return Statistics(
+            state: state, counters: counters, selectedLocalCandidate: pair?.local, selectedRemoteCandidate: pair?.remote,
+            rttMilliseconds: status?.rttMilliseconds, bufferedChunks: status?.bufferedChunks,
+            channels: channels.sorted { $0.id < $1.id }.map(\.statistics))
     }
 
     /// Closes everything: channels, SCTP (abort), DTLS (close_notify), ICE.

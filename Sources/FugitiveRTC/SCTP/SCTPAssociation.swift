@@ -143,6 +143,28 @@ final class SCTPAssociation: @unchecked Sendable {
         return code == EWOULDBLOCK || code == EAGAIN ? .wouldBlock : .failed(code)
     }
 
+    /// The association's transport numbers, as SCTP sees them.
+    struct Status: Sendable, Equatable {
+        /// Smoothed round-trip time, in milliseconds.
+        var rttMilliseconds: Int
+        var congestionWindow: Int
+        /// What the peer can still take.
+        var peerReceiveWindow: Int
+        /// Chunks sent and not yet acknowledged, plus chunks not yet sent.
+        var bufferedChunks: Int
+    }
+
+    /// Reads SCTP_STATUS; nil before the socket exists or after it closed.
+    func status() -> Status? {
+        guard let socket = socket.withLock({ $0 }) else { return nil }
+        var status = sctp_status()
+        var length = socklen_t(MemoryLayout<sctp_status>.size)
+        guard usrsctp_getsockopt(socket.pointer, Int32(IPPROTO_SCTP), SCTP_STATUS, &status, &length) == 0 else { return nil }
+        return Status(
+            rttMilliseconds: Int(status.sstat_primary.spinfo_srtt), congestionWindow: Int(status.sstat_primary.spinfo_cwnd),
+            peerReceiveWindow: Int(status.sstat_rwnd), bufferedChunks: Int(status.sstat_unackdata) + Int(status.sstat_penddata))
+    }
+
     /// Resets our outgoing `stream` (closing its channel, RFC 8831 §6.7).
     func resetStream(_ stream: UInt16) {
         guard let socket = socket.withLock({ $0 }) else { return }
