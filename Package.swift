@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "FugitiveWire", targets: ["FugitiveWire"]),
         .library(name: "FugitiveServer", targets: ["FugitiveServer"]),
         .library(name: "FugitiveRTC", targets: ["FugitiveRTC"]),
+        .library(name: "FugitiveStore", targets: ["FugitiveStore"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -39,6 +41,15 @@ let package = Package(
             name: "FugitiveRTC",
             dependencies: [
                 "CLibNice", "COpenSSL", "CUsrsctp", "CFugitiveRTCShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "FugitiveStore",
+            dependencies: [
+                "FugitiveWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -92,6 +103,7 @@ let package = Package(
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
+        .testTarget(name: "FugitiveStoreTests", dependencies: ["FugitiveStore", "FugitiveWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FugitiveRTCTests",
             dependencies: ["FugitiveRTC", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]

@@ -1,0 +1,10 @@
+import Crypto
+import Foundation
+import FugitiveWire
+
+extension ResourceDigest {
+    /// The SHA-256 of `bytes`.
+    public static func sha256(of bytes: some DataProtocol) -> ResourceDigest {
+        ResourceDigest(bytes: Array(SHA256.hash(data: bytes)))!
+    }
+}

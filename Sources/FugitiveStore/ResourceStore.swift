@@ -1,0 +1,96 @@
+import FugitiveWire
+import Logging
+import Synchronization
+
+/// The peer's store: a memory LRU in front of a persistent content-addressed store, both
+/// bounded in bytes, keyed by SHA-256, with a URL → digest map. Every entry is verified:
+/// bytes are stored only under their own digest and re-hashed when read from disk.
+public final class ResourceStore: Sendable {
+    /// Bounds and location.
+    public struct Configuration: Sendable {
+        /// Bytes kept in memory (default 64 MiB).
+        public var memoryBytes: Int
+        /// Bytes kept on disk (default 1 GiB).
+        public var diskBytes: Int
+        /// The SQLite file; `nil` keeps bytes in memory only (and no URL map, which lives
+        /// on disk).
+        public var path: String?
+
+        public init(memoryBytes: Int = 64 << 20, diskBytes: Int = 1 << 30, path: String? = nil) {
+            self.memoryBytes = memoryBytes
+            self.diskBytes = diskBytes
+            self.path = path
+        }
+    }
+
+    /// Counters since the store opened.
+    public struct Statistics: Sendable, Equatable {
+        public var memoryHits = 0
+        public var diskHits = 0
+        public var misses = 0
+        /// Disk rows whose bytes no longer matched their digest (dropped, not served).
+        public var corruptionsDetected = 0
+    }
+
+    private let memory: Mutex<MemoryCache>
+    private let disk: DiskStore?
+    private let counters = Mutex(Statistics())
+    private let logger: Logger
+
+    public init(configuration: Configuration = .init(), logger: Logger) throws(StoreError) {
+        memory = Mutex(MemoryCache(capacity: configuration.memoryBytes))
+        disk = try configuration.path.map { path throws(StoreError) in try DiskStore(path: path, capacity: configuration.diskBytes) }
+        self.logger = logger
+    }
+
+    /// Stores `bytes`, which must hash to `expected` when given; returns their digest.
+    @discardableResult
+    public func store(_ bytes: [UInt8], expected: ResourceDigest? = nil, metadata: ResourceMetadata? = nil) throws(StoreError) -> ResourceDigest {
+        let digest = ResourceDigest.sha256(of: bytes)
+        if let expected, expected != digest {
+            throw StoreError(.digestMismatch, "bytes hash to \(digest), not \(expected)")
+        }
+        memory.withLock { _ = $0.put(digest, bytes) }
+        try disk?.put(digest, bytes, metadata: metadata)
+        return digest
+    }
+
+    /// The bytes for `digest`: from memory, else from disk (then kept in memory too).
+    public func bytes(for digest: ResourceDigest) throws(StoreError) -> StoredBytes? {
+        if let bytes = memory.withLock({ $0.get(digest) }) {
+            counters.withLock { $0.memoryHits += 1 }
+            return StoredBytes(digest: digest, bytes: bytes, tier: .memory)
+        }
+        switch try disk?.get(digest) ?? .miss {
+        case .hit(let bytes):
+            memory.withLock { _ = $0.put(digest, bytes) }
+            counters.withLock { $0.diskHits += 1 }
+            return StoredBytes(digest: digest, bytes: bytes, tier: .disk)
+        case .corrupted:
+            logger.warning("stored bytes no longer match their digest; dropped", metadata: ["digest": "\(digest)"])
+            counters.withLock {
+                $0.corruptionsDetected += 1
+                $0.misses += 1
+            }
+            return nil
+        case .miss:
+            counters.withLock { $0.misses += 1 }
+            return nil
+        }
+    }
+
+    /// What is stored for `url`: its digest and metadata (bytes via ``bytes(for:)``).
+    public func resource(for url: String) throws(StoreError) -> (digest: ResourceDigest, metadata: ResourceMetadata)? {
+        guard let (digest, metadata) = try disk?.resource(for: url) else { return nil }
+        return (digest, metadata)
+    }
+
+    public var statistics: Statistics { counters.withLock { $0 } }
+
+    /// Bytes held in memory and on disk.
+    public func usage() throws(StoreError) -> (memoryBytes: Int, diskBytes: Int) {
+        (memory.withLock { $0.usedBytes }, try disk?.usage().bytes ?? 0)
+    }
+
+    var diskForTesting: DiskStore? { disk }
+}
