@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FugitiveServer", targets: ["FugitiveServer"]),
         .library(name: "FugitiveRTC", targets: ["FugitiveRTC"]),
         .library(name: "FugitiveStore", targets: ["FugitiveStore"]),
+        .library(name: "FugitivePeer", targets: ["FugitivePeer"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
     ],
     dependencies: [
@@ -51,6 +52,16 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "FugitivePeer",
+            dependencies: [
+                "FugitiveWire", "FugitiveRTC", "FugitiveStore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -102,6 +113,15 @@ let package = Package(
             dependencies: ["FugitiveWire", .product(name: "NIOCore", package: "swift-nio")],
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
+        ),
+        .testTarget(
+            name: "FugitivePeerTests",
+            dependencies: [
+                "FugitivePeer", "FugitiveServer", "FugitiveWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(name: "FugitiveStoreTests", dependencies: ["FugitiveStore", "FugitiveWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(

@@ -1,0 +1,174 @@
+import FugitiveWire
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The peer's connection to the orchestrator: hello/welcome with the resume token,
+/// heartbeats at the interval the server asks for, re-announcement of holdings after
+/// every (re)connection, and reconnection with jittered exponential back-off, rotating
+/// through the configured servers. A `Service`: ``run()`` keeps it up until cancelled.
+public final class ServerLink: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// `ws://` or `wss://` URLs of `/v1/signal`; tried in turn.
+        public var servers: [String]
+        public var swarm: String
+        public var targetPeers: Int
+        public var maxPeers: Int
+        public var backoffBase: Duration
+        public var backoffCap: Duration
+        /// Holdings per `have` message (the server bounds message sizes).
+        public var announceBatch: Int
+
+        public init(
+            servers: [String], swarm: String, targetPeers: Int = 4, maxPeers: Int = 8, backoffBase: Duration = .milliseconds(500),
+            backoffCap: Duration = .seconds(30), announceBatch: Int = 256
+        ) {
+            self.servers = servers
+            self.swarm = swarm
+            self.targetPeers = targetPeers
+            self.maxPeers = maxPeers
+            self.backoffBase = backoffBase
+            self.backoffCap = backoffCap
+            self.announceBatch = announceBatch
+        }
+    }
+
+    /// What happens on the link, in order.
+    public enum Event: Sendable {
+        case connected(Welcome, server: String)
+        case disconnected(server: String, reason: String)
+        /// Anything the server sent after the welcome (pongs aside).
+        case message(ServerMessage)
+    }
+
+    public let events: AsyncStream<Event>
+    private let eventSink: AsyncStream<Event>.Continuation
+    private let configuration: Configuration
+    private let holdings: @Sendable () -> [Holding]
+    private let logger: Logger
+    private let codec = WireCodec(limits: .serverLink)
+    private let state = Mutex(State())
+
+    private struct State {
+        var outgoing: AsyncStream<ServerMessage>.Continuation?
+        var welcome: Welcome?
+    }
+
+    /// - Parameter holdings: what the peer holds, announced after each connection.
+    public init(configuration: Configuration, holdings: @escaping @Sendable () -> [Holding], logger: Logger) {
+        precondition(!configuration.servers.isEmpty, "a server link needs at least one server")
+        self.configuration = configuration
+        self.holdings = holdings
+        self.logger = logger
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+    }
+
+    /// The session's welcome while connected.
+    public var welcome: Welcome? { state.withLock { $0.welcome } }
+
+    /// Sends a message on the current connection; false while disconnected.
+    @discardableResult
+    public func send(_ message: ServerMessage) -> Bool {
+        guard let outgoing = state.withLock({ $0.outgoing }) else { return false }
+        if case .enqueued = outgoing.yield(message) { return true }
+        return false
+    }
+
+    public func run() async throws {
+        var backoff = Backoff(base: configuration.backoffBase, cap: configuration.backoffCap)
+        var resumeToken: String?
+        var serverIndex = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let server = configuration.servers[serverIndex % configuration.servers.count]
+            let (welcomed, reason, token) = await session(with: server, resumeToken: resumeToken)
+            if let token { resumeToken = token }
+            eventSink.yield(.disconnected(server: server, reason: reason))
+            if welcomed {
+                backoff.reset()
+            } else {
+                // This server did not let us in: try the next one after the wait.
+                serverIndex += 1
+            }
+            let wait = backoff.next()
+            logger.debug("server link down; retrying", metadata: ["server": "\(server)", "reason": "\(reason)", "wait": "\(wait)"])
+            try? await Task.sleep(for: wait)
+        }
+        eventSink.finish()
+    }
+
+    /// One connection, until it ends. Returns whether a welcome came, why it ended, and
+    /// the latest resume token.
+    private func session(with server: String, resumeToken: String?) async -> (Bool, String, String?) {
+        let (outgoing, outgoingSink) = AsyncStream.makeStream(of: ServerMessage.self)
+        let outcome = Mutex<(welcomed: Bool, reason: String, token: String?)>((false, "connection closed", nil))
+        let (codec, configuration, logger, eventSink) = (codec, configuration, logger, eventSink)
+        let hello = Hello(swarm: configuration.swarm, targetPeers: configuration.targetPeers, maxPeers: configuration.maxPeers, resumeToken: resumeToken, agent: "fugitive-swift")
+        do {
+            _ = try await WebSocketClient.connect(
+                url: server, configuration: .init(maxFrameSize: WireLimits.serverLink.maxFrameSize, autoPing: .disabled), logger: logger
+            ) { inbound, outbound, _ in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await message in outgoing { try await outbound.write(.binary(codec.encode(message))) }
+                    }
+                    outgoingSink.yield(.hello(hello))
+                    var heartbeat: Task<Void, Never>?
+                    defer { heartbeat?.cancel() }
+                    for try await frame in inbound.messages(maxSize: WireLimits.serverLink.maxFrameSize) {
+                        guard case .binary(let buffer) = frame else { continue }
+                        let message = try codec.decodeServerMessage(buffer)
+                        switch message {
+                        case .welcome(let welcome):
+                            outcome.withLock { $0 = (true, "connection closed", welcome.resumeToken) }
+                            self.state.withLock {
+                                $0.outgoing = outgoingSink
+                                $0.welcome = welcome
+                            }
+                            eventSink.yield(.connected(welcome, server: server))
+                            self.announce(on: outgoingSink)
+                            heartbeat = Self.heartbeats(every: .milliseconds(welcome.heartbeatMillis), on: outgoingSink)
+                        case .error(let error) where outcome.withLock({ !$0.welcomed }):
+                            outcome.withLock { $0.reason = "refused: \(error.code) \(error.message)" }
+                        case .pong:
+                            break
+                        default:
+                            eventSink.yield(.message(message))
+                        }
+                    }
+                    outgoingSink.finish()
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            outcome.withLock { if $0.reason == "connection closed" { $0.reason = "\(error)" } }
+        }
+        state.withLock {
+            $0.outgoing = nil
+            $0.welcome = nil
+        }
+        outgoingSink.finish()
+        return outcome.withLock { ($0.welcomed, $0.reason, $0.token) }
+    }
+
+    /// Announces every holding again: a new session (or a restarted server) knows none.
+    private func announce(on sink: AsyncStream<ServerMessage>.Continuation) {
+        let all = holdings()
+        stride(from: 0, to: all.count, by: configuration.announceBatch).forEach { start in
+            sink.yield(.have(Have(holdings: Array(all[start..<min(all.count, start + configuration.announceBatch)]))))
+        }
+    }
+
+    private static func heartbeats(every interval: Duration, on sink: AsyncStream<ServerMessage>.Continuation) -> Task<Void, Never> {
+        Task {
+            var nonce: UInt64 = 0
+            // Twice per interval, so that one late timer never lets the server time us out.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval / 2)
+                nonce += 1
+                if case .terminated = sink.yield(.ping(Heartbeat(nonce: nonce))) { return }
+            }
+        }
+    }
+}
