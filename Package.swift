@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "FugitivePeerTests",
             dependencies: [
-                "FugitivePeer", "FugitiveServer", "FugitiveWire",
+                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

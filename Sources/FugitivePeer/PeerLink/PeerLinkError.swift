@@ -1,0 +1,33 @@
+import FugitiveWire
+
+/// Why a fetch from a peer failed; the pipeline then tries elsewhere.
+public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable { case miss, busy, corrupted, closed, protocolViolation }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// The peer does not hold the resource.
+        public static let miss = Code(.miss)
+        /// All its upload slots are taken.
+        public static let busy = Code(.busy)
+        /// The bytes did not hash to the requested digest: the peer lied or broke.
+        public static let corrupted = Code(.corrupted)
+        /// The link closed before the transfer finished.
+        public static let closed = Code(.closed)
+        /// The peer broke the protocol (chunk before head, bad sizes, …).
+        public static let protocolViolation = Code(.protocolViolation)
+
+        public var description: String { value.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
