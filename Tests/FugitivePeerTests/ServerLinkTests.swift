@@ -86,12 +86,12 @@ struct ServerLinkTests {
         await first.stop()
         _ = try await Self.next(&events) { if case .disconnected = $0 { true } else { nil } }
         #expect(link.send(.want(Want(count: 1))) == false)
-        let restartedAt = ContinuousClock.now
         let second = try await Orchestrator.start(port: port)
+        let listeningAt = ContinuousClock.now
         defer { Task { await second.stop() } }
         _ = try await Self.next(&events) { if case .connected(let w, _) = $0 { w } else { nil } }
-        // Within the back-off cap (1 s) plus a connection.
-        #expect(ContinuousClock.now - restartedAt < .seconds(3))
+        // Within the back-off cap (1 s) plus a connection, with room for a loaded machine.
+        #expect(ContinuousClock.now - listeningAt < .seconds(5))
         // The new server knew nothing: everything was announced again.
         try await Self.waitForHoldings(300, on: second)
         #expect(link.send(.want(Want(count: 1))))

@@ -18,7 +18,8 @@ struct FailureTests {
         for await state in session.connection.states { final = state }
         let elapsed = ContinuousClock.now - start
         #expect(final == .closed || { if case .failed = final { true } else { false } }())
-        #expect(elapsed < .seconds(30), "took \(elapsed)")
+        // ~15–20 s by the SCTP settings; the margin is for a loaded CI machine.
+        #expect(elapsed < .seconds(40), "took \(elapsed)")
         #expect(session.channel.isClosed)
         // The channel's messages end rather than hang.
         for await _ in session.channel.messages {}
@@ -45,33 +46,23 @@ struct FailureTests {
         await #expect(throws: RTCError.self) { _ = try await a.createDataChannel(label: "never") }
     }
 
+    /// Measured by `fugitive rtc-churn` in a process of its own: in this one, the other
+    /// suites' allocations would drown the signal.
     @Test func aHundredConnectionsOpenedAndClosedLeaveNothingBehind() async throws {
-        let loop = GLibEventLoop()
-        func cycle() async throws {
-            let (a, b) = try (PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger),
-                              PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger))
-            try await PeerConnectionTests.connect(a, b)
-            let channel = try await a.createDataChannel(label: "c")
-            try await channel.send(.binary([UInt8](repeating: 7, count: 100_000)))
-            a.close()
-            b.close()
-        }
-        /// Descriptors and resident memory once closing agents have been torn down.
-        func settle() async throws -> (descriptors: Int, residentKiB: Int) {
-            try await Task.sleep(for: .milliseconds(300))
-            let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
-            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-            return (descriptors, Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0)
-        }
-        // Warm-up: allocator pools, usrsctp's tables and GLib's caches reach their size.
-        for _ in 0..<10 { try await cycle() }
-        let before = try await settle()
-        for _ in 0..<100 { try await cycle() }
-        let after = try await settle()
-        #expect(after.descriptors <= before.descriptors, "descriptors \(before.descriptors) → \(after.descriptors)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: InteropScenario.fugitive)
+        process.arguments = ["rtc-churn", "--cycles", "100"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Int], "\(String(decoding: data, as: UTF8.self))")
+        let (before, after) = (report["descriptorsBefore"] ?? -1, report["descriptorsAfter"] ?? -1)
+        let (residentBefore, residentAfter) = (report["residentKiBBefore"] ?? 0, report["residentKiBAfter"] ?? .max)
+        #expect(before > 0 && after <= before, "descriptors \(before) → \(after)")
         // A leaked connection holds well over 100 KiB (buffers, certificates, SCTP state):
         // 100 of them would add 10+ MiB.
-        #expect(after.residentKiB - before.residentKiB < 4096, "resident \(before.residentKiB) KiB → \(after.residentKiB) KiB")
+        #expect(residentAfter - residentBefore < 4096, "resident \(residentBefore) KiB → \(residentAfter) KiB")
     }
 }

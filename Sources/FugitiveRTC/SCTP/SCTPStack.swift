@@ -30,9 +30,17 @@ enum SCTPStack {
         usrsctp_sysctl_set_sctp_path_rtx_max_default(4)
         usrsctp_sysctl_set_sctp_delayed_sack_time_default(20)
         let thread = Thread {
+            // usrsctp's clock advances only by what we report: report the time that
+            // really passed, or a busy machine would slow every SCTP timer down.
+            var last = ContinuousClock.now
             while true {
                 usleep(tickMilliseconds * 1000)
-                usrsctp_handle_timers(tickMilliseconds)
+                let now = ContinuousClock.now
+                let elapsed = (now - last).components
+                let milliseconds = UInt32(clamping: elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000)
+                guard milliseconds > 0 else { continue }
+                last = now
+                usrsctp_handle_timers(milliseconds)
             }
         }
         thread.name = "fugitive-sctp-timers"

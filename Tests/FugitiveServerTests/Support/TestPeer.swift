@@ -49,6 +49,7 @@ final class TestPeer: Sendable {
     /// Stops reading from the socket (after at most the frame in hand), like a peer
     /// that hangs.
     func pauseReading() { paused.closed.store(true, ordering: .relaxed) }
+    func resumeReading() { paused.closed.store(false, ordering: .relaxed) }
     /// Closes the WebSocket cleanly.
     func close() { outgoing.finish() }
 
