@@ -20,10 +20,14 @@ public final class ServerLink: Service, Sendable {
         public var backoffCap: Duration
         /// Holdings per `have` message (the server bounds message sizes).
         public var announceBatch: Int
+        /// How long a connection may take to reach `welcome` before it is abandoned (a
+        /// server that accepts but never answers — e.g. one shutting down — would
+        /// otherwise hold the link until the socket times out).
+        public var welcomeTimeout: Duration
 
         public init(
             servers: [String], swarm: String, targetPeers: Int = 4, maxPeers: Int = 8, backoffBase: Duration = .milliseconds(500),
-            backoffCap: Duration = .seconds(30), announceBatch: Int = 256
+            backoffCap: Duration = .seconds(30), announceBatch: Int = 256, welcomeTimeout: Duration = .seconds(10)
         ) {
             self.servers = servers
             self.swarm = swarm
@@ -32,6 +36,7 @@ public final class ServerLink: Service, Sendable {
             self.backoffBase = backoffBase
             self.backoffCap = backoffCap
             self.announceBatch = announceBatch
+            self.welcomeTimeout = welcomeTimeout
         }
     }
 
@@ -102,9 +107,40 @@ public final class ServerLink: Service, Sendable {
     /// the latest resume token.
     private func session(with server: String, resumeToken: String?) async -> (Bool, String, String?) {
         let (outgoing, outgoingSink) = AsyncStream.makeStream(of: ServerMessage.self)
-        let outcome = Mutex<(welcomed: Bool, reason: String, token: String?)>((false, "connection closed", nil))
-        let (codec, configuration, logger, eventSink) = (codec, configuration, logger, eventSink)
+        let outcome = SessionOutcome()
         let hello = Hello(swarm: configuration.swarm, targetPeers: configuration.targetPeers, maxPeers: configuration.maxPeers, resumeToken: resumeToken, agent: "fugitive-swift")
+        let welcomeTimeout = configuration.welcomeTimeout
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.connect(server, hello: hello, outgoing: outgoing, outgoingSink: outgoingSink, outcome: outcome)
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: welcomeTimeout)
+                return true
+            }
+            // The connection ends first (the watchdog then goes), or the watchdog fires:
+            // a welcomed connection carries on, any other is abandoned.
+            if await group.next() == true, outcome.state.withLock({ $0.welcomed }) {
+                _ = await group.next()
+            } else if !outcome.state.withLock({ $0.welcomed }) {
+                outcome.state.withLock { if $0.reason == "connection closed" { $0.reason = "no welcome within \(welcomeTimeout)" } }
+            }
+            group.cancelAll()
+        }
+        state.withLock {
+            $0.outgoing = nil
+            $0.welcome = nil
+        }
+        outgoingSink.finish()
+        return outcome.state.withLock { ($0.welcomed, $0.reason, $0.token) }
+    }
+
+    private func connect(
+        _ server: String, hello: Hello, outgoing: AsyncStream<ServerMessage>, outgoingSink: AsyncStream<ServerMessage>.Continuation,
+        outcome: SessionOutcome
+    ) async {
+        let (codec, logger, eventSink) = (codec, logger, eventSink)
         do {
             _ = try await WebSocketClient.connect(
                 url: server, configuration: .init(maxFrameSize: WireLimits.serverLink.maxFrameSize, autoPing: .disabled), logger: logger
@@ -121,7 +157,7 @@ public final class ServerLink: Service, Sendable {
                         let message = try codec.decodeServerMessage(buffer)
                         switch message {
                         case .welcome(let welcome):
-                            outcome.withLock { $0 = (true, "connection closed", welcome.resumeToken) }
+                            outcome.state.withLock { $0 = (true, "connection closed", welcome.resumeToken) }
                             self.state.withLock {
                                 $0.outgoing = outgoingSink
                                 $0.welcome = welcome
@@ -129,8 +165,8 @@ public final class ServerLink: Service, Sendable {
                             eventSink.yield(.connected(welcome, server: server))
                             self.announce(on: outgoingSink)
                             heartbeat = Self.heartbeats(every: .milliseconds(welcome.heartbeatMillis), on: outgoingSink)
-                        case .error(let error) where outcome.withLock({ !$0.welcomed }):
-                            outcome.withLock { $0.reason = "refused: \(error.code) \(error.message)" }
+                        case .error(let error) where outcome.state.withLock({ !$0.welcomed }):
+                            outcome.state.withLock { $0.reason = "refused: \(error.code) \(error.message)" }
                         case .pong:
                             break
                         default:
@@ -142,14 +178,8 @@ public final class ServerLink: Service, Sendable {
                 }
             }
         } catch {
-            outcome.withLock { if $0.reason == "connection closed" { $0.reason = "\(error)" } }
+            outcome.state.withLock { if $0.reason == "connection closed" { $0.reason = "\(error)" } }
         }
-        state.withLock {
-            $0.outgoing = nil
-            $0.welcome = nil
-        }
-        outgoingSink.finish()
-        return outcome.withLock { ($0.welcomed, $0.reason, $0.token) }
     }
 
     /// Announces every holding again: a new session (or a restarted server) knows none.
@@ -171,4 +201,9 @@ public final class ServerLink: Service, Sendable {
             }
         }
     }
+}
+
+/// How one connection attempt went, shared by the connection and its watchdog.
+private final class SessionOutcome: Sendable {
+    let state = Mutex<(welcomed: Bool, reason: String, token: String?)>((false, "connection closed", nil))
 }
