@@ -15,7 +15,7 @@ final class DiskStore: Sendable {
     let capacity: Int
 
     /// Opens (or creates) the store at `path`.
-    init(path: String, capacity: Int) throws(StoreError) {
+    init(path: String?, capacity: Int) throws(StoreError) {
         self.capacity = capacity
         do {
             var configuration = Configuration()
@@ -24,10 +24,11 @@ final class DiskStore: Sendable {
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            // No path: an in-memory database, same schema and bounds, gone with the process.
+            database = try path.map { try DatabaseQueue(path: $0, configuration: configuration) } ?? DatabaseQueue(configuration: configuration)
             try Self.migrator.migrate(database)
         } catch {
-            throw StoreError(.openFailed, "cannot open the store at \(path): \(error)")
+            throw StoreError(.openFailed, "cannot open the store at \(path ?? ":memory:"): \(error)")
         }
     }
 
@@ -140,6 +141,27 @@ final class DiskStore: Sendable {
             }
         } catch {
             throw StoreError(.readFailed, "cannot read the store's usage: \(error)")
+        }
+    }
+
+    /// One holding per stored blob that a URL names (SQLite takes the bare columns from
+    /// the row with the newest `storedAt`).
+    func holdings() throws(StoreError) -> [Holding] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT resource.url AS url, blob.digest AS digest, blob.size AS size, MAX(resource.storedAt)
+                        FROM blob JOIN resource ON resource.digest = blob.digest
+                        GROUP BY blob.digest
+                        """
+                ).compactMap { row in
+                    ResourceDigest(bytes: [UInt8](row["digest"] as Data)).map { Holding(digest: $0, url: row["url"], size: UInt64(row["size"] as Int)) }
+                }
+            }
+        } catch {
+            throw StoreError(.readFailed, "cannot list the store's holdings: \(error)")
         }
     }
 

@@ -12,8 +12,8 @@ public final class ResourceStore: Sendable {
         public var memoryBytes: Int
         /// Bytes kept on disk (default 1 GiB).
         public var diskBytes: Int
-        /// The SQLite file; `nil` keeps bytes in memory only (and no URL map, which lives
-        /// on disk).
+        /// The SQLite file; `nil` keeps the persistent half in an in-memory SQLite
+        /// database (same bounds, gone with the process).
         public var path: String?
 
         public init(memoryBytes: Int = 64 << 20, diskBytes: Int = 1 << 30, path: String? = nil) {
@@ -33,13 +33,14 @@ public final class ResourceStore: Sendable {
     }
 
     private let memory: Mutex<MemoryCache>
-    private let disk: DiskStore?
+    private let disk: DiskStore
     private let counters = Mutex(Statistics())
     private let logger: Logger
+    private let evictionHandler = Mutex<(@Sendable ([ResourceDigest]) -> Void)?>(nil)
 
     public init(configuration: Configuration = .init(), logger: Logger) throws(StoreError) {
         memory = Mutex(MemoryCache(capacity: configuration.memoryBytes))
-        disk = try configuration.path.map { path throws(StoreError) in try DiskStore(path: path, capacity: configuration.diskBytes) }
+        disk = try DiskStore(path: configuration.path, capacity: configuration.diskBytes)
         self.logger = logger
     }
 
@@ -51,7 +52,8 @@ public final class ResourceStore: Sendable {
             throw StoreError(.digestMismatch, "bytes hash to \(digest), not \(expected)")
         }
         memory.withLock { _ = $0.put(digest, bytes) }
-        try disk?.put(digest, bytes, metadata: metadata)
+        let evicted = try disk.put(digest, bytes, metadata: metadata)
+        if !evicted.isEmpty, let handler = evictionHandler.withLock({ $0 }) { handler(evicted) }
         return digest
     }
 
@@ -61,7 +63,7 @@ public final class ResourceStore: Sendable {
             counters.withLock { $0.memoryHits += 1 }
             return StoredBytes(digest: digest, bytes: bytes, tier: .memory)
         }
-        switch try disk?.get(digest) ?? .miss {
+        switch try disk.get(digest) {
         case .hit(let bytes):
             memory.withLock { _ = $0.put(digest, bytes) }
             counters.withLock { $0.diskHits += 1 }
@@ -81,7 +83,7 @@ public final class ResourceStore: Sendable {
 
     /// What is stored for `url`: its digest and metadata (bytes via ``bytes(for:)``).
     public func resource(for url: String) throws(StoreError) -> (digest: ResourceDigest, metadata: ResourceMetadata)? {
-        guard let (digest, metadata) = try disk?.resource(for: url) else { return nil }
+        guard let (digest, metadata) = try disk.resource(for: url) else { return nil }
         return (digest, metadata)
     }
 
@@ -89,7 +91,16 @@ public final class ResourceStore: Sendable {
 
     /// Bytes held in memory and on disk.
     public func usage() throws(StoreError) -> (memoryBytes: Int, diskBytes: Int) {
-        (memory.withLock { $0.usedBytes }, try disk?.usage().bytes ?? 0)
+        (memory.withLock { $0.usedBytes }, try disk.usage().bytes)
+    }
+
+    /// What to announce to the server: one holding per stored resource.
+    public func holdings() throws(StoreError) -> [Holding] { try disk.holdings() }
+
+    /// Called with the digests the persistent store evicted to stay within its bound
+    /// (so that the peer can tell the server it no longer holds them).
+    public func onEviction(_ handler: @escaping @Sendable ([ResourceDigest]) -> Void) {
+        evictionHandler.withLock { $0 = handler }
     }
 
     var diskForTesting: DiskStore? { disk }

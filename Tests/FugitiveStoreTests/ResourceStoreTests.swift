@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import FugitiveWire
 import Logging
@@ -115,5 +116,19 @@ struct ResourceStoreTests {
         #expect(try store.bytes(for: ResourceDigest.sha256(of: bytes)) == nil)
         let digest = try store.store(bytes, expected: ResourceDigest.sha256(of: bytes))
         #expect(try store.bytes(for: digest)?.bytes == bytes)
+    }
+
+    @Test func holdingsListWhatIsStoredAndEvictionsAreReported() throws {
+        let evicted = Mutex<[ResourceDigest]>([])
+        // No path: the persistent half lives in an in-memory database, same bound.
+        let store = try ResourceStore(configuration: .init(memoryBytes: 10_000, diskBytes: 2_500), logger: Self.logger)
+        store.onEviction { digests in evicted.withLock { $0 += digests } }
+        let first = try store.store(Self.blob(1, size: 1000), metadata: ResourceMetadata(url: "https://a/1", storedAt: 1))
+        let second = try store.store(Self.blob(2, size: 1000), metadata: ResourceMetadata(url: "https://a/2", storedAt: 2))
+        #expect(Set(try store.holdings()) == [Holding(digest: first, url: "https://a/1", size: 1000), Holding(digest: second, url: "https://a/2", size: 1000)])
+        #expect(try store.resource(for: "https://a/2")?.digest == second)
+        let third = try store.store(Self.blob(3, size: 1000), metadata: ResourceMetadata(url: "https://a/3", storedAt: 3))
+        #expect(evicted.withLock { $0 } == [first])
+        #expect(Set(try store.holdings().map(\.digest)) == [second, third])
     }
 }

@@ -15,10 +15,22 @@ public final class PeerLink: Sendable {
         public var maxResourceSize: Int
         /// Message size on the channel (16 KiB: what every WebRTC stack takes).
         public var maxMessageSize: Int
+        /// Uploads of all links together stay under this rate, when set.
+        public var uploadLimit: TokenBucket?
+        /// Downloads of all links together stay under this rate, when set.
+        public var downloadLimit: TokenBucket?
+        /// Whether this side offers to inflate deflated transfers.
+        public var acceptsDeflate: Bool
 
-        public init(maxResourceSize: Int = 256 << 20, maxMessageSize: Int = ChunkSplitter.defaultMaxMessageSize) {
+        public init(
+            maxResourceSize: Int = 256 << 20, maxMessageSize: Int = ChunkSplitter.defaultMaxMessageSize, uploadLimit: TokenBucket? = nil,
+            downloadLimit: TokenBucket? = nil, acceptsDeflate: Bool = true
+        ) {
             self.maxResourceSize = maxResourceSize
             self.maxMessageSize = maxMessageSize
+            self.uploadLimit = uploadLimit
+            self.downloadLimit = downloadLimit
+            self.acceptsDeflate = acceptsDeflate
         }
     }
 
@@ -28,6 +40,16 @@ public final class PeerLink: Sendable {
         public var bytesUploaded = 0
         public var uploadsServed = 0
         public var uploadsRefusedBusy = 0
+        /// Bytes that went over the channel compressed, and what they inflated to.
+        public var deflatedBytesSent = 0
+        public var deflatedContentSent = 0
+    }
+
+    /// A finished upload, for the peer's events.
+    public struct Upload: Sendable, Hashable {
+        public var digest: ResourceDigest
+        public var bytes: Int
+        public var transferredBytes: Int
     }
 
     let channel: DataChannel
@@ -36,30 +58,40 @@ public final class PeerLink: Sendable {
     let configuration: Configuration
     let logger: Logger
     let codec = WireCodec(limits: .peerLink)
-    private let state = Mutex(State())
+    let state = Mutex(State())
+    let onUpload: @Sendable (Upload) -> Void
     /// Test hook: the uploader flips a byte in every chunk (a lying peer).
     let corruptsUploads: Bool
 
-    private struct State {
+    struct State {
         var nextRequest: UInt32 = 1
+        var nextNonce: UInt64 = 1
         var downloads: [UInt32: AsyncStream<PeerMessage>.Continuation] = [:]
         var uploads: [UInt32: Task<Void, Never>] = [:]
+        var pings: [UInt64: AsyncStream<Void>.Continuation] = [:]
         var statistics = Statistics()
     }
 
     public init(
         channel: DataChannel, store: ResourceStore, slots: UploadSlots, configuration: Configuration = .init(), logger: Logger,
-        corruptsUploadsForTesting: Bool = false
+        onUpload: @escaping @Sendable (Upload) -> Void = { _ in }, corruptsUploadsForTesting: Bool = false
     ) {
         self.channel = channel
         self.store = store
         self.slots = slots
         self.configuration = configuration
         self.logger = logger
+        self.onUpload = onUpload
         self.corruptsUploads = corruptsUploadsForTesting
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Whether the channel underneath has closed.
+    public var isClosed: Bool { channel.isClosed }
+
+    /// Closes the channel; ``run()`` then returns and every transfer ends.
+    public func close() { channel.close() }
 
     /// Reads the channel until it closes; run it for as long as the link is used.
     public func run() async {
@@ -76,12 +108,13 @@ public final class PeerLink: Sendable {
             handle(decoded)
         }
         // The channel is gone: every transfer in either direction ends.
-        let (downloads, uploads) = state.withLock { state in
-            defer { (state.downloads, state.uploads) = ([:], [:]) }
-            return (Array(state.downloads.values), Array(state.uploads.values))
+        let (downloads, uploads, pings) = state.withLock { state in
+            defer { (state.downloads, state.uploads, state.pings) = ([:], [:], [:]) }
+            return (Array(state.downloads.values), Array(state.uploads.values), Array(state.pings.values))
         }
         for download in downloads { download.finish() }
         for upload in uploads { upload.cancel() }
+        for ping in pings { ping.finish() }
     }
 
     private func handle(_ message: PeerMessage) {
@@ -102,9 +135,39 @@ public final class PeerLink: Sendable {
             if let id = error.requestID { route(id, message) }
         case .ping(let heartbeat):
             send(.pong(heartbeat))
-        case .pong:
-            break
+        case .pong(let heartbeat):
+            state.withLock { $0.pings.removeValue(forKey: heartbeat.nonce) }.map {
+                $0.yield()
+                $0.finish()
+            }
         }
+    }
+
+    /// The round-trip time of a `ping` over the channel, or `nil` when no `pong` came
+    /// within `timeout` (or the link closed).
+    public func measureRoundTrip(timeout: Duration = .seconds(2)) async -> Duration? {
+        let (pong, sink) = AsyncStream.makeStream(of: Void.self)
+        let nonce = state.withLock { state in
+            defer { state.nextNonce += 1 }
+            state.pings[state.nextNonce] = sink
+            return state.nextNonce
+        }
+        let started = ContinuousClock.now
+        send(.ping(Heartbeat(nonce: nonce)))
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in pong { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
+        }
+        state.withLock { _ = $0.pings.removeValue(forKey: nonce) }
+        return answered ? ContinuousClock.now - started : nil
     }
 
     // MARK: Bookkeeping for the transfers
@@ -124,11 +187,16 @@ public final class PeerLink: Sendable {
     func countBusy() { state.withLock { $0.statistics.uploadsRefusedBusy += 1 } }
     func addDownloaded(_ count: Int) { state.withLock { $0.statistics.bytesDownloaded += count } }
 
-    func countUpload(_ count: Int) {
+    func countUpload(_ upload: Upload, deflated: Bool) {
         state.withLock {
-            $0.statistics.bytesUploaded += count
+            $0.statistics.bytesUploaded += upload.transferredBytes
             $0.statistics.uploadsServed += 1
+            if deflated {
+                $0.statistics.deflatedBytesSent += upload.transferredBytes
+                $0.statistics.deflatedContentSent += upload.bytes
+            }
         }
+        onUpload(upload)
     }
 
     private func route(_ id: UInt32, _ message: PeerMessage) {

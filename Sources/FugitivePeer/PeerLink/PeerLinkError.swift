@@ -3,7 +3,7 @@ import FugitiveWire
 /// Why a fetch from a peer failed; the pipeline then tries elsewhere.
 public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable { case miss, busy, corrupted, closed, protocolViolation }
+        private enum Value: String, Hashable, Sendable { case miss, busy, corrupted, closed, protocolViolation, stalled, lostRace, cancelled }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -17,6 +17,12 @@ public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let closed = Code(.closed)
         /// The peer broke the protocol (chunk before head, bad sizes, …).
         public static let protocolViolation = Code(.protocolViolation)
+        /// Nothing arrived for the stall timeout.
+        public static let stalled = Code(.stalled)
+        /// Another peer answered first; this transfer was abandoned.
+        public static let lostRace = Code(.lostRace)
+        /// The fetching task was cancelled.
+        public static let cancelled = Code(.cancelled)
 
         public var description: String { value.rawValue }
     }

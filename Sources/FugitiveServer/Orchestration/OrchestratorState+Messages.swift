@@ -33,8 +33,16 @@ extension OrchestratorState {
         guard let asker = sessions[id] else { return [] }
         let count = min(want.count, asker.freeSlots)
         guard count > 0 else { return [] }
+        // Named peers first (tier 2: a holder the asker needs), when they can be paired.
+        let named = (want.peers ?? []).reduce(into: [PeerID]()) { named, peer in
+            guard named.count < count, peer != id, !named.contains(peer), !asker.isPartner(peer),
+                let session = sessions[peer], session.swarm == asker.swarm, session.freeSlots > 0
+            else { return }
+            named.append(peer)
+        }
         let candidates = pairingCandidates(for: id, wanted: want.digests ?? [])
-        let chosen = policy.choose(count, asker: id, address: asker.address, excluding: asker.partners, candidates: candidates)
+        let chosen = named.compactMap { sessions[$0] }.map { PairingPolicy.Candidate(id: $0.id, address: $0.address, freeSlots: $0.freeSlots) }
+            + policy.choose(count - named.count, asker: id, address: asker.address, excluding: asker.partners.union(named), candidates: candidates)
         var actions: [Action] = []
         let deadline = now + configuration.pairTimeout
         for partner in chosen {

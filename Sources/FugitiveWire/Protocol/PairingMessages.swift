@@ -3,12 +3,16 @@ public struct Want: WireBody {
     public var count: Int
     /// Resources the peer wants, so that holders can be preferred.
     public var digests: [ResourceDigest]?
+    /// Peers to pair with first when they can take a partner — holders that `who-has`
+    /// named, for a fetch that no linked peer can serve (tier 2).
+    public var peers: [PeerID]?
 
-    enum CodingKeys: String, CodingKey { case count = "n", digests = "d" }
+    enum CodingKeys: String, CodingKey { case count = "n", digests = "d", peers = "p" }
 
-    public init(count: Int, digests: [ResourceDigest]? = nil) {
+    public init(count: Int, digests: [ResourceDigest]? = nil, peers: [PeerID]? = nil) {
         self.count = count
         self.digests = digests
+        self.peers = peers
     }
 
     public func validate(_ limits: WireLimits) throws(WireError) {
@@ -16,6 +20,8 @@ public struct Want: WireBody {
             throw WireError(.invalidField, "want.count \(count) not in 1...\(limits.maxPeerCount)")
         }
         try limits.check(count: digests?.count ?? 0, max: limits.maxListCount, "want.digests")
+        try limits.check(count: peers?.count ?? 0, max: limits.maxPeerCount, "want.peers")
+        for peer in peers ?? [] { try limits.check(peer.rawValue, max: limits.maxTextLength, "want.peers") }
     }
 }
 

@@ -1,0 +1,169 @@
+import Foundation
+import FugitiveStore
+import FugitiveWire
+import Logging
+import Synchronization
+
+/// The fetch path: memory → disk → peers → origin. Bytes from peers are accepted only
+/// against a trusted SHA-256 (the caller's, the origin's `Repr-Digest`, or the server's
+/// vouch); without one the peer phase is skipped. The peer phase is bounded by its own
+/// deadline, the whole fetch by the caller's; task cancellation cancels everything
+/// under way.
+final class FetchPipeline: Sendable {
+    struct Configuration: Sendable {
+        /// The whole fetch, when the caller gives no deadline.
+        var defaultDeadline: Duration = .seconds(30)
+        /// Asking peers (until a transfer has begun) before going to the origin.
+        var peerPhase: Duration = .seconds(3)
+        /// A peer transfer with no progress for this long is abandoned.
+        var stallTimeout: Duration = .seconds(5)
+        /// `who-has` and `vouch` answers.
+        var serverTimeout: Duration = .seconds(2)
+        /// The origin HEAD that looks for a `Repr-Digest`.
+        var headTimeout: Duration = .seconds(5)
+        /// How long a tier-2 link (to a holder not linked yet) may take to open.
+        var tier2Timeout: Duration = .seconds(5)
+        /// How long a stored copy without `max-age` is used without revalidation.
+        var defaultFreshness: Double = 300
+        /// The largest resource fetched.
+        var maxResourceSize: Int = 256 << 20
+    }
+
+    let configuration: Configuration
+    let store: ResourceStore
+    let swarm: any PeerSwarm
+    let origin: any OriginFetching
+    let logger: Logger
+    let emit: @Sendable (PeerEvent) -> Void
+    let counters = Mutex(PeerStatistics())
+
+    init(
+        configuration: Configuration, store: ResourceStore, swarm: any PeerSwarm, origin: any OriginFetching, logger: Logger,
+        emit: @escaping @Sendable (PeerEvent) -> Void
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.swarm = swarm
+        self.origin = origin
+        self.logger = logger
+        self.emit = emit
+    }
+
+    func fetch(_ url: String, digest given: ResourceDigest?, deadline: Duration?) async throws(FetchError) -> Resource {
+        let started = ContinuousClock.now
+        let deadline = started + (deadline ?? configuration.defaultDeadline)
+        var timings = FetchTimings()
+        func done(_ bytes: [UInt8], _ digest: ResourceDigest, _ contentType: String?, _ source: ResourceSource) -> Resource {
+            timings.total = .now - started
+            let resource = Resource(url: url, bytes: bytes, digest: digest, contentType: contentType, source: source, timings: timings)
+            count(resource)
+            return resource
+        }
+        try checkCancellation(url)
+
+        // 1. The store, by digest when it is known, else by URL while the copy is fresh.
+        let known = try? store.resource(for: url)
+        if let given, let hit = try? store.bytes(for: given) {
+            return done(hit.bytes, given, known?.digest == given ? known?.metadata.contentType : nil, hit.tier.source)
+        }
+        if given == nil, let known, isFresh(known.metadata), let hit = try? store.bytes(for: known.digest) {
+            return done(hit.bytes, known.digest, known.metadata.contentType, hit.tier.source)
+        }
+
+        // 2. A trusted digest: the caller's, the origin's Repr-Digest, the server's vouch.
+        var trusted = given
+        var head: OriginResponse?
+        if trusted == nil {
+            let phase = ContinuousClock.now
+            (trusted, head) = await trustedDigest(for: url, until: deadline)
+            timings.digest = .now - phase
+            try checkCancellation(url)
+        }
+        if let trusted, given == nil, let hit = try? store.bytes(for: trusted) {
+            // Still the same bytes (revalidated), or the same bytes under another URL.
+            let metadata = head?.metadata(url: url, storedAt: Date().timeIntervalSince1970)
+                ?? known.map { ResourceMetadata(url: url, contentType: $0.metadata.contentType, storedAt: Date().timeIntervalSince1970) }
+            if let metadata { _ = try? store.store(hit.bytes, expected: trusted, metadata: metadata) }
+            return done(hit.bytes, trusted, metadata?.contentType, hit.tier.source)
+        }
+
+        // 3. Peers, against the trusted digest only.
+        if let trusted {
+            let phase = ContinuousClock.now
+            let found = await peerPhase(url, digest: trusted, until: min(deadline, phase + configuration.peerPhase), deadline: deadline)
+            timings.peers = .now - phase
+            try checkCancellation(url)
+            if let (peer, download) = found {
+                let metadata = ResourceMetadata(
+                    url: url, contentType: download.contentType ?? head?.contentType, etag: head?.etag, lastModified: head?.lastModified,
+                    maxAge: head?.maxAge, storedAt: Date().timeIntervalSince1970)
+                keep(download.bytes, digest: trusted, metadata: metadata, url: url)
+                return done(download.bytes, trusted, metadata.contentType, .peer(peer))
+            }
+        }
+
+        // 4. The origin.
+        let phase = ContinuousClock.now
+        let remaining = deadline - phase
+        guard remaining > .zero else { throw FetchError(.deadlineExceeded, "no time left for the origin of \(url)") }
+        let response = try await origin.get(url, timeout: remaining, maxSize: configuration.maxResourceSize)
+        timings.origin = .now - phase
+        let digest = ResourceDigest.sha256(of: response.bytes)
+        if let expected = trusted ?? response.reprDigest, expected != digest {
+            throw FetchError(.digestMismatch, "\(url) from the origin hashes to \(digest), not the trusted \(expected)")
+        }
+        keep(response.bytes, digest: digest, metadata: response.metadata(url: url, storedAt: Date().timeIntervalSince1970), url: url)
+        return done(response.bytes, digest, response.contentType, .origin)
+    }
+
+    /// HEAD for a `Repr-Digest` first (it also brings the caching headers), else the
+    /// server's vouch.
+    private func trustedDigest(for url: String, until deadline: ContinuousClock.Instant) async -> (ResourceDigest?, OriginResponse?) {
+        let headTimeout = min(configuration.headTimeout, deadline - .now)
+        var head: OriginResponse?
+        if headTimeout > .zero {
+            do { head = try await origin.head(url, timeout: headTimeout) } catch {
+                logger.debug("HEAD failed; asking the server to vouch", metadata: ["url": "\(url)", "error": "\(error)"])
+            }
+        }
+        if let digest = head?.reprDigest { return (digest, head) }
+        let vouchTimeout = min(configuration.serverTimeout, deadline - .now)
+        guard vouchTimeout > .zero, !Task.isCancelled else { return (nil, head) }
+        return (await swarm.vouch(url, timeout: vouchTimeout), head)
+    }
+
+    private func keep(_ bytes: [UInt8], digest: ResourceDigest, metadata: ResourceMetadata, url: String) {
+        do {
+            try store.store(bytes, expected: digest, metadata: metadata)
+            swarm.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count)))
+        } catch {
+            logger.warning("could not store a fetched resource", metadata: ["url": "\(url)", "error": "\(error)"])
+        }
+    }
+
+    private func isFresh(_ metadata: ResourceMetadata) -> Bool {
+        let age = Date().timeIntervalSince1970 - metadata.storedAt
+        return age < metadata.maxAge.map(Double.init) ?? configuration.defaultFreshness
+    }
+
+    private func checkCancellation(_ url: String) throws(FetchError) {
+        if Task.isCancelled { throw FetchError(.cancelled, "the fetch of \(url) was cancelled") }
+    }
+
+    private func count(_ resource: Resource) {
+        counters.withLock { counters in
+            counters.fetches += 1
+            switch resource.source {
+            case .memory, .disk: counters.bytesFromStore += resource.bytes.count
+            case .peer: counters.bytesFromPeers += resource.bytes.count
+            case .origin: counters.bytesFromOrigin += resource.bytes.count
+            }
+            counters.fetchesBySource[resource.source.kind, default: 0] += 1
+        }
+        emit(.fetched(url: resource.url, source: resource.source, bytes: resource.bytes.count, duration: resource.timings.total))
+    }
+}
+
+extension StoreTier {
+    var source: ResourceSource { self == .memory ? .memory : .disk }
+}

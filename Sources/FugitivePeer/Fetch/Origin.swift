@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import FugitiveStore
+import FugitiveWire
+import NIOCore
+import NIOHTTP1
+
+/// What an origin said about a resource, with or without its bytes.
+public struct OriginResponse: Sendable, Hashable {
+    /// The body (empty for a HEAD).
+    public var bytes: [UInt8]
+    /// The origin's own SHA-256 of the representation (`Repr-Digest`), when it sent one.
+    public var reprDigest: ResourceDigest?
+    public var contentType: String?
+    public var etag: String?
+    public var lastModified: String?
+    /// `Cache-Control: max-age` (0 for `no-cache`/`no-store`).
+    public var maxAge: Int?
+
+    public init(
+        bytes: [UInt8] = [], reprDigest: ResourceDigest? = nil, contentType: String? = nil, etag: String? = nil, lastModified: String? = nil,
+        maxAge: Int? = nil
+    ) {
+        self.bytes = bytes
+        self.reprDigest = reprDigest
+        self.contentType = contentType
+        self.etag = etag
+        self.lastModified = lastModified
+        self.maxAge = maxAge
+    }
+
+    func metadata(url: String, storedAt: Double) -> ResourceMetadata {
+        ResourceMetadata(url: url, contentType: contentType, etag: etag, lastModified: lastModified, maxAge: maxAge, storedAt: storedAt)
+    }
+}
+
+/// The origin as the fetch pipeline sees it; ``HTTPOrigin`` is the real one.
+public protocol OriginFetching: Sendable {
+    /// The headers of `url` (a HEAD request), for its `Repr-Digest`.
+    func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse
+    /// The whole resource; more than `maxSize` bytes is `.tooLarge`.
+    func get(_ url: String, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse
+}
+
+/// Fetches from origins over HTTP(S) with AsyncHTTPClient. Task cancellation cancels
+/// the request.
+public struct HTTPOrigin: OriginFetching {
+    let client: HTTPClient
+
+    /// - Parameter client: the client to use (its lifetime is the caller's).
+    public init(client: HTTPClient = .shared) { self.client = client }
+
+    public func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse {
+        try await execute(url, method: .HEAD, timeout: timeout, maxSize: 0)
+    }
+
+    public func get(_ url: String, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse {
+        try await execute(url, method: .GET, timeout: timeout, maxSize: maxSize)
+    }
+
+    private func execute(_ url: String, method: HTTPMethod, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse {
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+            throw FetchError(.invalidURL, "\(url) is not an absolute http(s) URL")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        // Identity only: the digest covers the representation as stored.
+        request.headers.add(name: "Accept-Encoding", value: "identity")
+        request.headers.add(name: "Want-Repr-Digest", value: "sha-256=10")
+        let amount = TimeAmount.nanoseconds(max(1, Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        do {
+            let response = try await client.execute(request, timeout: amount)
+            guard (200..<300).contains(response.status.code) else {
+                throw FetchError(.originStatus, "\(url) answered \(response.status.code) \(response.status.reasonPhrase)")
+            }
+            var result = OriginResponse(
+                reprDigest: response.headers.first(name: "Repr-Digest").flatMap(ReprDigest.sha256(fromHeader:)),
+                contentType: response.headers.first(name: "Content-Type"), etag: response.headers.first(name: "ETag"),
+                lastModified: response.headers.first(name: "Last-Modified"), maxAge: Self.maxAge(response.headers))
+            if method == .GET {
+                if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxSize {
+                    throw FetchError(.tooLarge, "\(url) is \(length) bytes, over the limit of \(maxSize)")
+                }
+                var body = try await response.body.collect(upTo: maxSize)
+                result.bytes = body.readBytes(length: body.readableBytes) ?? []
+            }
+            return result
+        } catch let error as FetchError {
+            throw error
+        } catch is CancellationError {
+            throw FetchError(.cancelled, "the request to \(url) was cancelled")
+        } catch let error as NIOTooManyBytesError {
+            throw FetchError(.tooLarge, "\(url) is over the limit of \(maxSize) bytes: \(error)")
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw FetchError(.deadlineExceeded, "\(url) did not answer within \(timeout): \(error)")
+        } catch let error as HTTPClientError where error == .cancelled {
+            throw FetchError(.cancelled, "the request to \(url) was cancelled")
+        } catch {
+            if Task.isCancelled { throw FetchError(.cancelled, "the request to \(url) was cancelled") }
+            throw FetchError(.originUnreachable, "\(url): \(error)")
+        }
+    }
+
+    /// Seconds the response may be reused for: `no-store`/`no-cache` → 0, else `max-age`.
+    static func maxAge(_ headers: HTTPHeaders) -> Int? {
+        let directives = headers[canonicalForm: "Cache-Control"].map { $0.lowercased() }
+        if directives.contains(where: { $0 == "no-store" || $0 == "no-cache" }) { return 0 }
+        for directive in directives where directive.hasPrefix("max-age=") {
+            return Int(directive.dropFirst("max-age=".count).filter { $0 != "\"" })
+        }
+        return nil
+    }
+}

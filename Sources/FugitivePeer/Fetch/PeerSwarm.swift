@@ -1,0 +1,74 @@
+import FugitiveWire
+
+/// What a transfer from a peer turned out to be, for the peer's standing.
+enum PeerOutcome: Sendable, Hashable {
+    case succeeded
+    /// Stalled, closed or broke the protocol: counts towards replacing the link.
+    case failed
+    /// Sent bytes that do not hash to the digest: never asked for it again, link dropped.
+    case corrupted
+}
+
+/// The swarm as the fetch pipeline sees it. The real one is the peer's ``LinkManager``
+/// and server link; unit tests give the pipeline an in-memory one.
+protocol PeerSwarm: Sendable {
+    /// Holders of `digest` the server knows, best first; empty when it cannot say in time.
+    func holders(of digest: ResourceDigest, url: String, timeout: Duration) async -> [PeerID]
+    /// The digest the server vouches for `url`, if it can.
+    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest?
+    /// Peers with an open link, best first.
+    func linkedPeers() -> [PeerID]
+    /// Downloads `digest` from a linked peer (see ``PeerLink/fetch(_:url:stallTimeout:claim:)``).
+    func download(
+        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, claim: @escaping @Sendable (ResponseHead) -> Bool
+    ) async throws(PeerLinkError) -> PeerDownload
+    /// Links to one of `holders` (tier 2); the peer it linked to, or `nil`.
+    func link(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> PeerID?
+    /// Whether `peer` lied about `digest` before.
+    func isLiar(_ peer: PeerID, for digest: ResourceDigest) -> Bool
+    /// Records how a transfer from `peer` went.
+    func record(_ outcome: PeerOutcome, peer: PeerID, digest: ResourceDigest)
+    /// Tells the server this peer now holds a resource.
+    func announce(_ holding: Holding)
+}
+
+extension LinkManager: PeerSwarm {
+    func holders(of digest: ResourceDigest, url: String, timeout: Duration) async -> [PeerID] {
+        noteWanted(digest)
+        let me = withState { $0.me }
+        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
+            .whoHas(WhoHas(requestID: id, digest: digest, limit: 16))
+        }
+        guard case .holders(let holders) = answer else { return [] }
+        return holders.peers.filter { $0 != me }
+    }
+
+    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? {
+        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in .vouch(Vouch(requestID: id, url: url)) }
+        guard case .vouched(let vouched) = answer, vouched.url == url else { return nil }
+        return vouched.digest
+    }
+
+    func linkedPeers() -> [PeerID] { openLinks().map(\.peer) }
+
+    func download(
+        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, claim: @escaping @Sendable (ResponseHead) -> Bool
+    ) async throws(PeerLinkError) -> PeerDownload {
+        guard let link = link(to: peer) else { throw PeerLinkError(.closed, "no link to \(peer)") }
+        return try await link.fetch(digest, url: url, stallTimeout: stallTimeout, claim: claim)
+    }
+
+    func link(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> PeerID? {
+        await connect(toOneOf: holders, holding: digest, timeout: timeout)?.peer
+    }
+
+    func record(_ outcome: PeerOutcome, peer: PeerID, digest: ResourceDigest) {
+        switch outcome {
+        case .succeeded: succeeded(peer)
+        case .failed: failed(peer)
+        case .corrupted: caughtLying(peer, digest: digest)
+        }
+    }
+
+    func announce(_ holding: Holding) { server.send(.have(Have(holdings: [holding]))) }
+}

@@ -1,0 +1,174 @@
+import FugitiveRTC
+import FugitiveWire
+
+extension LinkManager {
+    /// Starts the WebRTC connection the server paired this peer into: the offerer sends
+    /// its offer and opens the channel, the answerer waits for both.
+    func open(_ pair: Pair) {
+        var rtc = configuration.connection
+        let connection: PeerConnection
+        do {
+            let iceServers = withState { $0.iceServers }
+            rtc.apply(iceServers)
+            connection = try PeerConnection(configuration: rtc, loop: loop, logger: logger)
+        } catch {
+            logger.warning("cannot create a peer connection", metadata: ["error": "\(error)"])
+            server.send(.link(LinkReport(peer: pair.peer, state: .failed)))
+            return
+        }
+        let accepted = withState { state -> Bool in
+            // A peer caught lying is not linked again.
+            guard state.entries[pair.peer] == nil, state.entries.count < configuration.maxLinks,
+                !state.liars.values.contains(where: { $0.contains(pair.peer) })
+            else { return false }
+            state.entries[pair.peer] = Entry(connection: connection, offerer: pair.offerer)
+            return true
+        }
+        guard accepted else {
+            connection.close()
+            server.send(.link(LinkReport(peer: pair.peer, state: .failed)))
+            return
+        }
+        let task = Task { await self.maintain(pair.peer, connection, offerer: pair.offerer) }
+        withState { $0.entries[pair.peer]?.task = task }
+    }
+
+    /// One link's whole life: signalling, channel, use, end.
+    private func maintain(_ peer: PeerID, _ connection: PeerConnection, offerer: Bool) async {
+        let trickle = Task {
+            for await local in connection.localCandidates {
+                let signal =
+                    local.isEndOfCandidates
+                    ? Signal(peer: peer, kind: .endOfCandidates, mid: local.mid)
+                    : Signal(peer: peer, kind: .candidate, candidate: local.candidateString, mid: local.mid)
+                server.send(.signal(signal))
+            }
+        }
+        defer { trickle.cancel() }
+        let channel: DataChannel?
+        if offerer {
+            do {
+                server.send(.signal(Signal(peer: peer, kind: .offer, sdp: try connection.createOffer().sdp)))
+            } catch {
+                return fail(peer, connection, "cannot make an offer: \(error)")
+            }
+            channel = await withTimeout(configuration.connectTimeout) { try await connection.createDataChannel(label: "fugitive") }
+        } else {
+            channel = await withTimeout(configuration.connectTimeout) { () -> DataChannel? in
+                for await channel in connection.incomingChannels { return channel }
+                return nil
+            } ?? nil
+        }
+        guard let channel, !Task.isCancelled else { return fail(peer, connection, "no channel within \(configuration.connectTimeout)") }
+        let link = PeerLink(
+            channel: channel, store: store, slots: slots, configuration: configuration.peerLink, logger: logger,
+            onUpload: { [emit] upload in emit(.served(peer: peer, digest: upload.digest, bytes: upload.bytes, transferredBytes: upload.transferredBytes)) },
+            corruptsUploadsForTesting: corruptsUploads)
+        // A failed or closed connection ends the channel too, so `run` returns.
+        let watch = Task {
+            for await state in connection.states {
+                if case .failed = state { link.close() }
+                if state == .closed { link.close() }
+            }
+            link.close()
+        }
+        defer { watch.cancel() }
+        let reader = Task { await link.run() }
+        let rtt = await link.measureRoundTrip()
+        let stillOurs = withState { state -> Bool in
+            guard state.entries[peer]?.connection === connection else { return false }
+            state.entries[peer]?.link = link
+            state.entries[peer]?.roundTrip = rtt
+            return true
+        }
+        guard stillOurs else {
+            reader.cancel()
+            link.close()
+            return
+        }
+        server.send(.link(LinkReport(peer: peer, state: .connected, rttMillis: rtt?.milliseconds)))
+        emit(.linked(peer: peer, roundTrip: rtt))
+        await reader.value
+        // The channel closed (the other side went, or this side dropped it).
+        let wasOurs = withState { state -> Bool in
+            guard state.entries[peer]?.connection === connection else { return false }
+            state.entries[peer] = nil
+            return true
+        }
+        connection.close()
+        if wasOurs {
+            server.send(.link(LinkReport(peer: peer, state: .disconnected)))
+            emit(.unlinked(peer: peer, reason: "channel closed"))
+            checkTarget()
+        }
+    }
+
+    private func fail(_ peer: PeerID, _ connection: PeerConnection, _ reason: String) {
+        logger.debug("link failed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+        let wasOurs = withState { state -> Bool in
+            guard state.entries[peer]?.connection === connection else { return false }
+            state.entries[peer] = nil
+            return true
+        }
+        connection.close()
+        if wasOurs {
+            server.send(.link(LinkReport(peer: peer, state: .failed)))
+            checkTarget()
+        }
+    }
+
+    /// Applies a relayed offer, answer or candidate to the pair's connection.
+    func receive(_ signal: Signal) {
+        guard let entry = withState({ $0.entries[signal.peer] }) else {
+            logger.debug("signal for no pending link", metadata: ["peer": "\(signal.peer)"])
+            return
+        }
+        let connection = entry.connection
+        do {
+            switch signal.kind {
+            case .offer:
+                guard !entry.offerer, let sdp = signal.sdp else { throw LinkSignalError("an offer to the offerer") }
+                try connection.setRemoteDescription(SessionDescription(kind: .offer, sdp: sdp))
+                server.send(.signal(Signal(peer: signal.peer, kind: .answer, sdp: try connection.createAnswer().sdp)))
+            case .answer:
+                guard entry.offerer, let sdp = signal.sdp else { throw LinkSignalError("an answer to the answerer") }
+                try connection.setRemoteDescription(SessionDescription(kind: .answer, sdp: sdp))
+            case .candidate:
+                connection.addRemoteCandidate(try TrickledCandidate(candidateString: signal.candidate ?? "", mid: signal.mid ?? "0"))
+            case .endOfCandidates:
+                connection.addRemoteCandidate(.endOfCandidates(mid: signal.mid ?? "0"))
+            }
+        } catch {
+            logger.debug("bad signal; dropping the link", metadata: ["peer": "\(signal.peer)", "error": "\(error)"])
+            drop(signal.peer, report: .failed, reason: "bad signal")
+        }
+    }
+
+    /// Ends the link to `peer` (if any), telling the server `report` when given.
+    func drop(_ peer: PeerID, report: LinkState?, reason: String) {
+        guard let entry = withState({ $0.entries.removeValue(forKey: peer) }) else { return }
+        entry.link?.close()
+        entry.connection.close()
+        entry.task?.cancel()
+        if let report { server.send(.link(LinkReport(peer: peer, state: report))) }
+        emit(.unlinked(peer: peer, reason: reason))
+        checkTarget()
+    }
+
+    func closeAll() {
+        let entries = withState { state in
+            defer { state.entries = [:] }
+            return Array(state.entries.values)
+        }
+        for entry in entries {
+            entry.link?.close()
+            entry.connection.close()
+            entry.task?.cancel()
+        }
+    }
+}
+
+struct LinkSignalError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

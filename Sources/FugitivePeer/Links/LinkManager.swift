@@ -1,0 +1,249 @@
+import FugitiveRTC
+import FugitiveStore
+import FugitiveWire
+import Logging
+import Synchronization
+
+/// Keeps the peer's WebRTC links: takes the partners the server pairs it with (making or
+/// answering the offer through the server's relay), asks for more whenever it is below
+/// its target, measures each link's round trip and reports it, and drops links that are
+/// lying, failing or much slower than the rest when others can take their place.
+final class LinkManager: Sendable {
+    struct Configuration: Sendable {
+        var targetLinks: Int
+        var maxLinks: Int
+        /// How long a new pair may take from `pair` to an open channel.
+        var connectTimeout: Duration
+        /// How often the manager re-checks its links (want, RTT, eviction).
+        var maintenanceInterval: Duration
+        /// A `want` the server could not satisfy is not answered: ask again after this.
+        var wantInterval: Duration
+        /// Round trips are measured (and reported) this often.
+        var rttInterval: Duration
+        /// Consecutive failed transfers after which a link is replaced.
+        var maxFailures: Int
+        /// A link this many times slower than the median (and over 100 ms) is replaced.
+        var slowFactor: Double
+        /// Base WebRTC settings (local addresses, ports); ICE servers come from the server.
+        var connection: PeerConnection.Configuration
+        var peerLink: PeerLink.Configuration
+    }
+
+    struct Entry {
+        let connection: PeerConnection
+        let offerer: Bool
+        var link: PeerLink?
+        var roundTrip: Duration?
+        var failures = 0
+        var task: Task<Void, Never>?
+    }
+
+    struct State {
+        var me: PeerID?
+        var iceServers: [ICEServer] = []
+        var entries: [PeerID: Entry] = [:]
+        var lastWant: ContinuousClock.Instant?
+        /// Peers that sent bad bytes for a resource: never asked for it again.
+        var liars: [ResourceDigest: Set<PeerID>] = [:]
+        /// What fetches wanted lately: the server prefers partners holding these.
+        var recentlyWanted: [ResourceDigest] = []
+    }
+
+    let configuration: Configuration
+    let server: ServerLink
+    let requests = ServerRequests()
+    let store: ResourceStore
+    let slots: UploadSlots
+    let loop: GLibEventLoop
+    let logger: Logger
+    let emit: @Sendable (PeerEvent) -> Void
+    let corruptsUploads: Bool
+    let state = Mutex(State())
+
+    init(
+        configuration: Configuration, server: ServerLink, store: ResourceStore, slots: UploadSlots, loop: GLibEventLoop, logger: Logger,
+        corruptsUploadsForTesting: Bool = false, emit: @escaping @Sendable (PeerEvent) -> Void
+    ) {
+        self.configuration = configuration
+        self.server = server
+        self.store = store
+        self.slots = slots
+        self.loop = loop
+        self.logger = logger
+        self.corruptsUploads = corruptsUploadsForTesting
+        self.emit = emit
+    }
+
+    func withState<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
+
+    /// Follows the server link's events and maintains the links until cancelled.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in self.server.events { self.handle(event) }
+            }
+            group.addTask {
+                var lastRoundTrips = ContinuousClock.now
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.configuration.maintenanceInterval)
+                    self.evictOne()
+                    self.checkTarget()
+                    if ContinuousClock.now - lastRoundTrips >= self.configuration.rttInterval {
+                        lastRoundTrips = .now
+                        await self.measureRoundTrips()
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        closeAll()
+    }
+
+    // MARK: What the links look like
+
+    /// Open links, fastest first.
+    func openLinks() -> [(peer: PeerID, link: PeerLink)] {
+        state.withLock { state in
+            state.entries.compactMap { peer, entry in entry.link.map { (peer, $0, entry.roundTrip ?? .seconds(1)) } }
+        }.sorted { $0.2 < $1.2 }.map { ($0.0, $0.1) }
+    }
+
+    /// The open link to `peer`, if any.
+    func link(to peer: PeerID) -> PeerLink? { state.withLock { $0.entries[peer]?.link } }
+
+    /// Links open or being opened.
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Whether `peer` sent bad bytes for `digest` before.
+    func isLiar(_ peer: PeerID, for digest: ResourceDigest) -> Bool { state.withLock { $0.liars[digest]?.contains(peer) == true } }
+
+    // MARK: What transfers teach
+
+    /// A transfer from `peer` succeeded: its failure count starts over.
+    func succeeded(_ peer: PeerID) { state.withLock { $0.entries[peer]?.failures = 0 } }
+
+    /// A transfer from `peer` failed (stalled, closed, protocol): counted towards eviction.
+    func failed(_ peer: PeerID) { state.withLock { $0.entries[peer]?.failures += 1 } }
+
+    /// `peer` sent bytes that do not hash to `digest`: it is never asked for it again,
+    /// the link is dropped and the server is told the link failed.
+    func caughtLying(_ peer: PeerID, digest: ResourceDigest) {
+        state.withLock { _ = $0.liars[digest, default: []].insert(peer) }
+        logger.warning("a peer sent corrupted bytes; dropping the link", metadata: ["peer": "\(peer)", "digest": "\(digest)"])
+        emit(.penalised(peer: peer, reason: "sent bytes that do not hash to \(digest)"))
+        drop(peer, report: .failed, reason: "lying")
+    }
+
+    /// Remembers what fetches want so that the next `want` prefers its holders.
+    func noteWanted(_ digest: ResourceDigest) {
+        state.withLock { state in
+            state.recentlyWanted.removeAll { $0 == digest }
+            state.recentlyWanted.append(digest)
+            if state.recentlyWanted.count > 16 { state.recentlyWanted.removeFirst() }
+        }
+    }
+
+    /// Tier 2: asks the server to pair this peer with one of `holders` (it holds `digest`
+    /// and is not linked yet) and waits for the link to open. `nil` when no slot is free
+    /// or no link opened in time.
+    func connect(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> (peer: PeerID, link: PeerLink)? {
+        let candidates = holders.filter { !isLiar($0, for: digest) }
+        guard !candidates.isEmpty, count < configuration.maxLinks else { return nil }
+        guard server.send(.want(Want(count: 1, digests: [digest], peers: candidates))) else { return nil }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            for peer in candidates { if let link = link(to: peer) { return (peer, link) } }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return nil
+    }
+
+    // MARK: Keeping the count
+
+    /// Asks the server for partners when below target (and no `want` is recent).
+    func checkTarget() {
+        let want: Want? = state.withLock { state in
+            let missing = configuration.targetLinks - state.entries.count
+            guard missing > 0, state.me != nil else { return nil }
+            if let last = state.lastWant, ContinuousClock.now - last < configuration.wantInterval { return nil }
+            state.lastWant = .now
+            return Want(count: missing, digests: state.recentlyWanted.isEmpty ? nil : state.recentlyWanted)
+        }
+        if let want { server.send(.want(want)) }
+    }
+
+    /// Replaces at most one bad link per round, and only when the count stays at target
+    /// once it is asked for again: a failing link first, then one much slower than the rest.
+    private func evictOne() {
+        let victim: PeerID? = state.withLock { state in
+            let open = state.entries.filter { $0.value.link != nil }
+            guard open.count >= configuration.targetLinks else { return nil }
+            if let failing = open.first(where: { $0.value.failures >= configuration.maxFailures }) { return failing.key }
+            let times = open.compactMap(\.value.roundTrip).sorted()
+            guard times.count >= 3 else { return nil }
+            let median = times[times.count / 2]
+            let slowest = open.max { ($0.value.roundTrip ?? .zero) < ($1.value.roundTrip ?? .zero) }!
+            guard let rtt = slowest.value.roundTrip, rtt > .milliseconds(100), rtt > median * configuration.slowFactor else { return nil }
+            return slowest.key
+        }
+        if let victim {
+            emit(.penalised(peer: victim, reason: "failing or slow"))
+            drop(victim, report: .disconnected, reason: "evicted")
+        }
+    }
+
+    private func measureRoundTrips() async {
+        for (peer, link) in openLinks() {
+            guard let rtt = await link.measureRoundTrip() else { continue }
+            state.withLock { $0.entries[peer]?.roundTrip = rtt }
+            server.send(.link(LinkReport(peer: peer, state: .connected, rttMillis: rtt.milliseconds)))
+        }
+    }
+
+    // MARK: The server's events
+
+    private func handle(_ event: ServerLink.Event) {
+        switch event {
+        case .connected(let welcome, let url):
+            emit(.joined(id: welcome.peer, server: url))
+            let stale: [PeerID] = state.withLock { state in
+                state.me = welcome.peer
+                state.iceServers = welcome.iceServers
+                state.lastWant = nil
+                // A new session (new id): nobody knows the old links any more.
+                return welcome.resumed ? [] : Array(state.entries.keys)
+            }
+            for peer in stale { drop(peer, report: nil, reason: "new server session") }
+            if welcome.resumed {
+                for (peer, link) in openLinks() where !link.isClosed {
+                    let rtt = state.withLock { $0.entries[peer]?.roundTrip }
+                    server.send(.link(LinkReport(peer: peer, state: .connected, rttMillis: rtt?.milliseconds)))
+                }
+            }
+            checkTarget()
+        case .disconnected(_, let reason):
+            requests.failAll()
+            emit(.leftServer(reason: reason))
+        case .message(let message):
+            handle(message)
+        }
+    }
+
+    private func handle(_ message: ServerMessage) {
+        switch message {
+        case .pair(let pair): open(pair)
+        case .signal(let signal): receive(signal)
+        case .unpair(let unpair): drop(unpair.peer, report: nil, reason: "unpaired: \(unpair.reason)")
+        case .peerLeft(let left): drop(left.peer, report: nil, reason: "left")
+        case .holders, .vouched: requests.answer(message)
+        case .error(let error):
+            if !requests.answer(message) { logger.debug("server error", metadata: ["code": "\(error.code)", "message": "\(error.message)"]) }
+        default: break
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}

@@ -1,0 +1,161 @@
+import FugitiveStore
+import FugitiveWire
+import Logging
+import Synchronization
+import Testing
+
+@testable import FugitivePeer
+
+/// The fetch pipeline's order and cancellation, over an in-memory swarm and origin.
+@Suite("Fetch pipeline", .timeLimit(.minutes(1)))
+struct FetchPipelineTests {
+    static let logger = Logger(label: "test.pipeline")
+    static let url = "https://cdn.example/app.js"
+    static let bytes = [UInt8]((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+    static let digest = ResourceDigest.sha256(of: bytes)
+
+    static func pipeline(
+        swarm: InMemorySwarm, origin: InMemoryOrigin, store: ResourceStore? = nil, peerPhase: Duration = .seconds(2),
+        stallTimeout: Duration = .milliseconds(300)
+    ) throws -> FetchPipeline {
+        var configuration = FetchPipeline.Configuration()
+        configuration.peerPhase = peerPhase
+        configuration.stallTimeout = stallTimeout
+        return FetchPipeline(
+            configuration: configuration, store: try store ?? ResourceStore(logger: logger), swarm: swarm, origin: origin, logger: logger,
+            emit: { _ in })
+    }
+
+    @Test func theStoreAnswersBeforePeersAndOrigin() async throws {
+        let store = try ResourceStore(logger: Self.logger)
+        try store.store(Self.bytes, metadata: ResourceMetadata(url: Self.url, contentType: "text/javascript", storedAt: 4e9))
+        let swarm = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes])
+        let pipeline = try Self.pipeline(swarm: swarm, origin: origin, store: store)
+        let byDigest = try await pipeline.fetch(Self.url, digest: Self.digest, deadline: nil)
+        let byURL = try await pipeline.fetch(Self.url, digest: nil, deadline: nil)
+        #expect(byDigest.source == .memory && byURL.source == .memory)
+        #expect(byURL.bytes == Self.bytes && byURL.contentType == "text/javascript")
+        #expect(swarm.log.withLock { $0.asked }.isEmpty)
+        #expect(origin.log.withLock { ($0.heads, $0.gets) } == (0, 0))
+    }
+
+    @Test func peersComeBeforeTheOriginAndOnlyWithATrustedDigest() async throws {
+        // Trusted through the origin's Repr-Digest (HEAD): the peer serves, no GET.
+        let swarm = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes])
+        let fetched = try await Self.pipeline(swarm: swarm, origin: origin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(fetched.source == .peer("a") && fetched.bytes == Self.bytes)
+        #expect(origin.log.withLock { ($0.heads, $0.gets) } == (1, 0))
+        #expect(swarm.log.withLock { $0.announced } == [Holding(digest: Self.digest, url: Self.url, size: UInt64(Self.bytes.count))])
+
+        // No Repr-Digest and no vouch: peers are never asked.
+        let untrusting = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"])
+        let plainOrigin = InMemoryOrigin([Self.url: Self.bytes], sendsReprDigest: false)
+        let fromOrigin = try await Self.pipeline(swarm: untrusting, origin: plainOrigin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(fromOrigin.source == .origin && fromOrigin.bytes == Self.bytes)
+        #expect(untrusting.log.withLock { $0.asked }.isEmpty)
+
+        // The server's vouch is trusted too.
+        let vouched = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"], vouches: [Self.url: Self.digest])
+        let viaVouch = try await Self.pipeline(swarm: vouched, origin: plainOrigin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(viaVouch.source == .peer("a"))
+    }
+
+    @Test func holdersThatAreLinkedAreAskedFirstAndTheFirstHeadWins() async throws {
+        // b holds it (says the server); a and c are linked too but not asked.
+        let swarm = InMemorySwarm(
+            peers: ["a": .serves(Self.bytes), "b": .serves(Self.bytes), "c": .serves(Self.bytes)], linked: ["a", "b", "c"], holders: ["b"])
+        let fetched = try await Self.pipeline(swarm: swarm, origin: InMemoryOrigin([:])).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(fetched.source == .peer("b"))
+        #expect(swarm.log.withLock { $0.asked } == ["b"])
+
+        // Nobody named: every link is asked at once; the fastest wins, the rest stop.
+        let race = InMemorySwarm(
+            peers: ["slow": .serves(Self.bytes, delay: .milliseconds(300)), "fast": .serves(Self.bytes), "none": .misses],
+            linked: ["slow", "fast", "none"])
+        let won = try await Self.pipeline(swarm: race, origin: InMemoryOrigin([:])).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(won.source == .peer("fast"))
+        #expect(Set(race.log.withLock { $0.asked }) == ["slow", "fast", "none"])
+        #expect(race.log.withLock { $0.cancelled + $0.lostRace } == ["slow"])
+    }
+
+    @Test func aLyingPeerIsRecordedAndTheFetchSucceedsElsewhere() async throws {
+        let swarm = InMemorySwarm(peers: ["liar": .lies, "honest": .serves(Self.bytes, delay: .milliseconds(100))], linked: ["liar", "honest"])
+        let fetched = try await Self.pipeline(swarm: swarm, origin: InMemoryOrigin([:])).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(fetched.source == .peer("honest") && fetched.bytes == Self.bytes)
+        #expect(swarm.log.withLock { $0.outcomes } == ["liar": .corrupted, "honest": .succeeded])
+
+        // Only liars: the origin delivers.
+        let liars = InMemorySwarm(peers: ["liar": .lies], linked: ["liar"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes])
+        let fallback = try await Self.pipeline(swarm: liars, origin: origin).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(fallback.source == .origin && fallback.bytes == Self.bytes)
+    }
+
+    @Test func aStalledPeerCostsTheStallTimeoutThenTheOriginDelivers() async throws {
+        let swarm = InMemorySwarm(peers: ["stuck": .stalls], linked: ["stuck"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes])
+        let fetched = try await Self.pipeline(swarm: swarm, origin: origin).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(fetched.source == .origin)
+        #expect(swarm.log.withLock { $0.outcomes } == ["stuck": .failed])
+        #expect(fetched.timings.peers! >= .milliseconds(300))
+    }
+
+    @Test func tierTwoLinksToAHolderThatIsNotLinkedYet() async throws {
+        let swarm = InMemorySwarm(peers: ["far": .serves(Self.bytes), "near": .misses], linked: ["near"], holders: ["far"])
+        let fetched = try await Self.pipeline(swarm: swarm, origin: InMemoryOrigin([:])).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(fetched.source == .peer("far"))
+        #expect(swarm.log.withLock { $0.linkRequests } == [["far"]])
+    }
+
+    @Test func theOriginMustMatchTheTrustedDigest() async throws {
+        let other = [UInt8](repeating: 7, count: 100)
+        let origin = InMemoryOrigin([Self.url: other])
+        await #expect(throws: FetchError.self) {
+            try await Self.pipeline(swarm: InMemorySwarm(peers: [:], linked: []), origin: origin).fetch(Self.url, digest: Self.digest, deadline: nil)
+        }
+    }
+
+    @Test func cancellingTheFetchCancelsPeersAndTheOrigin() async throws {
+        // Cancelled while peers are being asked.
+        let swarm = InMemorySwarm(peers: ["slow": .serves(Self.bytes, delay: .seconds(5))], linked: ["slow"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes], delay: .seconds(5))
+        let pipeline = try Self.pipeline(swarm: swarm, origin: origin)
+        let task = Task { try await pipeline.fetch(Self.url, digest: Self.digest, deadline: nil) }
+        while swarm.log.withLock({ $0.asked.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        let cancelledAt = ContinuousClock.now
+        task.cancel()
+        await #expect(throws: FetchError.self) { try await task.value }
+        #expect(ContinuousClock.now - cancelledAt < .seconds(2))
+        #expect(swarm.log.withLock { $0.cancelled } == ["slow"])
+        #expect(origin.log.withLock { $0.gets } == 0)
+
+        // Cancelled while the origin is being asked.
+        let plain = InMemoryOrigin([Self.url: Self.bytes], sendsReprDigest: false, delay: .seconds(5))
+        let originTask = Task { try await Self.pipeline(swarm: InMemorySwarm(peers: [:], linked: []), origin: plain).fetch(Self.url, digest: nil, deadline: nil) }
+        while plain.log.withLock({ $0.gets == 0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        originTask.cancel()
+        do {
+            _ = try await originTask.value
+            Issue.record("a cancelled fetch returned")
+        } catch let error as FetchError {
+            #expect(error.code == .cancelled)
+        }
+        #expect(plain.log.withLock { $0.cancelled } == 1)
+    }
+
+    @Test func theDeadlineBoundsTheWholeFetch() async throws {
+        // The peer phase gets its share, the origin only what is left of the deadline.
+        let swarm = InMemorySwarm(peers: ["slow": .serves(Self.bytes, delay: .seconds(5))], linked: ["slow"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes], delay: .seconds(5))
+        let started = ContinuousClock.now
+        do {
+            _ = try await Self.pipeline(swarm: swarm, origin: origin).fetch(Self.url, digest: Self.digest, deadline: .milliseconds(400))
+            Issue.record("a fetch beat its deadline")
+        } catch let error as FetchError {
+            #expect(error.code == .deadlineExceeded)
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+}
