@@ -96,6 +96,8 @@ let package = Package(
                 "FugitiveWire",
                 "FugitiveServer",
                 "FugitiveRTC",
+                "FugitivePeer",
+                "FugitiveStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import Foundation
 import FugitivePeer
 import FugitiveStore
 import FugitiveWire
@@ -43,6 +44,22 @@ struct PeerEndToEndTests {
         // Text went deflated over the channels.
         let served = a.statistics
         #expect(served.bytesServedOnTheWire < served.bytesServed, "\(served)")
+
+        // The event streams tell the same story (they end when the peers stop).
+        let aID = a.id!
+        await peers[0].stop()
+        await peers[1].stop()
+        var bEvents: [PeerEvent] = []
+        for await event in b.events { bEvents.append(event) }
+        var aEvents: [PeerEvent] = []
+        for await event in a.events { aEvents.append(event) }
+        #expect(bEvents.contains { if case .joined = $0 { true } else { false } })
+        #expect(bEvents.contains { if case .linked(aID, _) = $0 { true } else { false } })
+        for path in paths {
+            #expect(bEvents.contains { if case .fetched(origin.url(path), .peer(aID), _, _) = $0 { true } else { false } })
+        }
+        #expect(aEvents.contains { if case .fetched(_, .origin, video.count, _) = $0 { true } else { false } })
+        #expect(aEvents.contains { if case .served(_, _, script.count, let wire) = $0 { wire < script.count } else { false } })
     }
 
     @Test func aLyingPeerIsCaughtAndTheFetchStillReturnsTheRightBytes() async throws {
@@ -95,6 +112,48 @@ struct PeerEndToEndTests {
         #expect(fetched.source == .peer(survivor), "came from \(fetched.source), \(vanished) vanished")
         // Only the first uploader went to the origin; the second had it from the first.
         #expect(origin.gets("/big.bin") == 1)
+    }
+
+    /// A real `fugitive peer` process holds the resource and is killed (SIGKILL: no
+    /// goodbye on any layer) while it uploads; the download stalls or fails (ICMP from
+    /// the closed port), and the fetch completes from the origin.
+    @Test func aPeerProcessKilledMidTransferCostsAStallNotTheFetch() async throws {
+        let body = TestSwarm.bytes(8_000_000, seed: 7)
+        let origin = try await DigestOrigin(["/big.bin": .init(body: body)])
+        let server = try await Orchestrator.start()
+        let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/fugitive")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the fugitive product first")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "peer", "--server", server.url, "--swarm", "test-swarm", "--local-address", "127.0.0.1", "--target-links", "1",
+            "--upload-rate", "1000000", "--fetch", origin.url("/big.bin"),
+        ]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let downloader = try TestSwarm.start(server: server.url, targetLinks: 1)
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            Task { await downloader.stop(); await server.stop(); await origin.stop() }
+        }
+        try await TestSwarm.wait("the process peer's holding", within: .seconds(30)) { server.server.orchestrator.statistics().holdings == 1 }
+        try await TestSwarm.waitForLinks([downloader], atLeast: 1)
+
+        let fetch = Task { try await downloader.peer.fetch(origin.url("/big.bin"), deadline: .seconds(60)) }
+        // 8 MB at 1 MB/s: well under way, far from done.
+        try await Task.sleep(for: .milliseconds(1500))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let killed = ContinuousClock.now
+        let fetched = try await fetch.value
+        #expect(fetched.bytes == body)
+        #expect(fetched.source == .origin)
+        #expect(fetched.timings.peers! > .seconds(1))
+        // At most the stall timeout (2 s) plus the origin, not the deadline.
+        #expect(ContinuousClock.now - killed < .seconds(15))
+        #expect(origin.gets("/big.bin") == 2)
     }
 
     @Test func aCancelledFetchFreesTheUploadersSlot() async throws {

@@ -46,6 +46,22 @@ import Testing
         #expect(unanswered.isEmpty, "\(unanswered.count) wants got no partner, e.g. \(unanswered.prefix(5))")
     }
 
+    /// Tier 2: a want may name holders; they are paired first when they can be.
+    @Test func namedPeersArePairedFirstWhenTheyCanBe() throws {
+        var state = OrchestratorState()
+        // Same network for a and near, another for far: without names, near would win.
+        _ = try join(&state, "a", address: "10.0.0.1")
+        _ = try join(&state, "near", address: "10.0.0.2")
+        _ = try join(&state, "far", address: "192.168.9.9")
+        _ = try join(&state, "full", address: "10.0.0.3", max: 0)
+        _ = try join(&state, "elsewhere", swarm: "other", address: "10.0.0.4")
+        #expect(pairs(state.receive(.want(Want(count: 1, peers: ["far"])), from: "a", now: start))["a"] == [Pair(peer: "far", offerer: true)])
+        // Names that cannot be taken (self, a partner, full, another swarm, unknown) fall
+        // back to ordinary pairing.
+        let fallback = state.receive(.want(Want(count: 1, peers: ["a", "far", "full", "elsewhere", "ghost"])), from: "a", now: start)
+        #expect(pairs(fallback)["a"] == [Pair(peer: "near", offerer: true)])
+    }
+
     @Test func capacityIsRespected() throws {
         var state = OrchestratorState()
         _ = try join(&state, "a", max: 1)

@@ -54,7 +54,7 @@ enum TestSwarm {
     }
 
     /// Waits until every peer has at least `links` open links.
-    static func waitForLinks(_ peers: [RunningPeer], atLeast links: Int, within limit: Duration = .seconds(20)) async throws {
+    static func waitForLinks(_ peers: [RunningPeer], atLeast links: Int, within limit: Duration = .seconds(40)) async throws {
         let deadline = ContinuousClock.now + limit
         while peers.contains(where: { $0.peer.linkedPeers.count < links }) {
             guard ContinuousClock.now < deadline else {

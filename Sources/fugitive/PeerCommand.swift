@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import FugitivePeer
+import FugitiveStore
+import FugitiveWire
+import Logging
+import ServiceLifecycle
+
+/// `fugitive peer`: a native peer that joins a swarm, serves what it holds, fetches the
+/// URLs it is given, and prints what happens as JSON lines until SIGINT or SIGTERM.
+struct PeerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peer",
+        abstract: "Run a native peer: join a swarm, share what it holds, fetch URLs.",
+        discussion: "Every event is printed as one JSON object per line on standard output."
+    )
+
+    @Option(name: .customLong("server"), help: "ws(s)://host:port/v1/signal of an orchestrator (repeatable: fail-over).") var servers: [String]
+    @Option(help: "The swarm to join (e.g. the origin the resources come from).") var swarm: String
+    @Option(help: "SQLite file of the persistent store (default: in memory).") var store: String?
+    @Option(help: "Bytes kept in memory.") var memoryBytes = 64 << 20
+    @Option(help: "Bytes kept in the persistent store.") var diskBytes = 1 << 30
+    @Option(help: "Links to keep.") var targetLinks = 4
+    @Option(help: "Most links to accept.") var maxLinks = 8
+    @Option(name: .customLong("local-address"), help: "Local address ICE may use (repeatable; default: all).") var localAddresses: [String] = []
+    @Option(help: "Upload limit, bytes per second.") var uploadRate: Int?
+    @Option(help: "Download limit, bytes per second.") var downloadRate: Int?
+    @Option(name: .customLong("fetch"), help: "A URL to fetch once the peer runs (repeatable).") var fetches: [String] = []
+    @Option(help: "Log level on standard error.") var logLevel: String = "warning"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
+        guard !servers.isEmpty else { throw ValidationError("give at least one --server") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "fugitive.peer")
+        let configuration = Peer.Configuration(
+            servers: servers, swarm: swarm, targetLinks: targetLinks, maxLinks: maxLinks,
+            store: ResourceStore.Configuration(memoryBytes: memoryBytes, diskBytes: diskBytes, path: store), uploadBytesPerSecond: uploadRate,
+            downloadBytesPerSecond: downloadRate, localAddresses: localAddresses)
+        let peer: Peer
+        do { peer = try Peer(configuration: configuration, logger: logger) } catch { throw ValidationError("\(error)") }
+        let printer = Task {
+            for await event in peer.events { Self.print(Self.fields(of: event)) }
+        }
+        let fetcher = Task {
+            for url in fetches {
+                do {
+                    let resource = try await peer.fetch(url)
+                    Self.print([
+                        "event": "fetch-done", "url": url, "source": resource.source.kind, "bytes": "\(resource.bytes.count)",
+                        "digest": resource.digest.hex, "ms": "\(Int(resource.timings.total.milliseconds))",
+                    ])
+                } catch {
+                    Self.print(["event": "fetch-failed", "url": url, "error": "\(error)"])
+                }
+            }
+        }
+        let group = ServiceGroup(configuration: .init(services: [peer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        fetcher.cancel()
+        await printer.value
+    }
+
+    static func fields(of event: PeerEvent) -> [String: String] {
+        switch event {
+        case .joined(let id, let server): ["event": "joined", "id": id.rawValue, "server": server]
+        case .leftServer(let reason): ["event": "left-server", "reason": reason]
+        case .linked(let peer, let rtt): ["event": "linked", "peer": peer.rawValue, "rttMs": rtt.map { "\($0.milliseconds)" } ?? ""]
+        case .unlinked(let peer, let reason): ["event": "unlinked", "peer": peer.rawValue, "reason": reason]
+        case .fetched(let url, let source, let bytes, let duration):
+            ["event": "fetched", "url": url, "source": source.description, "bytes": "\(bytes)", "ms": "\(Int(duration.milliseconds))"]
+        case .served(let peer, let digest, let bytes, let wire):
+            ["event": "served", "peer": peer.rawValue, "digest": digest.hex, "bytes": "\(bytes)", "wireBytes": "\(wire)"]
+        case .penalised(let peer, let reason): ["event": "penalised", "peer": peer.rawValue, "reason": reason]
+        }
+    }
+
+    /// One JSON object per line, flushed: scripts and tests wait for lines.
+    static func print(_ fields: [String: String]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        Swift.print(String(decoding: data, as: UTF8.self))
+        fflush(nil)
+    }
+}
