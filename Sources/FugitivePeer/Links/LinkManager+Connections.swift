@@ -90,21 +90,18 @@ extension LinkManager {
         emit(.linked(peer: peer, roundTrip: rtt))
         await reader.value
         // The channel closed (the other side went, or this side dropped it).
-        let wasOurs = withState { state -> Bool in
-            guard state.entries[peer]?.connection === connection else { return false }
-            state.entries[peer] = nil
-            return true
-        }
-        connection.close()
-        if wasOurs {
-            server.send(.link(LinkReport(peer: peer, state: .disconnected)))
-            emit(.unlinked(peer: peer, reason: "channel closed"))
-            checkTarget()
-        }
+        if end(peer, connection, report: .disconnected) { emit(.unlinked(peer: peer, reason: "channel closed")) }
     }
 
     private func fail(_ peer: PeerID, _ connection: PeerConnection, _ reason: String) {
         logger.debug("link failed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+        end(peer, connection, report: .failed)
+    }
+
+    /// Closes `connection` and, if it is still the one kept for `peer` (a `drop` may have
+    /// removed it already), forgets it, reports `report` and asks for a replacement.
+    @discardableResult
+    private func end(_ peer: PeerID, _ connection: PeerConnection, report: LinkState) -> Bool {
         let wasOurs = withState { state -> Bool in
             guard state.entries[peer]?.connection === connection else { return false }
             state.entries[peer] = nil
@@ -112,9 +109,10 @@ extension LinkManager {
         }
         connection.close()
         if wasOurs {
-            server.send(.link(LinkReport(peer: peer, state: .failed)))
+            server.send(.link(LinkReport(peer: peer, state: report)))
             checkTarget()
         }
+        return wasOurs
     }
 
     /// Applies a relayed offer, answer or candidate to the pair's connection.
