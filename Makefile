@@ -11,11 +11,11 @@ build: bootstrap
 	$(SWIFT) build --build-tests
 
 ## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer.
-## The native peers' end-to-end suite runs on its own: beside the CPU-bound corpus tests
-## on 2 cores its WebRTC links and timers starve.
+## The native peer's suites (real orchestrators, WebRTC links, second-long timers) run in a
+## pass of their own: beside the CPU-bound corpus tests on 2 cores their timers starve.
 test: build
-	$(SWIFT) test --skip-build --skip PeerEndToEndTests
-	$(SWIFT) test --skip-build --filter PeerEndToEndTests
+	$(SWIFT) test --skip-build --skip FugitivePeerTests
+	$(SWIFT) test --skip-build --filter FugitivePeerTests
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 

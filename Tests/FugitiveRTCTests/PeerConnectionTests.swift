@@ -30,9 +30,9 @@ struct PeerConnectionTests {
         }
     }
 
-    static func pair() throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
+    static func pair(mtu: Int = 1200) throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
         let loop = GLibEventLoop()
-        let configuration = PeerConnection.Configuration(localAddresses: ["127.0.0.1"])
+        let configuration = PeerConnection.Configuration(localAddresses: ["127.0.0.1"], mtu: mtu)
         return (try PeerConnection(configuration: configuration, loop: loop, logger: logger),
                 try PeerConnection(configuration: configuration, loop: loop, logger: logger), loop)
     }
@@ -93,7 +93,31 @@ struct PeerConnectionTests {
         #expect(statistics.selectedRemoteCandidate?.address == "127.0.0.1")
         #expect(statistics.rttMilliseconds != nil)
         #expect(statistics.counters.bytesSent > total)  // SCTP and DTLS headers on top
+        #expect(statistics.counters.largestDatagramSent <= 1200)
+        #expect(statistics.counters.largestDatagramSent > 1000)  // packets are filled
         #expect(statistics.channels.map(\.sentBytes) == [total])
+    }
+
+    /// On a path that carries them (loopback here, or a jumbo-frame LAN), an opted-in
+    /// larger MTU carries a 16 KiB message in two datagrams instead of fifteen.
+    @Test func aLargerMTUCarriesAMessageInFewerDatagrams() async throws {
+        let mtu = 9000
+        let (a, b, loop) = try Self.pair(mtu: mtu)
+        defer { a.close(); b.close(); _ = loop }
+        try await Self.connect(a, b)
+        let incoming = Task { () -> DataChannel? in
+            for await channel in b.incomingChannels { return channel }
+            return nil
+        }
+        let channel = try await a.createDataChannel(label: "bulk")
+        let remote = try #require(await incoming.value)
+        let total = 10_000_000
+        async let received = Self.receive(remote, total: total)
+        let sent = try await Self.sendPattern(channel, total: total, size: 16 * 1024)
+        #expect(await received == sent)
+        let counters = a.statistics().counters
+        #expect(counters.largestDatagramSent <= mtu)
+        #expect(counters.datagramsSent < 5 * total / (2 * 16 * 1024))
     }
 
     @Test func channelsOpenFromEitherSideAndCarryTextAndEmptyMessages() async throws {

@@ -43,6 +43,10 @@ public final class DTLSSession {
     /// every 1.2 KB datagram cost more than the decryption.
     private var readBuffer = [UInt8](repeating: 0, count: 1 << 16)
 
+    /// Bytes a DTLS 1.2 record may add to its plaintext: a 13-byte header plus, at worst,
+    /// a CBC suite's 16-byte IV, 20-byte MAC and 16 bytes of padding (AES-GCM adds 24).
+    public static let maxRecordOverhead = 13 + 16 + 20 + 16
+
     /// - Parameters:
     ///   - remoteFingerprint: the fingerprint from the remote SDP.
     ///   - mtu: the largest datagram to write; 1200 bytes passes every path WebRTC runs on.

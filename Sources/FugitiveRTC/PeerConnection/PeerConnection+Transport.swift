@@ -113,6 +113,7 @@ extension PeerConnection {
             case .connected where wasHandshaking:
                 let sctp = SCTPAssociation(
                     remotePort: core.remote?.sctpPort ?? SessionDescription.defaultSCTPPort,
+                    pathMTU: configuration.mtu - DTLSSession.maxRecordOverhead,
                     transmit: { [weak self] packet in self?.transmit(packet) ?? false },
                     onEvent: { [weak self] event in self?.handle(event) })
                 core.sctp = sctp
@@ -142,6 +143,7 @@ extension PeerConnection {
                 ice.send(datagram)
                 core.counters.datagramsSent += 1
                 core.counters.bytesSent += datagram.count
+                core.counters.largestDatagramSent = max(core.counters.largestDatagramSent, datagram.count)
             }
             return true
         }

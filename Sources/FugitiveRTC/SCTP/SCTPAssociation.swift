@@ -33,6 +33,8 @@ final class SCTPAssociation: @unchecked Sendable {
 
     let localPort: UInt16
     let remotePort: UInt16
+    /// The largest SCTP packet usrsctp builds (one packet rides in one DTLS record).
+    let pathMTU: Int
     private let transmitPacket: @Sendable ([UInt8]) -> Bool
     private let onEvent: @Sendable (Event) -> Void
     /// Bytes of messages that arrive in pieces (partial delivery), per stream.
@@ -41,11 +43,12 @@ final class SCTPAssociation: @unchecked Sendable {
     private let registration = Mutex<Unmanaged<SCTPAssociation>?>(nil)
 
     init(
-        localPort: UInt16 = 5000, remotePort: UInt16 = 5000,
+        localPort: UInt16 = 5000, remotePort: UInt16 = 5000, pathMTU: Int = 1136,
         transmit: @escaping @Sendable ([UInt8]) -> Bool, onEvent: @escaping @Sendable (Event) -> Void
     ) {
         self.localPort = localPort
         self.remotePort = remotePort
+        self.pathMTU = pathMTU
         self.transmitPacket = transmit
         self.onEvent = onEvent
     }
@@ -82,6 +85,13 @@ final class SCTPAssociation: @unchecked Sendable {
         for event in [SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_SENDER_DRY_EVENT] {
             option(sctp, SCTP_EVENT, sctp_event(se_assoc_id: sctp_assoc_t(SCTP_ALL_ASSOC), se_type: UInt16(event), se_on: 1))
         }
+        // usrsctp does no path MTU discovery over AF_CONN: the packet size is ours to set,
+        // so that every packet fits the datagram budget once DTLS has wrapped it.
+        var path = sctp_paddrparams()
+        path.spp_assoc_id = sctp_assoc_t(SCTP_FUTURE_ASSOC)
+        path.spp_flags = UInt32(SPP_PMTUD_DISABLE)
+        path.spp_pathmtu = UInt32(pathMTU)
+        option(sctp, SCTP_PEER_ADDR_PARAMS, path)
         var streams = sctp_initmsg()
         streams.sinit_num_ostreams = 1024
         streams.sinit_max_instreams = 1024
