@@ -19,8 +19,10 @@ test: build
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 
-## Until the demo lands: the newest runnable things, the benchmarks.
-demo: bench
+## A whole swarm on this machine: orchestrator, origin, 8 native peers; live progress and a summary.
+demo: bootstrap
+	$(SWIFT) build -c release --product fugitive
+	.build/release/fugitive demo
 
 fuzz: bootstrap
 	scripts/fuzz-wire $(FUZZ_SECONDS)

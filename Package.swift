@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "FugitiveRTC", targets: ["FugitiveRTC"]),
         .library(name: "FugitiveStore", targets: ["FugitiveStore"]),
         .library(name: "FugitivePeer", targets: ["FugitivePeer"]),
+        .library(name: "FugitiveGateway", targets: ["FugitiveGateway"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
     ],
     dependencies: [
@@ -69,6 +70,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FugitiveGateway",
+            dependencies: [
+                "FugitivePeer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "FugitiveServer",
             dependencies: [
                 "FugitiveWire",
@@ -98,6 +108,7 @@ let package = Package(
                 "FugitiveRTC",
                 "FugitivePeer",
                 "FugitiveStore",
+                "FugitiveGateway",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -123,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "FugitivePeerTests",
             dependencies: [
-                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore",
+                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore", "FugitiveGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

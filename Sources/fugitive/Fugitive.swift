@@ -6,6 +6,6 @@ struct Fugitive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fugitive",
         abstract: "Fugitive: an orchestrated peer-to-peer delivery network.",
-        subcommands: [ServerCommand.self, PeerCommand.self, Bench.self, RTCPeerCommand.self, RTCChurnCommand.self]
+        subcommands: [DemoCommand.self, GetCommand.self, ServerCommand.self, PeerCommand.self, Bench.self, RTCPeerCommand.self, RTCChurnCommand.self]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FugitiveGateway
 import FugitivePeer
 import FugitiveStore
 import FugitiveWire
@@ -17,7 +18,7 @@ struct PeerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("server"), help: "ws(s)://host:port/v1/signal of an orchestrator (repeatable: fail-over).") var servers: [String]
     @Option(help: "The swarm to join (e.g. the origin the resources come from).") var swarm: String
-    @Option(help: "SQLite file of the persistent store (default: in memory).") var store: String?
+    @Option(help: "Directory (or SQLite file) of the persistent store (default: in memory).") var store: String?
     @Option(help: "Bytes kept in memory.") var memoryBytes = 64 << 20
     @Option(help: "Bytes kept in the persistent store.") var diskBytes = 1 << 30
     @Option(help: "Links to keep.") var targetLinks = 4
@@ -26,6 +27,8 @@ struct PeerCommand: AsyncParsableCommand {
     @Option(help: "Upload limit, bytes per second.") var uploadRate: Int?
     @Option(help: "Download limit, bytes per second.") var downloadRate: Int?
     @Option(name: .customLong("fetch"), help: "A URL to fetch once the peer runs (repeatable).") var fetches: [String] = []
+    @Option(help: "Serve a local HTTP gateway at HOST:PORT (GET /fetch?url=…, and a forward proxy for http:// URLs).") var gateway: String?
+    @Option(name: .customLong("gateway-allow-origin"), help: "An origin the gateway serves (repeatable; default: any).") var gatewayOrigins: [String] = []
     @Option(help: "Log level on standard error.") var logLevel: String = "warning"
 
     func run() async throws {
@@ -39,7 +42,7 @@ struct PeerCommand: AsyncParsableCommand {
         let logger = Logger(label: "fugitive.peer")
         let configuration = Peer.Configuration(
             servers: servers, swarm: swarm, targetLinks: targetLinks, maxLinks: maxLinks,
-            store: ResourceStore.Configuration(memoryBytes: memoryBytes, diskBytes: diskBytes, path: store), uploadBytesPerSecond: uploadRate,
+            store: ResourceStore.Configuration(memoryBytes: memoryBytes, diskBytes: diskBytes, path: Self.storeFile(store)), uploadBytesPerSecond: uploadRate,
             downloadBytesPerSecond: downloadRate, localAddresses: localAddresses)
         let peer: Peer
         do { peer = try Peer(configuration: configuration, logger: logger) } catch { throw ValidationError("\(error)") }
@@ -59,10 +62,31 @@ struct PeerCommand: AsyncParsableCommand {
                 }
             }
         }
-        let group = ServiceGroup(configuration: .init(services: [peer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [peer]
+        if let gateway {
+            guard let colon = gateway.lastIndex(of: ":"), let port = Int(gateway[gateway.index(after: colon)...]) else {
+                throw ValidationError("--gateway wants HOST:PORT")
+            }
+            let configuration = PeerGateway.Configuration(host: String(gateway[..<colon]), port: port, allowedOrigins: gatewayOrigins)
+            services.append(PeerGateway(peer: peer, configuration: configuration, logger: logger) { bound in
+                Self.print(["event": "gateway", "url": "http://\(configuration.host):\(bound)"])
+            })
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         fetcher.cancel()
         await printer.value
+    }
+
+    /// A directory means `DIR/store.sqlite` (created if needed); anything else is the file.
+    static func storeFile(_ path: String?) -> String? {
+        guard let path else { return nil }
+        var isDirectory: ObjCBool = false
+        if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return URL(fileURLWithPath: path).appendingPathComponent("store.sqlite").path
+        }
+        return path
     }
 
     static func fields(of event: PeerEvent) -> [String: String] {

@@ -145,7 +145,7 @@ struct PeerEndToEndTests {
         // 8 MB at 1 MB/s: well under way, far from done.
         try await Task.sleep(for: .milliseconds(1500))
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await waitOffThePool { process.waitUntilExit() }
         let killed = ContinuousClock.now
         let fetched = try await fetch.value
         #expect(fetched.bytes == body)

@@ -62,6 +62,31 @@ import Testing
         #expect(pairs(fallback)["a"] == [Pair(peer: "near", offerer: true)])
     }
 
+    @Test func reportsAddUpPerSwarmAndTheGraphListsLinksAndTopResources() throws {
+        var state = OrchestratorState()
+        _ = try join(&state, "a")
+        _ = try join(&state, "b")
+        _ = try join(&state, "x", swarm: "other")
+        _ = state.receive(.report(DeliveryReport(fromOrigin: 100, fromPeers: 0, served: 0)), from: "a", now: start)
+        _ = state.receive(.report(DeliveryReport(fromOrigin: 100, fromPeers: 50, served: 7)), from: "a", now: start)
+        _ = state.receive(.report(DeliveryReport(fromOrigin: 0, fromPeers: 30, served: 0)), from: "b", now: start)
+        // A counter that went down (a restarted peer) counts from its new value.
+        _ = state.receive(.report(DeliveryReport(fromOrigin: 10, fromPeers: 50, served: 7)), from: "a", now: start)
+        _ = state.receive(.report(DeliveryReport(fromOrigin: 5, fromPeers: 0, served: 0)), from: "x", now: start)
+        #expect(state.delivered["s"] == Delivery(fromOrigin: 110, fromPeers: 80, served: 7))
+        #expect(state.delivered["other"] == Delivery(fromOrigin: 5))
+
+        _ = state.receive(.want(Want(count: 1)), from: "a", now: start)
+        _ = state.receive(.link(LinkReport(peer: "b", state: .connected)), from: "a", now: start)
+        let held = Holding(digest: Self.digest, url: "https://o/x", size: 1)
+        _ = state.receive(.have(Have(holdings: [held])), from: "a", now: start)
+        _ = state.receive(.have(Have(holdings: [held])), from: "b", now: start)
+        let graph = state.graph(of: "s")
+        #expect(graph.peers == ["a", "b"] && graph.links == [["a", "b"]] && !graph.truncated)
+        #expect(graph.topResources.map(\.url) == ["https://o/x"] && graph.topResources.map(\.holders) == [2])
+        #expect(state.graph(of: "s", limit: 1).truncated)
+    }
+
     @Test func capacityIsRespected() throws {
         var state = OrchestratorState()
         _ = try join(&state, "a", max: 1)

@@ -14,6 +14,7 @@ import Testing
         .welcome(Welcome(peer: "p1", resumeToken: "r", resumed: true, iceServers: [ICEServer(urls: ["stun:stun.example:3478"]), ICEServer(urls: ["turn:t"], username: "u", credential: "c")], heartbeatMillis: 15_000)),
         .want(Want(count: 3, digests: [digest])),
         .want(Want(count: 1)),
+        .want(Want(count: 1, digests: [digest], peers: ["holder"])),
         .pair(Pair(peer: "p2", offerer: true)),
         .unpair(Unpair(peer: "p2", reason: .pairTimeout)),
         .signal(Signal(peer: "p2", kind: .offer, sdp: "v=0\r\n")),
@@ -32,6 +33,7 @@ import Testing
         .ping(Heartbeat(nonce: .max)),
         .pong(Heartbeat(nonce: 0)),
         .error(ErrorMessage(code: .notPaired, message: "p9 is not your partner", requestID: 4)),
+        .report(DeliveryReport(fromOrigin: 1 << 40, fromPeers: 0, served: 12_345)),
     ]
 
     static let peerMessages: [PeerMessage] = [

@@ -48,7 +48,15 @@ public struct HTTPOrigin: OriginFetching {
     let client: HTTPClient
 
     /// - Parameter client: the client to use (its lifetime is the caller's).
-    public init(client: HTTPClient = .shared) { self.client = client }
+    public init(client: HTTPClient = HTTPOrigin.defaultClient) { self.client = client }
+
+    /// A process-wide client that fails fast: a refused connection is an answer (the
+    /// fetch falls back or reports it), not something to retry until the deadline.
+    public static let defaultClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     public func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse {
         try await execute(url, method: .HEAD, timeout: timeout, maxSize: 0)

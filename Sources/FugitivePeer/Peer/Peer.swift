@@ -24,6 +24,7 @@ public final class Peer: Service, Sendable {
     let pipeline: FetchPipeline
     let loop: GLibEventLoop
     private let counters = Counters()
+    private let lastSession = Mutex<PeerID?>(nil)
 
     final class Counters: Sendable {
         let value = Mutex(PeerStatistics())
@@ -84,12 +85,31 @@ public final class Peer: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await serverLink.run() }
                 group.addTask { await links.run() }
+                group.addTask { await self.reportDeliveries() }
                 await group.next()
                 group.cancelAll()
             }
         }
         links.closeAll()
         eventSink.finish()
+    }
+
+    /// Tells the server what fetches and uploads added up to, whenever that changed
+    /// (for its statistics and dashboard), about once a second.
+    private func reportDeliveries() async {
+        var last: DeliveryReport?
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let statistics = self.statistics
+            let report = DeliveryReport(
+                fromOrigin: UInt64(statistics.bytesFromOrigin), fromPeers: UInt64(statistics.bytesFromPeers), served: UInt64(statistics.bytesServed))
+            // Sent again after a reconnection too: a new session starts from nothing.
+            let session = serverLink.welcome?.peer
+            if (report != last || session != lastSession.withLock({ $0 })), serverLink.send(.report(report)) {
+                last = report
+                lastSession.withLock { $0 = session }
+            }
+        }
     }
 
     /// The resource at `url`: from the store, else from peers (against a trusted digest),

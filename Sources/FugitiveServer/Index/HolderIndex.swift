@@ -48,4 +48,12 @@ public struct HolderIndex: Sendable {
 
     /// Number of distinct resources with at least one holder.
     public var resourceCount: Int { holders.count }
+
+    /// The `count` resources with the most holders, most first (a full scan).
+    public func mostHeld(_ count: Int) -> [(digest: ResourceDigest, url: String?, holders: Int)] {
+        holders.map { ($0.key, $0.value.count) }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.hex < $1.0.hex }
+            .prefix(count)
+            .map { (digest: $0.0, url: urlByDigest[$0.0], holders: $0.1) }
+    }
 }

@@ -19,6 +19,17 @@ extension OrchestratorState {
             return []
         case .whoHas(let query): return [.send(id, .holders(holders(query, asker: id)))]
         case .vouch(let vouch): return [.vouch(id, vouch)]
+        case .report(let report):
+            // Add what grew since the last report; a counter that went down (a peer that
+            // restarted under a resumed session) starts over from its new value.
+            let last = sessions[id]!.reported
+            func grown(_ new: UInt64, _ old: UInt64) -> UInt64 { new >= old ? new - old : new }
+            let swarm = sessions[id]!.swarm
+            delivered[swarm, default: Delivery()].fromOrigin += grown(report.fromOrigin, last.fromOrigin)
+            delivered[swarm, default: Delivery()].fromPeers += grown(report.fromPeers, last.fromPeers)
+            delivered[swarm, default: Delivery()].served += grown(report.served, last.served)
+            sessions[id]!.reported = report
+            return []
         case .ping(let ping): return [.send(id, .pong(ping))]
         case .pong, .error: return []
         case .hello:

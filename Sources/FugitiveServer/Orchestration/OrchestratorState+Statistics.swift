@@ -28,7 +28,61 @@ public struct SwarmShape: Sendable, Codable, Equatable {
     }
 }
 
+/// Resource bytes peers reported for a swarm since the server started: where what they
+/// fetched came from, and what they served each other.
+public struct Delivery: Sendable, Codable, Equatable {
+    public var fromOrigin: UInt64 = 0
+    public var fromPeers: UInt64 = 0
+    public var served: UInt64 = 0
+
+    public init(fromOrigin: UInt64 = 0, fromPeers: UInt64 = 0, served: UInt64 = 0) {
+        (self.fromOrigin, self.fromPeers, self.served) = (fromOrigin, fromPeers, served)
+    }
+
+    static func total(_ deliveries: some Sequence<Delivery>) -> Delivery {
+        deliveries.reduce(into: Delivery()) { sum, delivery in
+            sum.fromOrigin += delivery.fromOrigin
+            sum.fromPeers += delivery.fromPeers
+            sum.served += delivery.served
+        }
+    }
+}
+
+/// One swarm's peers, links and most-held resources, for the dashboard.
+public struct SwarmGraph: Sendable, Codable, Equatable {
+    public struct Resource: Sendable, Codable, Equatable {
+        public var url: String?
+        public var digest: String
+        public var holders: Int
+    }
+
+    public var swarm: String
+    /// Peers (at most the limit asked for; `truncated` says when more exist).
+    public var peers: [String]
+    /// Links between the peers listed, each once.
+    public var links: [[String]]
+    public var truncated: Bool
+    public var topResources: [Resource]
+}
+
 extension OrchestratorState {
+    /// The graph of `swarm`: up to `limit` peers, their links among them, and the `top`
+    /// resources with the most holders. O(swarm + its resources): for an operator's page.
+    public func graph(of swarm: String, limit: Int = 500, top: Int = 10) -> SwarmGraph {
+        let members = (self.members[swarm] ?? []).sorted { $0.rawValue < $1.rawValue }
+        let listed = Array(members.prefix(limit))
+        let included = Set(listed)
+        var links: [[String]] = []
+        for id in listed {
+            guard let index = sessions.index(forKey: id) else { continue }
+            for other in sessions.values[index].connected where id.rawValue < other.rawValue && included.contains(other) {
+                links.append([id.rawValue, other.rawValue])
+            }
+        }
+        let resources = (indexes[swarm]?.mostHeld(top) ?? []).map { SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders) }
+        return SwarmGraph(swarm: swarm, peers: listed.map(\.rawValue), links: links, truncated: members.count > limit, topResources: resources)
+    }
+
     /// The swarm a live peer belongs to.
     public func swarm(of id: PeerID) -> String? { reading(id) { $0.swarm } }
 

@@ -48,6 +48,8 @@ public struct OrchestratorState: Sendable {
         /// Live links.
         var connected: Set<PeerID> = []
         var held: [ResourceDigest: Holding] = [:]
+        /// The peer's last `report` (its counters only grow).
+        var reported = DeliveryReport(fromOrigin: 0, fromPeers: 0, served: 0)
 
         var partners: Set<PeerID> { connected.union(pending.keys) }
         /// Whether `peer` is a partner, without building the set (the relay's hot path).
@@ -78,6 +80,8 @@ public struct OrchestratorState: Sendable {
     /// looks at a bounded sample instead of the whole swarm.
     var open: [String: OpenPeerSet] = [:]
     var openByNetwork: [NetworkBucket: OpenPeerSet] = [:]
+    /// Bytes peers reported, per swarm, since the server started.
+    public internal(set) var delivered: [String: Delivery] = [:]
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration

@@ -53,6 +53,15 @@ public final class Orchestrator: Sendable {
     /// Totals and per-swarm numbers (an O(peers) pass).
     public func statistics() -> ServerStatistics { core.withLockedValue { $0.statistics() } }
 
+    /// One swarm's peers, links and most-held resources (see ``OrchestratorState/graph(of:limit:top:)``);
+    /// the largest swarm when `swarm` is `nil`.
+    public func graph(of swarm: String?) -> SwarmGraph? {
+        core.withLockedValue { core in
+            guard let name = swarm ?? core.state.shapes().max(by: { $0.value.peers < $1.value.peers })?.key else { return nil }
+            return core.state.graph(of: name)
+        }
+    }
+
     /// Live sessions, in O(1).
     public var peerCount: Int { core.withLockedValue { $0.state.peerCount } }
 
@@ -179,11 +188,13 @@ struct Core {
     /// Totals and per-swarm numbers.
     func statistics() -> ServerStatistics {
         let shapes = state.shapes()
-        let swarms = shapes.keys.sorted().map { ServerStatistics.Swarm(swarm: $0, shape: shapes[$0]!, counts: countsBySwarm[$0] ?? .init()) }
+        let swarms = shapes.keys.sorted().map {
+            ServerStatistics.Swarm(swarm: $0, shape: shapes[$0]!, counts: countsBySwarm[$0] ?? .init(), delivery: state.delivered[$0] ?? .init())
+        }
         let total = SwarmShape.total(shapes.values)
         return ServerStatistics(
             peers: state.peerCount, swarmCount: state.swarmCount, links: total.links, pendingPairs: total.pendingPairs,
-            resources: total.resources, holdings: total.holdings, counts: totals, swarms: swarms)
+            resources: total.resources, holdings: total.holdings, counts: totals, delivery: Delivery.total(state.delivered.values), swarms: swarms)
     }
 
     // MARK: Actions

@@ -1,3 +1,4 @@
+import Foundation
 import FugitiveWire
 import Hummingbird
 import HummingbirdCore
@@ -80,6 +81,16 @@ public struct OrchestratorServer: Service {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         router.get("/v1/stats") { _, _ in orchestrator.statistics() }
+        router.get("/v1/graph") { request, _ -> Response in
+            guard let graph = orchestrator.graph(of: request.uri.queryParameters.get("swarm")) else { return Response(status: .notFound) }
+            return try JSONResponse(graph)
+        }
+        router.get("/dashboard") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
+        }
         return router
     }
 }
@@ -90,6 +101,15 @@ struct HealthStatus: ResponseEncodable {
 }
 
 extension ServerStatistics: ResponseEncodable {}
+
+/// A JSON body for a Codable value.
+func JSONResponse(_ value: some Encodable) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
 
 /// Drives time in the orchestrator, and on graceful shutdown closes every session.
 struct ExpiryTicker: Service {

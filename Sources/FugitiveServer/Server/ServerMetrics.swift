@@ -55,6 +55,8 @@ public struct ServerStatistics: Sendable, Codable, Equatable {
         public var swarm: String
         public var shape: SwarmShape
         public var counts: Counts
+        /// Bytes its peers reported (since the server started, including peers gone).
+        public var delivery: Delivery
     }
 
     public var peers: Int
@@ -64,5 +66,6 @@ public struct ServerStatistics: Sendable, Codable, Equatable {
     public var resources: Int
     public var holdings: Int
     public var counts: Counts
+    public var delivery: Delivery
     public var swarms: [Swarm]
 }

@@ -119,3 +119,23 @@ public struct Vouched: WireBody {
         self.size = size
     }
 }
+
+/// `report` (peer → server, type 18): what the peer's fetches and uploads added up to since
+/// it started, for the server's statistics and dashboard. Counters only grow; the server
+/// adds the difference from the previous report.
+public struct DeliveryReport: WireBody {
+    /// Resource bytes this peer fetched from origins.
+    public var fromOrigin: UInt64
+    /// Resource bytes this peer fetched from peers.
+    public var fromPeers: UInt64
+    /// Resource bytes this peer served to peers.
+    public var served: UInt64
+
+    enum CodingKeys: String, CodingKey { case fromOrigin = "o", fromPeers = "p", served = "s" }
+
+    public init(fromOrigin: UInt64, fromPeers: UInt64, served: UInt64) {
+        self.fromOrigin = fromOrigin
+        self.fromPeers = fromPeers
+        self.served = served
+    }
+}

@@ -19,6 +19,7 @@ public enum ServerMessage: Hashable, Sendable {
     case ping(Heartbeat)
     case pong(Heartbeat)
     case error(ErrorMessage)
+    case report(DeliveryReport)
 
     /// The stable type number written in the envelope.
     public var type: UInt8 {
@@ -40,13 +41,14 @@ public enum ServerMessage: Hashable, Sendable {
         case .ping: 15
         case .pong: 16
         case .error: 17
+        case .report: 18
         }
     }
 
     /// Who may send this message.
     public var sender: WireSender {
         switch self {
-        case .hello, .want, .link, .have, .drop, .whoHas, .vouch: .peer
+        case .hello, .want, .link, .have, .drop, .whoHas, .vouch, .report: .peer
         case .welcome, .pair, .unpair, .peerLeft, .holders, .vouched: .server
         case .signal, .ping, .pong, .error: .either
         }
@@ -71,6 +73,7 @@ public enum ServerMessage: Hashable, Sendable {
         case .ping(let b): b
         case .pong(let b): b
         case .error(let b): b
+        case .report(let b): b
         }
     }
 
@@ -93,6 +96,7 @@ public enum ServerMessage: Hashable, Sendable {
         case 15: .ping(try decode(Heartbeat.self) as! Heartbeat)
         case 16: .pong(try decode(Heartbeat.self) as! Heartbeat)
         case 17: .error(try decode(ErrorMessage.self) as! ErrorMessage)
+        case 18: .report(try decode(DeliveryReport.self) as! DeliveryReport)
         default: nil
         }
     }

@@ -1,0 +1,64 @@
+import FugitiveWire
+
+/// The demo's generated catalogue: resources of mixed types and sizes, deterministic for
+/// a seed — text that compresses (scripts, styles, JSON, HTML) and bytes that do not
+/// (images, video segments, archives).
+struct DemoCatalogue: Sendable {
+    struct Item: Sendable {
+        var path: String
+        var contentType: String
+        var body: [UInt8]
+        var digest: ResourceDigest
+    }
+
+    let items: [Item]
+
+    private static let kinds: [(ext: String, type: String, text: Bool)] = [
+        ("js", "text/javascript", true), ("jpg", "image/jpeg", false), ("json", "application/json", true),
+        ("m4s", "video/iso.segment", false), ("css", "text/css", true), ("png", "image/png", false),
+        ("html", "text/html; charset=utf-8", true), ("bin", "application/octet-stream", false),
+    ]
+
+    private static let words = [
+        "peer", "swarm", "origin", "segment", "digest", "channel", "offer", "answer", "candidate", "holder",
+        "fugitive", "chunk", "verify", "cache", "link", "relay",
+    ]
+
+    /// `count` resources up to `maxSize` bytes each (at least a tenth of it).
+    init(count: Int, maxSize: Int, seed: UInt64) {
+        var random = SplitMix(seed: seed)
+        items = (0..<count).map { index in
+            let kind = Self.kinds[index % Self.kinds.count]
+            let size = max(1024, maxSize / 10 + Int(random.next() % UInt64(max(1, maxSize - maxSize / 10))))
+            var body = [UInt8]()
+            body.reserveCapacity(size)
+            if kind.text {
+                while body.count < size {
+                    body += Array(Self.words[Int(random.next() % UInt64(Self.words.count))].utf8)
+                    body.append(random.next() % 9 == 0 ? 10 : 32)
+                }
+                body.removeLast(body.count - size)
+            } else {
+                while body.count < size {
+                    withUnsafeBytes(of: random.next()) { body += $0.prefix(size - body.count) }
+                }
+            }
+            return Item(path: "/catalogue/\(index).\(kind.ext)", contentType: kind.type, body: body, digest: ResourceDigest.sha256(of: body))
+        }
+    }
+
+    var totalBytes: Int { items.reduce(0) { $0 + $1.body.count } }
+}
+
+/// A small fast deterministic generator (SplitMix64).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
