@@ -98,7 +98,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The browser peer (`/fugitive.js`) and its demo page, kept as plain files.
+            resources: [.copy("Browser")]
         ),
         .executableTarget(
             name: "fugitive",

@@ -16,12 +16,13 @@ extension LinkManager {
             server.send(.link(LinkReport(peer: pair.peer, state: .failed)))
             return
         }
+        let (described, describedSink) = AsyncStream.makeStream(of: Void.self)
         let accepted = withState { state -> Bool in
             // A peer caught lying is not linked again.
             guard state.entries[pair.peer] == nil, state.entries.count < configuration.maxLinks,
                 !state.liars.values.contains(where: { $0.contains(pair.peer) })
             else { return false }
-            state.entries[pair.peer] = Entry(connection: connection, offerer: pair.offerer)
+            state.entries[pair.peer] = Entry(connection: connection, offerer: pair.offerer, described: describedSink)
             return true
         }
         guard accepted else {
@@ -29,13 +30,16 @@ extension LinkManager {
             server.send(.link(LinkReport(peer: pair.peer, state: .failed)))
             return
         }
-        let task = Task { await self.maintain(pair.peer, connection, offerer: pair.offerer) }
+        let task = Task { await self.maintain(pair.peer, connection, offerer: pair.offerer, described: described, describedSink: describedSink) }
         withState { $0.entries[pair.peer]?.task = task }
     }
 
     /// One link's whole life: signalling, channel, use, end.
-    private func maintain(_ peer: PeerID, _ connection: PeerConnection, offerer: Bool) async {
+    private func maintain(
+        _ peer: PeerID, _ connection: PeerConnection, offerer: Bool, described: AsyncStream<Void>, describedSink: AsyncStream<Void>.Continuation
+    ) async {
         let trickle = Task {
+            for await _ in described {}
             for await local in connection.localCandidates {
                 let signal =
                     local.isEndOfCandidates
@@ -49,6 +53,7 @@ extension LinkManager {
         if offerer {
             do {
                 server.send(.signal(Signal(peer: peer, kind: .offer, sdp: try connection.createOffer().sdp)))
+                describedSink.finish()
             } catch {
                 return fail(peer, connection, "cannot make an offer: \(error)")
             }
@@ -128,6 +133,7 @@ extension LinkManager {
                 guard !entry.offerer, let sdp = signal.sdp else { throw LinkSignalError("an offer to the offerer") }
                 try connection.setRemoteDescription(SessionDescription(kind: .offer, sdp: sdp))
                 server.send(.signal(Signal(peer: signal.peer, kind: .answer, sdp: try connection.createAnswer().sdp)))
+                entry.described.finish()
             case .answer:
                 guard entry.offerer, let sdp = signal.sdp else { throw LinkSignalError("an answer to the answerer") }
                 try connection.setRemoteDescription(SessionDescription(kind: .answer, sdp: sdp))
@@ -145,6 +151,7 @@ extension LinkManager {
     /// Ends the link to `peer` (if any), telling the server `report` when given.
     func drop(_ peer: PeerID, report: LinkState?, reason: String) {
         guard let entry = withState({ $0.entries.removeValue(forKey: peer) }) else { return }
+        entry.described.finish()
         entry.link?.close()
         entry.connection.close()
         entry.task?.cancel()
@@ -159,6 +166,7 @@ extension LinkManager {
             return Array(state.entries.values)
         }
         for entry in entries {
+            entry.described.finish()
             entry.link?.close()
             entry.connection.close()
             entry.task?.cancel()

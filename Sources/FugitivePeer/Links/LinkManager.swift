@@ -32,6 +32,9 @@ final class LinkManager: Sendable {
     struct Entry {
         let connection: PeerConnection
         let offerer: Bool
+        /// Finished once this side's offer or answer went out: candidates wait for it (a
+        /// browser refuses a candidate that arrives before the description).
+        let described: AsyncStream<Void>.Continuation
         var link: PeerLink?
         var roundTrip: Duration?
         var failures = 0

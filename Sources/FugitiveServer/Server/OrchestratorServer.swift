@@ -85,6 +85,8 @@ public struct OrchestratorServer: Service {
             guard let graph = orchestrator.graph(of: request.uri.queryParameters.get("swarm")) else { return Response(status: .notFound) }
             return try JSONResponse(graph)
         }
+        router.get("/fugitive.js") { _, _ in BrowserFiles.response(BrowserFiles.module, type: "text/javascript; charset=utf-8") }
+        router.get("/demo") { _, _ in BrowserFiles.response(BrowserFiles.demo, type: "text/html; charset=utf-8") }
         router.get("/dashboard") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"

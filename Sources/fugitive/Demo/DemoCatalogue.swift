@@ -17,6 +17,7 @@ struct DemoCatalogue: Sendable {
         ("js", "text/javascript", true), ("jpg", "image/jpeg", false), ("json", "application/json", true),
         ("m4s", "video/iso.segment", false), ("css", "text/css", true), ("png", "image/png", false),
         ("html", "text/html; charset=utf-8", true), ("bin", "application/octet-stream", false),
+        ("svg", "image/svg+xml", true),
     ]
 
     private static let words = [
@@ -32,7 +33,9 @@ struct DemoCatalogue: Sendable {
             let size = max(1024, maxSize / 10 + Int(random.next() % UInt64(max(1, maxSize - maxSize / 10))))
             var body = [UInt8]()
             body.reserveCapacity(size)
-            if kind.text {
+            if kind.ext == "svg" {
+                body = Self.picture(size: size, random: &random)
+            } else if kind.text {
                 while body.count < size {
                     body += Array(Self.words[Int(random.next() % UInt64(Self.words.count))].utf8)
                     body.append(random.next() % 9 == 0 ? 10 : 32)
@@ -48,6 +51,20 @@ struct DemoCatalogue: Sendable {
     }
 
     var totalBytes: Int { items.reduce(0) { $0 + $1.body.count } }
+
+    /// The pictures the browser gallery (`/demo`) shows: circles, padded to about `size`.
+    private static func picture(size: Int, random: inout SplitMix) -> [UInt8] {
+        var svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 200 200'>"
+        while svg.utf8.count < size - 120 {
+            let (x, y, r) = (random.next() % 200, random.next() % 200, 4 + random.next() % 30)
+            let color = String(random.next() % 0xffffff, radix: 16)
+            svg += "<circle cx='\(x)' cy='\(y)' r='\(r)' fill='#\(color)' fill-opacity='0.6'/>"
+        }
+        return Array((svg + "</svg>").utf8)
+    }
+
+    /// The catalogue's pictures, for the gallery page.
+    var pictures: [Item] { items.filter { $0.contentType == "image/svg+xml" } }
 }
 
 /// A small fast deterministic generator (SplitMix64).

@@ -73,7 +73,11 @@ struct DemoCommand: AsyncParsableCommand {
             print(summary.table())
         }
         if keep {
-            if !json { print("Staying up: the dashboard is at http://127.0.0.1:\(boundServer)/dashboard (Ctrl-C to stop)") }
+            if !json {
+                let paths = catalogue.pictures.map(\.path).joined(separator: ",")
+                print("Staying up (Ctrl-C to stop). Dashboard: http://127.0.0.1:\(boundServer)/dashboard")
+                print("Browser gallery through the same swarm: http://127.0.0.1:\(boundServer)/demo?origin=\(originURL)&paths=\(paths)")
+            }
             _ = try? await running.value
         } else {
             await services.triggerGracefulShutdown()

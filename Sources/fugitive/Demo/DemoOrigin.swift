@@ -24,6 +24,9 @@ struct DemoOrigin {
             headers[.cacheControl] = "public, max-age=3600"
             headers[.contentLength] = "\(item.body.count)"
             headers[.init("Repr-Digest")!] = ReprDigest.headerValue(for: item.digest)
+            // The browser gallery (/demo on the orchestrator) is another origin.
+            headers[.accessControlAllowOrigin] = "*"
+            headers[.accessControlExposeHeaders] = "Repr-Digest, Content-Type"
             if withBody { counters.value.withLock { ($0.requests, $0.bytes) = ($0.requests + 1, $0.bytes + item.body.count) } }
             return Response(status: .ok, headers: headers, body: withBody ? .init(byteBuffer: ByteBuffer(bytes: item.body)) : .init())
         }

@@ -41,6 +41,9 @@ final class DigestOrigin: Sendable {
             headers[.cacheControl] = resource.cacheControl
             headers[.init("Repr-Digest")!] = ReprDigest.headerValue(for: ResourceDigest.sha256(of: resource.body))
             headers[.contentLength] = "\(resource.body.count)"
+            // Browser peers on another origin read the body and the digest.
+            headers[.accessControlAllowOrigin] = "*"
+            headers[.accessControlExposeHeaders] = "Repr-Digest, Content-Type"
             return Response(status: .ok, headers: headers, body: body ? .init(byteBuffer: ByteBuffer(bytes: resource.body)) : .init())
         }
         router.get("**") { request, _ -> Response in
