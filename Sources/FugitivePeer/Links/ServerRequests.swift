@@ -23,18 +23,7 @@ final class ServerRequests: Sendable {
         }
         defer { state.withLock { _ = $0.waiting.removeValue(forKey: id) } }
         guard send(make(id)) else { return nil }
-        return await withTaskGroup(of: ServerMessage?.self) { group in
-            group.addTask {
-                for await answer in answers { return answer }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
-        }
+        return await first(of: answers, within: timeout)
     }
 
     /// Delivers an answer; false when it answers nothing this side asked.

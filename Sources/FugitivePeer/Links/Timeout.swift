@@ -10,3 +10,11 @@ func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Senda
         return await group.next() ?? nil
     }
 }
+
+/// The first element of `stream`, or `nil` when it ends or `timeout` passes first.
+func first<T: Sendable>(of stream: AsyncStream<T>, within timeout: Duration) async -> T? {
+    await withTimeout(timeout) { () -> T? in
+        for await element in stream { return element }
+        return nil
+    } ?? nil
+}

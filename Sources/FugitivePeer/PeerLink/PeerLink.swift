@@ -154,18 +154,7 @@ public final class PeerLink: Sendable {
         }
         let started = ContinuousClock.now
         send(.ping(Heartbeat(nonce: nonce)))
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in pong { return true }
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? false
-        }
+        let answered = await first(of: pong, within: timeout) != nil
         state.withLock { _ = $0.pings.removeValue(forKey: nonce) }
         return answered ? ContinuousClock.now - started : nil
     }
