@@ -5,6 +5,7 @@ import FugitiveStore
 import FugitiveWire
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `fugitive get URL`: one fetch through the swarm — a peer joins, fetches, writes the
 /// bytes, and says where they came from.
@@ -48,15 +49,23 @@ struct GetCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(50))
         }
         let started = ContinuousClock.now
+        let progress = ProgressState()
         let ticker = Task {
             while !Task.isCancelled {
-                status.show("fetching \(url)  \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s  (links: \(peer.linkedPeers.count))")
+                let elapsed = String(format: "%.1f s", (ContinuousClock.now - started).seconds)
+                if let report = progress.latest.withLock({ $0 }) {
+                    status.show("\(StatusLine.bar(report))  from \(report.source == "peer" ? "a peer" : "the origin")  \(elapsed)")
+                } else {
+                    status.show("looking for \(url)  \(elapsed)  (links: \(peer.linkedPeers.count))")
+                }
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
         let resource: Resource
         do {
-            resource = try await peer.fetch(url, digest: expected, deadline: .milliseconds(Int(timeout * 1000)))
+            resource = try await peer.fetch(url, digest: expected, deadline: .milliseconds(Int(timeout * 1000))) { report in
+                progress.latest.withLock { $0 = report }
+            }
             ticker.cancel()
         } catch {
             ticker.cancel()
@@ -83,6 +92,11 @@ struct GetCommand: AsyncParsableCommand {
     }
 }
 
+/// The newest progress report of the fetch.
+final class ProgressState: Sendable {
+    let latest = Mutex<FetchProgress.Report?>(nil)
+}
+
 /// One status line on a terminal's standard error, rewritten in place.
 struct StatusLine: Sendable {
     let enabled: Bool
@@ -90,6 +104,15 @@ struct StatusLine: Sendable {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
     }
+    /// `[█████░░░░░] 48%  1.2/2.5 MB`, or the bytes alone when the total is unknown.
+    static func bar(_ report: FetchProgress.Report) -> String {
+        let received = String(format: "%.1f", Double(report.receivedBytes) / 1e6)
+        guard let total = report.totalBytes, total > 0 else { return "\(received) MB" }
+        let filled = min(30, report.receivedBytes * 30 / total)
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
+        return "[\(bar)] \(min(100, report.receivedBytes * 100 / total))%  \(received)/\(String(format: "%.1f", Double(total) / 1e6)) MB"
+    }
+
     func clear() {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))

@@ -1,4 +1,5 @@
 import FugitiveWire
+import Synchronization
 import Testing
 
 @testable import FugitivePeer
@@ -13,7 +14,11 @@ struct HTTPOriginTests {
         let client = HTTPOrigin()
         let head = try await client.head(origin.url("/a.txt"), timeout: .seconds(5))
         #expect(head.bytes.isEmpty && head.reprDigest == ResourceDigest.sha256(of: body))
-        let get = try await client.get(origin.url("/a.txt"), timeout: .seconds(5), maxSize: 1 << 20)
+        let reports = Mutex<[FetchProgress.Report]>([])
+        let get = try await FetchProgress.$reporter.withValue({ report in reports.withLock { $0.append(report) } }) {
+            try await client.get(origin.url("/a.txt"), timeout: .seconds(5), maxSize: 1 << 20)
+        }
+        #expect(reports.withLock { $0.last } == FetchProgress.Report(receivedBytes: body.count, totalBytes: body.count, source: "origin"))
         #expect(get.bytes == body && get.contentType == "text/plain" && get.maxAge == 120)
         await #expect(throws: FetchError(.tooLarge, "\(origin.url("/a.txt")) is 10000 bytes, over the limit of 100")) {
             try await client.get(origin.url("/a.txt"), timeout: .seconds(5), maxSize: 100)

@@ -2,6 +2,7 @@ import FugitiveRTC
 import FugitiveStore
 import FugitiveWire
 import Logging
+import Synchronization
 import Testing
 
 @testable import FugitivePeer
@@ -60,7 +61,15 @@ struct PeerLinkTests {
         defer { pair.close() }
         let bytes = Self.resource(1_000_000)
         let digest = try pair.store.store(bytes)
-        #expect(try await pair.downloader.fetch(digest).bytes == bytes)
+        let reports = Mutex<[FetchProgress.Report]>([])
+        let download = try await FetchProgress.$reporter.withValue({ report in reports.withLock { $0.append(report) } }) {
+            try await pair.downloader.fetch(digest)
+        }
+        #expect(download.bytes == bytes)
+        // Progress chunk by chunk, up to the whole transfer.
+        let seen = reports.withLock { $0 }
+        #expect(seen.count == (bytes.count + 16_360) / 16_361)
+        #expect(seen.last == FetchProgress.Report(receivedBytes: bytes.count, totalBytes: bytes.count, source: "peer"))
         #expect(pair.uploader.statistics.uploadsServed == 1)
         #expect(pair.downloader.statistics.bytesDownloaded == bytes.count)
         // An empty resource too.

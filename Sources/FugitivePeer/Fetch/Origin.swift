@@ -89,7 +89,15 @@ public struct HTTPOrigin: OriginFetching {
                 if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxSize {
                     throw FetchError(.tooLarge, "\(url) is \(length) bytes, over the limit of \(maxSize)")
                 }
-                var body = try await response.body.collect(upTo: maxSize)
+                let announced = response.headers.first(name: "Content-Length").flatMap(Int.init)
+                var body = ByteBuffer()
+                for try await part in response.body {
+                    guard body.readableBytes + part.readableBytes <= maxSize else {
+                        throw FetchError(.tooLarge, "\(url) is over the limit of \(maxSize) bytes")
+                    }
+                    body.writeImmutableBuffer(part)
+                    FetchProgress.reporter?(.init(receivedBytes: body.readableBytes, totalBytes: announced, source: "origin"))
+                }
                 result.bytes = body.readBytes(length: body.readableBytes) ?? []
             }
             return result

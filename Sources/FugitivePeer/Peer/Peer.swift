@@ -125,6 +125,19 @@ public final class Peer: Service, Sendable {
         try await pipeline.fetch(url, digest: digest, deadline: deadline)
     }
 
+    /// ``fetch(_:digest:deadline:)``, calling `progress` as the bytes arrive.
+    public func fetch(
+        _ url: String, digest: ResourceDigest? = nil, deadline: Duration? = nil, progress: @escaping @Sendable (FetchProgress.Report) -> Void
+    ) async throws(FetchError) -> Resource {
+        do {
+            return try await FetchProgress.$reporter.withValue(progress) { try await pipeline.fetch(url, digest: digest, deadline: deadline) }
+        } catch let error as FetchError {
+            throw error
+        } catch {
+            throw FetchError(.cancelled, "\(error)")
+        }
+    }
+
     /// This peer's id in the current server session.
     public var id: PeerID? { serverLink.welcome?.peer }
 

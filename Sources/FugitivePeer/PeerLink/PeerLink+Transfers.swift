@@ -88,6 +88,8 @@ extension PeerLink {
                 let count = chunk.data.readableBytes
                 do { try assembler!.append(chunk) } catch { return .failure(PeerLinkError(.protocolViolation, "\(error)")) }
                 if let limit = configuration.downloadLimit { try? await limit.take(count) }
+                FetchProgress.reporter?(
+                    .init(receivedBytes: assembler!.receivedBytes, totalBytes: Int(assembler!.head.transferLength), source: "peer"))
                 if assembler!.isComplete { return finish(assembler!, digest: digest) }
             case .miss:
                 return .failure(PeerLinkError(.miss, "the peer does not hold \(digest)"))

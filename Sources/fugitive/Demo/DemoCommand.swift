@@ -56,6 +56,8 @@ struct DemoCommand: AsyncParsableCommand {
         if !json {
             print("Fugitive demo: \(peers) peers, \(resources) resources (\(DemoProgress.megabytes(catalogue.totalBytes)) MB), origin \(originURL)")
             print("Dashboard: http://127.0.0.1:\(boundServer)/dashboard   stats: http://127.0.0.1:\(boundServer)/v1/stats")
+            // Scripts wait for these lines; stdout to a file is block-buffered otherwise.
+            fflush(nil)
         }
 
         let swarm = DemoSwarm(count: peers, signalURL: signalURL, swarmKey: originURL, logger: logger)
@@ -77,6 +79,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let paths = catalogue.pictures.map(\.path).joined(separator: ",")
                 print("Staying up (Ctrl-C to stop). Dashboard: http://127.0.0.1:\(boundServer)/dashboard")
                 print("Browser gallery through the same swarm: http://127.0.0.1:\(boundServer)/demo?origin=\(originURL)&paths=\(paths)")
+                fflush(nil)
             }
             _ = try? await running.value
         } else {
