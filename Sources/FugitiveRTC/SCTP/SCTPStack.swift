@@ -14,6 +14,11 @@ enum SCTPStack {
 
     private static let started: Bool = {
         fugitive_usrsctp_init(SCTPStack.output, 0)
+        // Every packet arrives inside a DTLS record whose AEAD tag already proved it
+        // intact, so checking CRC32c again on input is wasted work (browsers skip it
+        // too). With the offload on, usrsctp also leaves outbound checksums to us:
+        // `output` computes them, since the other side may still check.
+        usrsctp_enable_crc32c_offload()
         // Explicit congestion notification is not negotiated by browsers.
         usrsctp_sysctl_set_sctp_ecn_enable(0)
         // Large windows: loopback and LAN transfers are limited by these, not the path.
@@ -51,8 +56,15 @@ enum SCTPStack {
     /// usrsctp has a packet for the association registered under `address`.
     private static let output: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int, UInt8, UInt8) -> Int32 = {
         address, buffer, length, _, _ in
-        guard let address, let buffer else { return -1 }
-        let packet = Array(UnsafeRawBufferPointer(start: buffer, count: length))
+        guard let address, let buffer, length >= 12 else { return -1 }
+        var packet = Array(UnsafeRawBufferPointer(start: buffer, count: length))
+        packet.withUnsafeMutableBytes { bytes in
+            // The common header's checksum (bytes 8..<12) is computed over the packet
+            // with the field zeroed, and stored as usrsctp would have stored it.
+            bytes.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
+            let checksum = usrsctp_crc32c(bytes.baseAddress, length)
+            bytes.storeBytes(of: checksum, toByteOffset: 8, as: UInt32.self)
+        }
         return SCTPAssociation.from(address).transmit(packet) ? 0 : -1
     }
 }
