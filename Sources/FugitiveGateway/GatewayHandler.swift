@@ -7,7 +7,7 @@ struct GatewayHandler: Sendable {
     let configuration: PeerGateway.Configuration
 
     func respond(_ url: String) async -> Response {
-        guard let origin = Self.origin(of: url) else { return Self.failure(.badRequest, "\(url) is not an absolute http(s) URL") }
+        guard let origin = Peer.origin(of: url) else { return Self.failure(.badRequest, "\(url) is not an absolute http(s) URL") }
         guard configuration.allowedOrigins.isEmpty || configuration.allowedOrigins.contains(origin) else {
             return Self.failure(.forbidden, "\(origin) is not an origin this gateway serves")
         }
@@ -40,15 +40,5 @@ struct GatewayHandler: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
-    }
-
-    /// `scheme://host[:port]` of an absolute http(s) URL.
-    static func origin(of url: String) -> String? {
-        let lower = url.lowercased()
-        guard let scheme = ["http", "https"].first(where: { lower.hasPrefix($0 + "://") }) else { return nil }
-        let rest = url.dropFirst(scheme.count + 3)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        return "\(scheme)://\(authority.lowercased())"
     }
 }

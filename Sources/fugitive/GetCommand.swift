@@ -24,7 +24,7 @@ struct GetCommand: AsyncParsableCommand {
     @Option(name: .customLong("local-address"), help: "Local address ICE may use (repeatable).") var localAddresses: [String] = []
 
     func run() async throws {
-        guard let origin = Self.origin(of: url) else { throw ValidationError("\(url) is not an absolute http(s) URL") }
+        guard let origin = Peer.origin(of: url) else { throw ValidationError("\(url) is not an absolute http(s) URL") }
         let expected: ResourceDigest?
         if let digest {
             guard let parsed = ResourceDigest(digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest) else {
@@ -81,14 +81,6 @@ struct GetCommand: AsyncParsableCommand {
         }
         let summary = "source: \(resource.source) — \(resource.bytes.count) bytes in \(String(format: "%.1f", resource.timings.total.milliseconds)) ms, \(resource.digest)\n"
         FileHandle.standardError.write(Data(summary.utf8))
-    }
-
-    /// `scheme://host[:port]` of an absolute http(s) URL: the default swarm.
-    static func origin(of url: String) -> String? {
-        let lower = url.lowercased()
-        guard let scheme = ["http", "https"].first(where: { lower.hasPrefix($0 + "://") }) else { return nil }
-        let authority = url.dropFirst(scheme.count + 3).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        return authority.isEmpty ? nil : "\(scheme)://\(authority.lowercased())"
     }
 }
 

@@ -19,7 +19,7 @@ struct CommandTests {
     static func run(_ arguments: [String]) async throws -> (status: Int32, out: Data, err: String) {
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the fugitive product first")
         let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errFile) }
         let process = Process()
         process.executableURL = binary

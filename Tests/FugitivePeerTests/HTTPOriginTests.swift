@@ -37,6 +37,14 @@ struct HTTPOriginTests {
         try await expectCode(.originUnreachable) { try await client.get("http://127.0.0.1:\(port)/slow", timeout: .seconds(5), maxSize: 100) }
     }
 
+    @Test func originsOfURLs() {
+        #expect(Peer.origin(of: "HTTPS://CDN.Example:8443/a/b?c#d") == "https://cdn.example:8443")
+        #expect(Peer.origin(of: "http://cdn.example") == "http://cdn.example")
+        for refused in ["ftp://cdn.example/x", "http:///x", "http://user@cdn.example/x", "cdn.example/x"] {
+            #expect(Peer.origin(of: refused) == nil, "\(refused)")
+        }
+    }
+
     @Test func reprDigestHeadersParse() {
         let digest = ResourceDigest.sha256(of: [1, 2, 3])
         #expect(ReprDigest.sha256(fromHeader: ReprDigest.headerValue(for: digest)) == digest)

@@ -35,7 +35,7 @@ protocol PeerSwarm: Sendable {
 extension LinkManager: PeerSwarm {
     func holders(of digest: ResourceDigest, url: String, timeout: Duration) async -> [PeerID] {
         noteWanted(digest)
-        let me = withState { $0.me }
+        let me = state.withLock { $0.me }
         let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
             .whoHas(WhoHas(requestID: id, digest: digest, limit: 16))
         }

@@ -8,7 +8,7 @@ extension LinkManager {
         var rtc = configuration.connection
         let connection: PeerConnection
         do {
-            let iceServers = withState { $0.iceServers }
+            let iceServers = state.withLock { $0.iceServers }
             rtc.apply(iceServers)
             connection = try PeerConnection(configuration: rtc, loop: loop, logger: logger)
         } catch {
@@ -17,7 +17,7 @@ extension LinkManager {
             return
         }
         let (described, describedSink) = AsyncStream.makeStream(of: Void.self)
-        let accepted = withState { state -> Bool in
+        let accepted = state.withLock { state -> Bool in
             // A peer caught lying is not linked again.
             guard state.entries[pair.peer] == nil, state.entries.count < configuration.maxLinks,
                 !state.liars.values.contains(where: { $0.contains(pair.peer) })
@@ -31,7 +31,7 @@ extension LinkManager {
             return
         }
         let task = Task { await self.maintain(pair.peer, connection, offerer: pair.offerer, described: described, describedSink: describedSink) }
-        withState { $0.entries[pair.peer]?.task = task }
+        state.withLock { $0.entries[pair.peer]?.task = task }
     }
 
     /// One link's whole life: signalling, channel, use, end.
@@ -72,15 +72,15 @@ extension LinkManager {
         // A failed or closed connection ends the channel too, so `run` returns.
         let watch = Task {
             for await state in connection.states {
-                if case .failed = state { link.close() }
-                if state == .closed { link.close() }
+                if case .failed = state { break }
+                if state == .closed { break }
             }
             link.close()
         }
         defer { watch.cancel() }
         let reader = Task { await link.run() }
         let rtt = await link.measureRoundTrip()
-        let stillOurs = withState { state -> Bool in
+        let stillOurs = state.withLock { state -> Bool in
             guard state.entries[peer]?.connection === connection else { return false }
             state.entries[peer]?.link = link
             state.entries[peer]?.roundTrip = rtt
@@ -107,7 +107,7 @@ extension LinkManager {
     /// removed it already), forgets it, reports `report` and asks for a replacement.
     @discardableResult
     private func end(_ peer: PeerID, _ connection: PeerConnection, report: LinkState) -> Bool {
-        let wasOurs = withState { state -> Bool in
+        let wasOurs = state.withLock { state -> Bool in
             guard state.entries[peer]?.connection === connection else { return false }
             state.entries[peer] = nil
             return true
@@ -122,7 +122,7 @@ extension LinkManager {
 
     /// Applies a relayed offer, answer or candidate to the pair's connection.
     func receive(_ signal: Signal) {
-        guard let entry = withState({ $0.entries[signal.peer] }) else {
+        guard let entry = state.withLock({ $0.entries[signal.peer] }) else {
             logger.debug("signal for no pending link", metadata: ["peer": "\(signal.peer)"])
             return
         }
@@ -150,27 +150,19 @@ extension LinkManager {
 
     /// Ends the link to `peer` (if any), telling the server `report` when given.
     func drop(_ peer: PeerID, report: LinkState?, reason: String) {
-        guard let entry = withState({ $0.entries.removeValue(forKey: peer) }) else { return }
-        entry.described.finish()
-        entry.link?.close()
-        entry.connection.close()
-        entry.task?.cancel()
+        guard let entry = state.withLock({ $0.entries.removeValue(forKey: peer) }) else { return }
+        entry.close()
         if let report { server.send(.link(LinkReport(peer: peer, state: report))) }
         emit(.unlinked(peer: peer, reason: reason))
         checkTarget()
     }
 
     func closeAll() {
-        let entries = withState { state in
+        let entries = state.withLock { state in
             defer { state.entries = [:] }
             return Array(state.entries.values)
         }
-        for entry in entries {
-            entry.described.finish()
-            entry.link?.close()
-            entry.connection.close()
-            entry.task?.cancel()
-        }
+        for entry in entries { entry.close() }
     }
 }
 

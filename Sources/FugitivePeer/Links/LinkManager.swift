@@ -39,6 +39,14 @@ final class LinkManager: Sendable {
         var roundTrip: Duration?
         var failures = 0
         var task: Task<Void, Never>?
+
+        /// Ends everything the entry holds: signalling, channel, connection, its task.
+        func close() {
+            described.finish()
+            link?.close()
+            connection.close()
+            task?.cancel()
+        }
     }
 
     struct State {
@@ -76,8 +84,6 @@ final class LinkManager: Sendable {
         self.corruptsUploads = corruptsUploadsForTesting
         self.emit = emit
     }
-
-    func withState<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
 
     /// Follows the server link's events and maintains the links until cancelled.
     func run() async {

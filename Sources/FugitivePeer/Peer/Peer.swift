@@ -24,7 +24,6 @@ public final class Peer: Service, Sendable {
     let pipeline: FetchPipeline
     let loop: GLibEventLoop
     private let counters = Counters()
-    private let lastSession = Mutex<PeerID?>(nil)
 
     final class Counters: Sendable {
         let value = Mutex(PeerStatistics())
@@ -98,6 +97,7 @@ public final class Peer: Service, Sendable {
     /// (for its statistics and dashboard), about once a second.
     private func reportDeliveries() async {
         var last: DeliveryReport?
+        var lastSession: PeerID?
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let statistics = self.statistics
@@ -105,9 +105,8 @@ public final class Peer: Service, Sendable {
                 fromOrigin: UInt64(statistics.bytesFromOrigin), fromPeers: UInt64(statistics.bytesFromPeers), served: UInt64(statistics.bytesServed))
             // Sent again after a reconnection too: a new session starts from nothing.
             let session = serverLink.welcome?.peer
-            if (report != last || session != lastSession.withLock({ $0 })), serverLink.send(.report(report)) {
-                last = report
-                lastSession.withLock { $0 = session }
+            if report != last || session != lastSession, serverLink.send(.report(report)) {
+                (last, lastSession) = (report, session)
             }
         }
     }

@@ -33,7 +33,6 @@ extension PeerLink {
         defer { unregisterDownload(id) }
         let request = Array(buffer: codec.encode(.request(Request(id: id, digest: digest, url: url, acceptsDeflate: configuration.acceptsDeflate))))
         do { try await channel.send(.binary(request)) } catch { throw PeerLinkError(.closed, "the link closed: \(error)") }
-        let sendCancel: @Sendable () -> Void = { [self] in send(.cancel(RequestRef(id: id))) }
         let progress = TransferProgress()
         let result: Result<PeerDownload, PeerLinkError> = await withTaskCancellationHandler {
             await withTaskGroup(of: Result<PeerDownload, PeerLinkError>?.self) { group in
@@ -55,7 +54,7 @@ extension PeerLink {
         }
         if case .failure(let error) = result, error.code != .miss, error.code != .busy {
             // Whatever went wrong on this side, the peer stops sending.
-            sendCancel()
+            send(.cancel(RequestRef(id: id)))
         }
         if Task.isCancelled, case .failure = result { throw PeerLinkError(.cancelled, "the fetch was cancelled") }
         return try result.get()
