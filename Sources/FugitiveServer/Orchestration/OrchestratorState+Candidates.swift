@@ -15,6 +15,7 @@ extension OrchestratorState {
     mutating func reindex(_ id: PeerID) {
         guard let session = sessions[id] else { return }
         mark(session, open: session.freeSlots > 0)
+        if instance != nil { journal.touch(id) }
     }
 
     /// Removes a peer from the open-peer indexes (before its session goes).

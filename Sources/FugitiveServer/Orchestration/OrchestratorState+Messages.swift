@@ -15,9 +15,12 @@ extension OrchestratorState {
             for digest in drop.digests {
                 sessions[id]!.held[digest] = nil
                 indexes[swarm]?.remove(digest, holder: id)
+                if instance != nil { journal.drop(digest, of: id) }
             }
             return []
-        case .whoHas(let query): return [.send(id, .holders(holders(query, asker: id)))]
+        case .whoHas(let query):
+            if instance != nil { return [.findRemoteHolders(id, query)] }
+            return [.send(id, .holders(holders(query, asker: id)))]
         case .vouch(let vouch): return [.vouch(id, vouch)]
         case .report(let report):
             // Add what grew since the last report; a counter that went down (a peer that
@@ -55,6 +58,10 @@ extension OrchestratorState {
         let chosen = named.compactMap { sessions[$0] }.map { PairingPolicy.Candidate(id: $0.id, address: $0.address, freeSlots: $0.freeSlots) }
             + policy.choose(count - named.count, asker: id, address: asker.address, excluding: asker.partners.union(named), candidates: candidates)
         var actions: [Action] = []
+        if instance != nil, chosen.count < count {
+            // Not enough here: other instances may have open peers in the swarm.
+            actions.append(.findRemotePartners(id, count: count - chosen.count))
+        }
         let deadline = now + configuration.pairTimeout
         for partner in chosen {
             sessions[id]!.pending[partner.id] = deadline
@@ -69,12 +76,16 @@ extension OrchestratorState {
 
     /// Relays signalling between partners only.
     func relay(_ signal: Signal, from id: PeerID) -> [Action] {
-        guard reading(id, { $0.isPartner(signal.peer) }) == true, isConnected(signal.peer) else {
+        guard reading(id, { $0.isPartner(signal.peer) }) == true else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(signal.peer) is not paired with you")))]
         }
         var relayed = signal
         relayed.peer = id
-        return [.send(signal.peer, .signal(relayed))]
+        if isConnected(signal.peer) { return [.send(signal.peer, .signal(relayed))] }
+        guard let remote = remotes[signal.peer], !remote.awaiting.contains(id) else {
+            return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(signal.peer) is not paired with you")))]
+        }
+        return [.forward(remote.instance, .signal(to: signal.peer, signal: relayed))]
     }
 
     mutating func link(_ report: LinkReport, from id: PeerID) -> [Action] {
@@ -97,7 +108,10 @@ extension OrchestratorState {
         }
         reindex(id)
         reindex(other)
-        return []
+        guard remotes[other] != nil else { return [] }
+        let forwarded = forwardLink(report, from: id)
+        if report.state != .connected { detach(other, from: id) }
+        return forwarded
     }
 
     mutating func announce(_ have: Have, from id: PeerID) -> [Action] {
@@ -110,6 +124,7 @@ extension OrchestratorState {
             }
             sessions[id]!.held[holding.digest] = holding
             indexes[swarm, default: HolderIndex()].add(holding, holder: id)
+            if instance != nil { journal.add(holding, of: id) }
         }
         guard refused > 0 else { return [] }
         return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: "\(refused) holdings over the limit of \(configuration.maxHoldingsPerPeer) were not recorded")))]
@@ -166,13 +181,22 @@ extension OrchestratorState {
         // Each pair is dropped once: the partner's side goes with it.
         for (id, partner) in overdue where sessions[id]?.pending[partner] != nil {
             sessions[id]!.pending[partner] = nil
-            sessions[partner]?.pending[id] = nil
             reindex(id)
+            if let remote = remotes[partner] {
+                // The other instance times out its side by its own clock.
+                if !remote.awaiting.contains(id) { actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout)))) }
+                detach(partner, from: id)
+                continue
+            }
+            sessions[partner]?.pending[id] = nil
             reindex(partner)
             actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout))))
             if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
         }
         if parked.values.contains(where: { $0.expires <= now }) {
+            for parkedSession in parked.values where parkedSession.expires <= now && instance != nil {
+                journal.remove(parkedSession.id)
+            }
             parked = parked.filter { $0.value.expires > now }
         }
         return actions

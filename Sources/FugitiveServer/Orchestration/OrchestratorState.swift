@@ -34,6 +34,13 @@ public struct OrchestratorState: Sendable {
         case close(PeerID, WireError)
         /// The peer asked for a vouched digest: fetch it (outside this state) and answer.
         case vouch(PeerID, Vouch)
+        /// Deliver a message to another instance of the cluster.
+        case forward(InstanceID, ClusterMessage)
+        /// The peer wants `count` more partners than this instance could offer: look for
+        /// open peers on other instances and ``requestRemotePair(_:with:now:)`` them.
+        case findRemotePartners(PeerID, count: Int)
+        /// Answer the peer's `who-has` with holders here and on other instances.
+        case findRemoteHolders(PeerID, WhoHas)
     }
 
     struct Session: Sendable {
@@ -60,6 +67,7 @@ public struct OrchestratorState: Sendable {
     struct Parked: Sendable {
         let id: PeerID
         let swarm: String
+        let resumeToken: String
         let held: [Holding]
         let expires: Instant
     }
@@ -80,6 +88,12 @@ public struct OrchestratorState: Sendable {
     /// looks at a bounded sample instead of the whole swarm.
     var open: [String: OpenPeerSet] = [:]
     var openByNetwork: [NetworkBucket: OpenPeerSet] = [:]
+    /// This instance's id when it runs in a cluster (see ``joinCluster(as:)``).
+    public internal(set) var instance: InstanceID?
+    /// Peers on other instances partnered with peers here.
+    var remotes: [PeerID: RemotePeer] = [:]
+    /// Directory changes not yet written to the cluster's store.
+    var journal = DirectoryJournal()
     /// Bytes peers reported, per swarm, since the server started.
     public internal(set) var delivered: [String: Delivery] = [:]
 
@@ -97,9 +111,10 @@ public struct OrchestratorState: Sendable {
     // MARK: Sessions
 
     /// Opens a session for a `hello`. `newID` and `newToken` are used unless the hello's
-    /// resume token is honoured. Throws when the swarm is full.
+    /// resume token is honoured — here, or by `stored`, the session another instance of
+    /// the cluster held under that token. Throws when the swarm is full.
     public mutating func connect(
-        _ hello: Hello, address: NetworkAddress?, newID: PeerID, newToken: String, now: Instant
+        _ hello: Hello, address: NetworkAddress?, newID: PeerID, newToken: String, stored: StoredSession? = nil, now: Instant
     ) throws(WireError) -> (welcome: Welcome, actions: [Action]) {
         var actions: [Action] = []
         var id = newID
@@ -115,6 +130,13 @@ public struct OrchestratorState: Sendable {
                 (id, token, restored, resumed) = (live.id, resumeToken, held, true)
             } else if let parkedSession = parked[resumeToken], parkedSession.swarm == hello.swarm, parkedSession.expires > now {
                 (id, token, restored, resumed) = (parkedSession.id, resumeToken, parkedSession.held, true)
+            } else if let stored, stored.record.resumeToken == resumeToken, stored.record.swarm == hello.swarm,
+                sessions[stored.record.id] == nil, let instance, stored.record.instance != instance
+            {
+                // Resumed from another instance: it closes or forgets its side when told.
+                (id, token, restored, resumed) = (stored.record.id, resumeToken, stored.holdings, true)
+                actions += [.forward(stored.record.instance, .sessionMoved(peer: id, resumeToken: token))]
+                actions += remoteLeft(id)
             }
         }
         // Checked before the parked session is taken, so a refused resume can be retried.
@@ -126,6 +148,7 @@ public struct OrchestratorState: Sendable {
         for holding in restored.prefix(configuration.maxHoldingsPerPeer) {
             session.held[holding.digest] = holding
             indexes[hello.swarm, default: HolderIndex()].add(holding, holder: id)
+            if instance != nil { journal.add(holding, of: id) }
         }
         sessions[id] = session
         sessionByToken[token] = id
@@ -139,8 +162,9 @@ public struct OrchestratorState: Sendable {
     }
 
     /// Ends a session: partners are told `peer-left`, pairs and holdings go; unless
-    /// `park` is false, the id and holdings wait `resumeGrace` for a resume.
-    public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true) -> [Action] {
+    /// `park` is false, the id and holdings wait `resumeGrace` for a resume. `moved`: the
+    /// session lives on in another instance, which owns its directory row now.
+    public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true, moved: Bool = false) -> [Action] {
         guard sessions[id] != nil else { return [] }
         forget(id)
         let session = sessions.removeValue(forKey: id)!
@@ -150,21 +174,42 @@ public struct OrchestratorState: Sendable {
         indexes[session.swarm]?.removeAll(of: id)
         if indexes[session.swarm]?.resourceCount == 0 { indexes[session.swarm] = nil }
         var actions: [Action] = []
+        var remotePartners: [InstanceID: [PeerID]] = [:]
         for partner in session.partners.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if let remote = remotes[partner] {
+                if !remote.awaiting.contains(id) { remotePartners[remote.instance, default: []].append(partner) }
+                detach(partner, from: id)
+                continue
+            }
             sessions[partner]?.pending[id] = nil
             sessions[partner]?.connected.remove(id)
             reindex(partner)
             actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
         }
+        for (instance, partners) in remotePartners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            actions.append(.forward(instance, .peerLeft(peer: id, to: partners)))
+        }
+        forgetMeasurements(of: id)
+        if park {
+            let parkedSession = Parked(
+                id: id, swarm: session.swarm, resumeToken: session.resumeToken, held: Array(session.held.values),
+                expires: now + configuration.resumeGrace)
+            parked[session.resumeToken] = parkedSession
+            if instance != nil { journal.parked[id] = record(parked: parkedSession) }
+        } else if instance != nil, !moved {
+            journal.remove(id)
+        } else if instance != nil {
+            journal.disown(id)
+        }
+        return actions
+    }
+
+    mutating func forgetMeasurements(of id: PeerID) {
         for other in measured.removeValue(forKey: id) ?? [] {
             rtts[PeerPair(id, other)] = nil
             measured[other]?.remove(id)
             if measured[other]?.isEmpty == true { measured[other] = nil }
         }
-        if park {
-            parked[session.resumeToken] = Parked(id: id, swarm: session.swarm, held: Array(session.held.values), expires: now + configuration.resumeGrace)
-        }
-        return actions
     }
 }
 

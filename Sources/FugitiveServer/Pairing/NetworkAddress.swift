@@ -27,6 +27,15 @@ public struct NetworkAddress: Hashable, Sendable {
         }
     }
 
+    /// The address as text (dotted IPv4, or IPv6 as eight hex groups): parses back to
+    /// the same address.
+    public var text: String {
+        switch family {
+        case .v4: return bytes.map(String.init).joined(separator: ".")
+        case .v6: return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
+        }
+    }
+
     /// How close two addresses are: 2 for the same IPv4 /24 or IPv6 /48, 1 for the same
     /// /16 (both families), 0 otherwise.
     public func proximity(to other: NetworkAddress) -> Int {

@@ -33,6 +33,10 @@ final class SignalHandler: ChannelInboundHandler {
     private var link: SignalLink?
     private var id: PeerID?
     private var state = State.open
+    /// Messages that came while the `hello` waited on the cluster's store (a resume from
+    /// another instance); handled in order once the session is open.
+    private var early: [ServerMessage]?
+    static let maxEarlyMessages = 32
 
     /// - Parameter client: the client's IP address as text (after trusted proxies).
     init(orchestrator: Orchestrator, configuration: ServerConfiguration, codec: WireCodec, client: String?, logger: Logger) {
@@ -138,18 +142,39 @@ final class SignalHandler: ChannelInboundHandler {
             orchestrator.receive(message, from: id, link: link)
             return
         }
+        if early != nil {
+            guard early!.count < Self.maxEarlyMessages else {
+                return fail(WireError(.rateLimited, "more than \(Self.maxEarlyMessages) messages before welcome"))
+            }
+            early!.append(message)
+            return
+        }
         guard case .hello(let hello) = message else {
             return fail(WireError(.unexpectedMessage, "the first message must be hello, not type \(message.type)"))
         }
+        guard orchestrator.resumesElsewhere(hello), let context else { return join(hello, stored: nil) }
+        // The session may be another instance's: look it up without blocking the loop.
+        early = []
+        let (orchestrator, handler) = (orchestrator, NIOLoopBound(self, eventLoop: context.eventLoop))
+        let lookup = context.eventLoop.makePromise(of: StoredSession?.self)
+        lookup.completeWithTask { await orchestrator.storedSession(for: hello) }
+        lookup.futureResult.whenSuccess { stored in handler.value.join(hello, stored: stored) }
+    }
+
+    private func join(_ hello: Hello, stored: StoredSession?) {
+        guard let link, state == .open, id == nil else { return }
+        let queued = early ?? []
+        early = nil
         do {
-            let welcome = try orchestrator.join(hello, address: address, link: link)
+            let welcome = try orchestrator.join(hello, address: address, stored: stored, link: link)
             id = welcome.peer
             logger[metadataKey: "peer"] = "\(welcome.peer)"
             logger.debug("joined", metadata: ["swarm": "\(hello.swarm)", "resumed": "\(welcome.resumed)"])
             link.send(.welcome(welcome))
         } catch {
-            fail(error)
+            return fail(error)
         }
+        for message in queued { orchestrator.receive(message, from: id!, link: link) }
     }
 
     private func fail(_ error: WireError) {

@@ -14,44 +14,68 @@ import NIOConcurrencyHelpers
 /// in the kernel whenever the two event loops met here.
 public final class Orchestrator: Sendable {
     private let core: NIOLockedValueBox<Core>
+    /// The cluster this instance belongs to, if any.
+    let cluster: ClusterLink?
 
     /// - Parameters:
     ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
+    ///   - cluster: the shared store when this is one instance of a cluster.
     ///   - metricsFactory: where metrics go (the Prometheus registry's factory).
-    public init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
-        core = NIOLockedValueBox(Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger))
+    public init(
+        configuration: ServerConfiguration, voucher: DigestVoucher?, cluster store: (any ClusterStore)? = nil,
+        instance: InstanceID = .random(), metricsFactory: any MetricsFactory, logger: Logger
+    ) {
+        var core = Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger)
+        if store != nil { core.state.joinCluster(as: instance) }
+        self.core = NIOLockedValueBox(core)
+        self.cluster = store.map { ClusterLink(store: $0, instance: instance, logger: logger) }
     }
 
-    func admit(host: String, link: SignalLink) -> Bool { core.withLockedValue { $0.admit(host: host, link: link) } }
+    /// Runs `body` under the lock, for what leaves nothing to do outside it.
+    func withCore<T>(_ body: (inout Core) -> T) -> T { core.withLockedValue { body(&$0) } }
 
-    func join(_ hello: Hello, address: NetworkAddress?, link: SignalLink) throws(WireError) -> Welcome {
-        let result = core.withLockedValue { core -> Result<Welcome, WireError> in
-            do throws(WireError) { return .success(try core.join(hello, address: address, link: link)) } catch { return .failure(error) }
+    /// Runs `body` under the lock, then starts what it deferred (vouches, messages to other
+    /// instances, store lookups) outside it.
+    @discardableResult
+    func locked<T>(_ body: (inout Core) -> T) -> T {
+        let (result, work) = core.withLockedValue { core in (body(&core), core.takeDeferred()) }
+        if !work.isEmpty { start(work) }
+        return result
+    }
+
+    func admit(host: String, link: SignalLink) -> Bool { locked { $0.admit(host: host, link: link) } }
+
+    func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession? = nil, link: SignalLink) throws(WireError) -> Welcome {
+        let result = locked { core -> Result<Welcome, WireError> in
+            do throws(WireError) { return .success(try core.join(hello, address: address, stored: stored, link: link)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
     func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) {
-        let vouches = core.withLockedValue { $0.receive(message, from: id, link: link) }
-        startVouches(vouches)
+        locked { $0.receive(message, from: id, link: link) }
     }
 
-    func leave(_ id: PeerID?, host: String, link: SignalLink) { core.withLockedValue { $0.leave(id, host: host, link: link) } }
+    func leave(_ id: PeerID?, host: String, link: SignalLink) { locked { $0.leave(id, host: host, link: link) } }
 
-    func recordError(_ code: WireErrorCode, peer: PeerID?) { core.withLockedValue { $0.recordError(code, peer: peer) } }
+    func recordError(_ code: WireErrorCode, peer: PeerID?) { locked { $0.recordError(code, peer: peer) } }
 
     /// Expires pairs, silent sessions, parked sessions and connections that never said
     /// hello. Called twice a second.
-    public func tick() { core.withLockedValue { $0.tick() } }
+    public func tick() { locked { $0.tick() } }
 
     /// Brings the gauges up to date: an O(peers) pass, done when `/metrics` is scraped.
     public func refreshGauges() { core.withLockedValue { $0.refreshGauges() } }
 
     /// Tells every peer the server is going away and closes their connections.
-    public func shutdown() { core.withLockedValue { $0.shutdown() } }
+    public func shutdown() { locked { $0.shutdown() } }
 
     /// Totals and per-swarm numbers (an O(peers) pass).
-    public func statistics() -> ServerStatistics { core.withLockedValue { $0.statistics() } }
+    public func statistics() -> ServerStatistics {
+        var statistics = core.withLockedValue { $0.statistics() }
+        statistics.cluster = cluster.map { $0.statistics(remotePartners: core.withLockedValue { $0.state.remotePartnerCount }) }
+        return statistics
+    }
 
     /// One swarm's peers, links and most-held resources (see ``OrchestratorState/graph(of:limit:top:)``);
     /// the largest swarm when `swarm` is `nil`.
@@ -64,6 +88,18 @@ public final class Orchestrator: Sendable {
 
     /// Live sessions, in O(1).
     public var peerCount: Int { core.withLockedValue { $0.state.peerCount } }
+
+    private func start(_ work: DeferredWork) {
+        startVouches(work.vouches)
+        guard let cluster else { return }
+        cluster.outbox.enqueue(work.forwards)
+        for (asker, count) in work.partnerSearches {
+            Task { await self.findRemotePartners(for: asker, count: count, cluster: cluster) }
+        }
+        for (asker, query) in work.holderSearches {
+            Task { await self.answerWithRemoteHolders(asker, query: query, cluster: cluster) }
+        }
+    }
 
     private func startVouches(_ requests: [(PeerID, Vouch)]) {
         guard !requests.isEmpty else { return }
@@ -79,10 +115,20 @@ public final class Orchestrator: Sendable {
                     let failure = error as? WireError ?? WireError(.originFailed, "\(error)")
                     answer = .error(ErrorMessage(failure, requestID: request.requestID))
                 }
-                self.core.withLockedValue { _ = $0.execute([.send(id, answer)]) }
+                self.locked { $0.execute([.send(id, answer)]) }
             }
         }
     }
+}
+
+/// What a locked section leaves to do outside the lock.
+struct DeferredWork {
+    var vouches: [(PeerID, Vouch)] = []
+    var forwards: [(to: InstanceID, message: ClusterMessage)] = []
+    var partnerSearches: [(PeerID, Int)] = []
+    var holderSearches: [(PeerID, WhoHas)] = []
+
+    var isEmpty: Bool { vouches.isEmpty && forwards.isEmpty && partnerSearches.isEmpty && holderSearches.isEmpty }
 }
 
 /// The orchestrator's mutable part, only ever touched under its lock.
@@ -98,6 +144,7 @@ struct Core {
     var countsBySwarm: [String: ServerStatistics.Counts] = [:]
     let voucher: DigestVoucher?
     let logger: Logger
+    var deferred = DeferredWork()
 
     init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
         self.configuration = configuration
@@ -123,11 +170,11 @@ struct Core {
     }
 
     /// Opens the session for a `hello`.
-    mutating func join(_ hello: Hello, address: NetworkAddress?, link: SignalLink) throws(WireError) -> Welcome {
+    mutating func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession?, link: SignalLink) throws(WireError) -> Welcome {
         greeting[ObjectIdentifier(link)] = nil
         let (welcome, actions) = try state.connect(
             hello, address: address, newID: PeerID(Self.randomText(bytes: 10)),
-            newToken: Self.randomText(bytes: 16), now: .now)
+            newToken: Self.randomText(bytes: 16), stored: stored, now: .now)
         // A resume that replaced a live connection closes the old one: done before the
         // new link takes the id, so the close reaches the old connection.
         execute(actions)
@@ -136,10 +183,16 @@ struct Core {
     }
 
     /// Handles a message from a joined peer.
-    /// Returns the vouches to start (outside the lock).
-    mutating func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) -> [(PeerID, Vouch)] {
-        guard links[id] === link else { return [] }
-        return execute(state.receive(message, from: id, now: .now))
+    mutating func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) {
+        guard links[id] === link else { return }
+        execute(state.receive(message, from: id, now: .now))
+    }
+
+    /// What the last locked section left to do outside the lock.
+    mutating func takeDeferred() -> DeferredWork {
+        guard !deferred.isEmpty else { return DeferredWork() }
+        defer { deferred = DeferredWork() }
+        return deferred
     }
 
     /// A connection ended (either side): the session is closed and parked for resume.
@@ -199,10 +252,8 @@ struct Core {
 
     // MARK: Actions
 
-    /// Carries out actions; returns the vouch requests, which the caller starts.
-    @discardableResult
-    mutating func execute(_ actions: [OrchestratorState.Action]) -> [(PeerID, Vouch)] {
-        var vouches: [(PeerID, Vouch)] = []
+    /// Carries out actions; what needs I/O beyond a connection's queue is deferred.
+    mutating func execute(_ actions: [OrchestratorState.Action]) {
         for action in actions {
             switch action {
             case .send(let id, let message):
@@ -217,10 +268,16 @@ struct Core {
                 links.removeValue(forKey: id)?.close(error)
             case .vouch(let id, let request):
                 metrics.vouches.increment()
-                vouches.append((id, request))
+                deferred.vouches.append((id, request))
+            case .forward(let instance, let message):
+                if case .signal = message { metrics.signalsRelayed.increment() }
+                deferred.forwards.append((instance, message))
+            case .findRemotePartners(let id, let count):
+                deferred.partnerSearches.append((id, count))
+            case .findRemoteHolders(let id, let query):
+                deferred.holderSearches.append((id, query))
             }
         }
-        return vouches
     }
 
     /// Counts what a sent message means for the metrics.

@@ -24,19 +24,23 @@ public struct OrchestratorServer: Service {
     /// - Parameters:
     ///   - registry: where `/metrics` reads from; the server's metrics are created on it.
     ///   - onRunning: called with the bound port once the server listens.
+    ///   - cluster: the store shared with the cluster's other instances; `nil` runs a
+    ///     single instance in memory.
     public init(
-        configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, cluster: (any ClusterStore)? = nil,
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(ConfigurationError) {
         try configuration.validate()
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
         self.onRunning = onRunning
-        let voucher = configuration.vouch.allowedOrigins.isEmpty ? nil : DigestVoucher(configuration: configuration.vouch, logger: logger)
+        let voucher =
+            configuration.vouch.allowedOrigins.isEmpty
+            ? nil : DigestVoucher(configuration: configuration.vouch, registry: cluster, logger: logger)
         self.voucher = voucher
         self.orchestrator = Orchestrator(
-            configuration: configuration, voucher: voucher,
+            configuration: configuration, voucher: voucher, cluster: cluster,
             metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
     }
 
@@ -50,7 +54,14 @@ public struct OrchestratorServer: Service {
         let ticker = ExpiryTicker(orchestrator: orchestrator, voucher: voucher)
         // The ticker is last so that it is shut down first: peers are told before the
         // listener goes away.
-        let group = ServiceGroup(configuration: .init(services: [application, ticker], logger: logger))
+        // Shut down in reverse: peers are told, then the instance leaves the cluster, then
+        // the listener stops.
+        var services: [any Service] = [application]
+        if orchestrator.cluster != nil {
+            services.append(ClusterService(orchestrator: orchestrator, configuration: configuration.cluster, logger: logger))
+        }
+        services.append(ticker)
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()
     }
 

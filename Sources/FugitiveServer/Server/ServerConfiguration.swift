@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var vouch = VouchConfiguration()
     /// PEM certificate chain and key for `wss://`; plain `ws://` when absent.
     public var tls: TLSFiles?
+    /// Running as one instance of a cluster; a single instance in memory by default.
+    public var cluster = ClusterConfiguration()
 
     public init() {}
 
@@ -79,7 +81,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, maxFrameSize, messagesPerSecond, messageBurst, connectionsPerIP, trustedProxies, helloTimeout
         case outboundQueueLimit, peersPerSwarm, holdingsPerPeer, pairTimeout, heartbeatInterval
-        case heartbeatTimeout, resumeGrace, iceServers, vouch, tls
+        case heartbeatTimeout, resumeGrace, iceServers, vouch, tls, cluster
     }
 
     /// Decodes a partial configuration: absent keys keep their defaults, unknown keys
@@ -114,6 +116,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         iceServers = try value(.iceServers, d.iceServers)
         vouch = try value(.vouch, d.vouch)
         tls = try c.decodeIfPresent(TLSFiles.self, forKey: .tls)
+        cluster = try value(.cluster, d.cluster)
     }
 
     /// Checks values a file or flag could get wrong; the message names the field.
@@ -134,11 +137,48 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
             try check(seconds > 0 && seconds.isFinite, "\(name) must be a positive number of seconds")
         }
         try check(heartbeatTimeout > heartbeatInterval, "heartbeatTimeout must exceed heartbeatInterval")
+        try cluster.validate()
         for proxy in trustedProxies {
             try check(NetworkAddress(proxy) != nil, "trustedProxies: '\(proxy)' is not an IP address")
         }
         for origin in vouch.allowedOrigins {
             try check(OriginPolicy.Origin(origin) != nil, "vouch.allowedOrigins: '\(origin)' is not scheme://host[:port]")
+        }
+    }
+}
+
+/// How an instance takes part in a cluster (see ``ClusterStore``).
+public struct ClusterConfiguration: Sendable, Codable, Equatable {
+    /// The shared store, `postgres://user[:password]@host[:port]/database`; `nil` runs a
+    /// single instance with its state in memory.
+    public var url: String?
+    /// Seconds between this instance's heartbeats in the store. Default 1.
+    public var heartbeatInterval = 1.0
+    /// An instance silent this many seconds is dead: its peers, links and holdings are
+    /// deleted and partners elsewhere are told `peer-left`. Default 5.
+    public var instanceExpiry = 5.0
+    /// Seconds between writes of this instance's directory changes. Default 0.1.
+    public var flushInterval = 0.1
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case url, heartbeatInterval, instanceExpiry, flushInterval }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ClusterConfiguration()
+        url = try c.decodeIfPresent(String.self, forKey: .url)
+        heartbeatInterval = try c.decodeIfPresent(Double.self, forKey: .heartbeatInterval) ?? d.heartbeatInterval
+        instanceExpiry = try c.decodeIfPresent(Double.self, forKey: .instanceExpiry) ?? d.instanceExpiry
+        flushInterval = try c.decodeIfPresent(Double.self, forKey: .flushInterval) ?? d.flushInterval
+    }
+
+    func validate() throws(ConfigurationError) {
+        for (name, seconds) in [("heartbeatInterval", heartbeatInterval), ("instanceExpiry", instanceExpiry), ("flushInterval", flushInterval)] {
+            guard seconds > 0 && seconds.isFinite else { throw ConfigurationError("cluster.\(name) must be a positive number of seconds") }
+        }
+        guard instanceExpiry >= 2 * heartbeatInterval else {
+            throw ConfigurationError("cluster.instanceExpiry must be at least twice cluster.heartbeatInterval")
         }
     }
 }

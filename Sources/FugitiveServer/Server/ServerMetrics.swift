@@ -67,5 +67,7 @@ public struct ServerStatistics: Sendable, Codable, Equatable {
     public var holdings: Int
     public var counts: Counts
     public var delivery: Delivery
+    /// This instance's place in its cluster; absent for a single instance.
+    public var cluster: ClusterStatistics? = nil
     public var swarms: [Swarm]
 }

@@ -1,3 +1,4 @@
+import Foundation
 import AsyncHTTPClient
 import Crypto
 import FugitiveWire
@@ -24,14 +25,17 @@ public actor DigestVoucher {
     let configuration: VouchConfiguration
     let client: HTTPClient
     let logger: Logger
+    /// The cluster's digest registry: what another instance vouched for is not fetched again.
+    let registry: (any ClusterStore)?
     var cache: [String: Entry] = [:]
     var inFlight: [String: Task<(Vouched, Duration), any Error>] = [:]
     /// Origin fetches made, for tests and statistics: the cache's effect is observable.
     public private(set) var fetches = 0
     static let maxCacheEntries = 10_000
 
-    public init(configuration: VouchConfiguration, logger: Logger) {
+    public init(configuration: VouchConfiguration, registry: (any ClusterStore)? = nil, logger: Logger) {
         self.configuration = configuration
+        self.registry = registry
         self.policy = OriginPolicy(configuration)
         self.logger = logger
         var http = HTTPClient.Configuration(redirectConfiguration: .disallow)
@@ -50,6 +54,12 @@ public actor DigestVoucher {
         let now = ContinuousClock.now
         if let entry = cache[url], entry.expires > now { return entry.vouched }
         try await policy.check(url)
+        if let registered = try? await registry?.registeredDigest(for: url) {
+            let ttl = Duration.seconds(registered.expiresAt - Date().timeIntervalSince1970)
+            let vouched = Vouched(digest: registered.digest, size: registered.size)
+            if ttl > .zero, cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + ttl) }
+            return vouched
+        }
         let task: Task<(Vouched, Duration), any Error>
         if let running = inFlight[url] {
             task = running
@@ -62,6 +72,14 @@ public actor DigestVoucher {
         defer { inFlight[url] = nil }
         do {
             let (vouched, ttl) = try await task.value
+            if ttl > .zero, let registry {
+                let expiresAt = Date().timeIntervalSince1970 + Double(ttl.components.seconds)
+                do {
+                    try await registry.register(RegisteredDigest(digest: vouched.digest, size: vouched.size, expiresAt: expiresAt), for: url)
+                } catch {
+                    logger.warning("cluster: could not register a vouched digest", metadata: ["error": "\(error)"])
+                }
+            }
             if ttl > .zero {
                 if cache.count >= Self.maxCacheEntries { cache = cache.filter { $0.value.expires > now } }
                 if cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + ttl) }

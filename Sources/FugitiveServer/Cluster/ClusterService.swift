@@ -1,0 +1,113 @@
+import FugitiveWire
+import Logging
+import ServiceLifecycle
+
+/// Keeps an instance in its cluster: prepares the store, then until shutdown receives
+/// other instances' messages, sends this one's, beats its heartbeat, expires dead
+/// instances (and tells partners of their peers) and writes directory changes back.
+/// On graceful shutdown the instance retires: its rows go at once, so other instances
+/// tell its peers' partners without waiting for the expiry.
+public struct ClusterService: Service {
+    let orchestrator: Orchestrator
+    let configuration: ClusterConfiguration
+    let logger: Logger
+
+    /// - Parameter orchestrator: an orchestrator made with a cluster store.
+    public init(orchestrator: Orchestrator, configuration: ClusterConfiguration, logger: Logger) {
+        precondition(orchestrator.cluster != nil, "ClusterService needs an orchestrator made with a cluster store")
+        self.orchestrator = orchestrator
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let cluster = orchestrator.cluster!
+        let (store, instance) = (cluster.store, cluster.instance)
+        try await store.prepare()
+        _ = try await store.heartbeat(instance)
+        logger.info("cluster: joined", metadata: ["instance": "\(instance)"])
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.receiveLoop(cluster) }
+                group.addTask { await self.sendLoop(cluster) }
+                group.addTask { await self.every(configuration.heartbeatInterval) { try await self.beat(cluster) } }
+                group.addTask { await self.every(configuration.flushInterval) { try await self.flush(cluster) } }
+                await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            cluster.outbox.finish()
+        }
+        // Whatever the last moments changed, then leave.
+        try? await flush(cluster)
+        do {
+            try await store.retire(instance)
+        } catch {
+            logger.warning("cluster: could not retire; the instance will expire", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func receiveLoop(_ cluster: ClusterLink) async {
+        let orchestrator = orchestrator
+        while !Task.isCancelled {
+            do {
+                try await cluster.store.receive(as: cluster.instance, onReady: {}) { message in
+                    orchestrator.deliver(message.message, from: message.from)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("cluster: receiving failed; listening again", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    private func sendLoop(_ cluster: ClusterLink) async {
+        for await _ in cluster.outbox.wakes {
+            let batch = cluster.outbox.take()
+            guard !batch.isEmpty else { continue }
+            do {
+                try await cluster.store.send(batch, from: cluster.instance)
+                cluster.count(sent: batch.count)
+            } catch {
+                // Lost like messages on a broken WebSocket: peers time out and ask again.
+                logger.warning("cluster: \(batch.count) messages not delivered", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func beat(_ cluster: ClusterLink) async throws {
+        if try await cluster.store.heartbeat(cluster.instance) {
+            logger.warning("cluster: this instance had expired; writing its directory again")
+            orchestrator.resynchronize()
+        }
+        let alive = try await cluster.store.expireInstances(silentFor: .seconds(configuration.instanceExpiry))
+        orchestrator.instancesAlive(alive)
+    }
+
+    private func flush(_ cluster: ClusterLink) async throws {
+        let changes = orchestrator.drainDirectoryChanges()
+        guard !changes.isEmpty else { return }
+        do {
+            try await cluster.store.apply(changes, from: cluster.instance)
+        } catch {
+            // A partial write cannot be told from none: write everything next time.
+            orchestrator.resynchronize()
+            throw error
+        }
+    }
+
+    private func every(_ seconds: Double, _ work: @Sendable () async throws -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await work()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("cluster: store unavailable", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(seconds))
+        }
+    }
+}
