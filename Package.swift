@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FugitiveStore", targets: ["FugitiveStore"]),
         .library(name: "FugitivePeer", targets: ["FugitivePeer"]),
         .library(name: "FugitiveGateway", targets: ["FugitiveGateway"]),
+        .library(name: "FugitivePostgres", targets: ["FugitivePostgres"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
     ],
     dependencies: [
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -102,6 +104,17 @@ let package = Package(
             // The browser peer (`/fugitive.js`) and its demo page, kept as plain files.
             resources: [.copy("Browser")]
         ),
+        // The cluster's shared store on PostgreSQL (the orchestrator itself needs none).
+        .target(
+            name: "FugitivePostgres",
+            dependencies: [
+                "FugitiveServer", "FugitiveWire",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "fugitive",
             dependencies: [
@@ -111,6 +124,7 @@ let package = Package(
                 "FugitivePeer",
                 "FugitiveStore",
                 "FugitiveGateway",
+                "FugitivePostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -140,6 +154,19 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Several orchestrator instances: in memory, on PostgreSQL, with native peers.
+        .testTarget(
+            name: "FugitiveClusterTests",
+            dependencies: [
+                "FugitiveServer", "FugitivePostgres", "FugitivePeer", "FugitiveWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FugitivePostgres
 import FugitiveServer
 import FugitiveWire
 import Logging
@@ -29,6 +30,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("ice-server"), help: "A STUN/TURN URL handed to peers (repeatable).") var iceServers: [String] = []
     @Option(help: "PEM certificate chain for wss://.") var tlsCertificate: String?
     @Option(help: "PEM private key for wss://.") var tlsKey: String?
+    @Option(help: "Run as one instance of a cluster sharing this PostgreSQL: postgres://user[:password]@host[:port]/database.")
+    var cluster: String?
+    @Option(help: "Seconds after which a silent instance counts as dead (default 5).") var instanceExpiry: Double?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func resolvedConfiguration() throws -> ServerConfiguration {
@@ -51,6 +55,8 @@ struct ServerCommand: AsyncParsableCommand {
         if !allowedOrigins.isEmpty { c.vouch.allowedOrigins = allowedOrigins }
         if allowPrivateAddresses { c.vouch.allowPrivateAddresses = true }
         if !iceServers.isEmpty { c.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
+        if let cluster { c.cluster.url = cluster }
+        if let instanceExpiry { c.cluster.instanceExpiry = instanceExpiry }
         switch (tlsCertificate, tlsKey) {
         case (let cert?, let key?): c.tls = .init(certificateChain: cert, privateKey: key)
         case (nil, nil): break
@@ -76,7 +82,16 @@ struct ServerCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let scheme = configuration.tls == nil ? "ws" : "wss"
-        let server = try OrchestratorServer(configuration: configuration, registry: registry, logger: logger) { port in
+        var store: PostgresClusterStore?
+        if let url = configuration.cluster.url {
+            do {
+                store = PostgresClusterStore(location: try PostgresLocation(url: url), logger: logger)
+            } catch {
+                throw ValidationError("cluster: \(error)")
+            }
+        }
+        defer { store?.close() }
+        let server = try OrchestratorServer(configuration: configuration, registry: registry, cluster: store, logger: logger) { port in
             // Scripts wait for this line; stdout to a file is block-buffered otherwise.
             print("fugitive server listening on \(scheme)://\(configuration.host):\(port)/v1/signal")
             fflush(nil)

@@ -38,10 +38,13 @@ public enum ClusterMessage: Sendable, Codable, Equatable {
 /// whose channel takes text (PostgreSQL's NOTIFY), with the sender's id.
 public struct ClusterEnvelope: Sendable, Codable, Equatable {
     public var from: InstanceID
+    /// The sender's count of messages sent, from 1.
+    public var sequence: UInt64
     public var message: ClusterMessage
 
-    public init(from: InstanceID, message: ClusterMessage) {
+    public init(from: InstanceID, sequence: UInt64, message: ClusterMessage) {
         self.from = from
+        self.sequence = sequence
         self.message = message
     }
 

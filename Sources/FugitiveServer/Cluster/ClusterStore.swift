@@ -49,6 +49,11 @@ public struct PeerRecord: Sendable, Equatable {
 public struct StoredSession: Sendable, Equatable {
     public var record: PeerRecord
     public var holdings: [Holding]
+
+    public init(record: PeerRecord, holdings: [Holding]) {
+        self.record = record
+        self.holdings = holdings
+    }
 }
 
 /// One batch of an instance's directory changes, in the order the store must apply them:

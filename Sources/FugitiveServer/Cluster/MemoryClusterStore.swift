@@ -13,6 +13,7 @@ public final class MemoryClusterStore: ClusterStore {
         var digests: [String: RegisteredDigest] = [:]
         var mailboxes: [InstanceID: AsyncStream<ClusterEnvelope>.Continuation] = [:]
         var expiry: Duration = .seconds(5)
+        var sequence: UInt64 = 0
 
         func alive(_ instance: InstanceID, now: ContinuousClock.Instant) -> Bool {
             heartbeats[instance].map { now - $0 <= expiry } ?? false
@@ -120,7 +121,8 @@ public final class MemoryClusterStore: ClusterStore {
         guard !messages.isEmpty else { return }
         state.withLockedValue { state in
             for (to, message) in messages {
-                _ = state.mailboxes[to]?.yield(ClusterEnvelope(from: sender, message: message))
+                state.sequence += 1
+                _ = state.mailboxes[to]?.yield(ClusterEnvelope(from: sender, sequence: state.sequence, message: message))
             }
         }
     }

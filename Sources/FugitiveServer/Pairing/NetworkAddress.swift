@@ -48,7 +48,7 @@ public struct NetworkAddress: Hashable, Sendable {
 
     /// Keys of the address's near (/24, /48) and mid (/16) networks: two addresses share
     /// a key exactly when ``proximity(to:)`` gives them at least that level.
-    var networkKeys: (near: [UInt8], mid: [UInt8]) {
+    public var networkKeys: (near: [UInt8], mid: [UInt8]) {
         let tag: UInt8 = family == .v4 ? 4 : 6
         return ([tag, 2] + bytes.prefix(family == .v4 ? 3 : 6), [tag, 1] + bytes.prefix(2))
     }

@@ -1,0 +1,64 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
+/// Where the cluster's PostgreSQL is, from a `postgres://user[:password]@host[:port]/database`
+/// URL (`sslmode=disable|prefer|require`, default `prefer`).
+public struct PostgresLocation: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var sslMode: String
+
+    public struct InvalidURL: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(url text: String) throws {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty
+        else { throw InvalidURL(description: "not a postgres://user@host[:port]/database URL: \(text)") }
+        guard let user = components.user, !user.isEmpty else { throw InvalidURL(description: "the URL names no user: \(text)") }
+        self.host = host
+        self.port = components.port ?? 5432
+        self.username = user.removingPercentEncoding ?? user
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        self.database = path.isEmpty ? self.username : path
+        self.sslMode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        guard ["disable", "prefer", "require"].contains(sslMode) else {
+            throw InvalidURL(description: "sslmode must be disable, prefer or require, not \(sslMode)")
+        }
+    }
+
+    /// The same server with another database (tests make one per run).
+    public func with(database: String) -> PostgresLocation {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    var tls: PostgresClient.Configuration.TLS {
+        switch sslMode {
+        case "disable": .disable
+        case "require": .require(.makeClientConfiguration())
+        default: .prefer(.makeClientConfiguration())
+        }
+    }
+
+    var clientConfiguration: PostgresClient.Configuration {
+        PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+
+    var connectionConfiguration: PostgresConnection.Configuration {
+        let connectionTLS: PostgresConnection.Configuration.TLS =
+            switch sslMode {
+            case "disable": .disable
+            case "require": (try? .require(.init(configuration: .makeClientConfiguration()))) ?? .disable
+            default: (try? .prefer(.init(configuration: .makeClientConfiguration()))) ?? .disable
+            }
+        return PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: connectionTLS)
+    }
+}
