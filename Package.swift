@@ -159,19 +159,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Several orchestrator instances: in memory, on PostgreSQL, with native peers.
-        .testTarget(
-            name: "FugitiveClusterTests",
-            dependencies: [
-                "FugitiveServer", "FugitivePostgres", "FugitivePeer", "FugitiveWire",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
         .testTarget(name: "FugitiveStoreTests", dependencies: ["FugitiveStore", "FugitiveWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FugitiveRTCTests",
@@ -180,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "FugitiveServerTests",
             dependencies: [
-                "FugitiveServer", "FugitiveWire",
+                "FugitiveServer", "FugitiveWire", "FugitivePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
