@@ -1,0 +1,33 @@
+import Foundation
+import FugitivePostgres
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL server of the cluster tests: `make test` starts one (scripts/postgres)
+/// and names it in FUGITIVE_POSTGRES_URL. Each test gets a database of its own.
+enum TestPostgres {
+    static var url: String? { ProcessInfo.processInfo.environment["FUGITIVE_POSTGRES_URL"] }
+
+    /// Whether the PostgreSQL tests run: with a server, or when one is required (then a
+    /// missing server fails them instead of skipping them).
+    static var enabled: Bool { url != nil || ProcessInfo.processInfo.environment["FUGITIVE_REQUIRE_POSTGRES"] == "1" }
+
+    static var logger: Logger {
+        var logger = Logger(label: "test.postgres")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// A fresh, empty database on the test server.
+    static func database() async throws -> PostgresLocation {
+        guard let url else { throw TestFailure("FUGITIVE_POSTGRES_URL is not set: run `make test`, or scripts/postgres start") }
+        let server = try PostgresLocation(url: url.contains("sslmode") ? url : url + "?sslmode=disable")
+        let name = "fugitive_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: server.host, port: server.port, username: server.username, password: server.password, database: server.database, tls: .disable),
+            id: 1, logger: logger)
+        defer { Task { try? await connection.close() } }
+        try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        return server.with(database: name)
+    }
+}
