@@ -11,13 +11,18 @@ public struct ClusterService: Service {
     let orchestrator: Orchestrator
     let configuration: ClusterConfiguration
     let logger: Logger
+    let onReady: @Sendable () -> Void
 
-    /// - Parameter orchestrator: an orchestrator made with a cluster store.
-    public init(orchestrator: Orchestrator, configuration: ClusterConfiguration, logger: Logger) {
+    /// - Parameters:
+    ///   - orchestrator: an orchestrator made with a cluster store.
+    ///   - onReady: called once the schema is ready, the instance has beaten once and it
+    ///     listens for messages: from then on it may take peers.
+    public init(orchestrator: Orchestrator, configuration: ClusterConfiguration, logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
         precondition(orchestrator.cluster != nil, "ClusterService needs an orchestrator made with a cluster store")
         self.orchestrator = orchestrator
         self.configuration = configuration
         self.logger = logger
+        self.onReady = onReady
     }
 
     public func run() async throws {
@@ -43,21 +48,21 @@ public struct ClusterService: Service {
         do {
             try await store.retire(instance)
         } catch {
-            logger.warning("cluster: could not retire; the instance will expire", metadata: ["error": "\(error)"])
+            logger.warning("cluster: could not retire; the instance will expire", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
     private func receiveLoop(_ cluster: ClusterLink) async {
-        let orchestrator = orchestrator
+        let (orchestrator, onReady) = (orchestrator, onReady)
         while !Task.isCancelled {
             do {
-                try await cluster.store.receive(as: cluster.instance, onReady: {}) { message in
+                try await cluster.store.receive(as: cluster.instance, onReady: { onReady() }) { message in
                     orchestrator.deliver(message.message, from: message.from)
                 }
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("cluster: receiving failed; listening again", metadata: ["error": "\(error)"])
+                logger.warning("cluster: receiving failed; listening again", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
@@ -72,7 +77,7 @@ public struct ClusterService: Service {
                 cluster.count(sent: batch.count)
             } catch {
                 // Lost like messages on a broken WebSocket: peers time out and ask again.
-                logger.warning("cluster: \(batch.count) messages not delivered", metadata: ["error": "\(error)"])
+                logger.warning("cluster: \(batch.count) messages not delivered", metadata: ["error": "\(String(reflecting: error))"])
             }
         }
     }
@@ -105,7 +110,7 @@ public struct ClusterService: Service {
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("cluster: store unavailable", metadata: ["error": "\(error)"])
+                logger.warning("cluster: store unavailable", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: .seconds(seconds))
         }

@@ -58,7 +58,12 @@ public struct OrchestratorServer: Service {
         // the listener stops.
         var services: [any Service] = [application]
         if orchestrator.cluster != nil {
-            services.append(ClusterService(orchestrator: orchestrator, configuration: configuration.cluster, logger: logger))
+            // Peers are let in only once the instance is part of the cluster.
+            let (ready, readiness) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            services = [
+                AfterReady(ready: ready, service: application),
+                ClusterService(orchestrator: orchestrator, configuration: configuration.cluster, logger: logger) { readiness.yield() },
+            ]
         }
         services.append(ticker)
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
@@ -122,6 +127,21 @@ func JSONResponse(_ value: some Encodable) throws -> Response {
     var headers = HTTPFields()
     headers[.contentType] = "application/json; charset=utf-8"
     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
+
+/// Runs a service once `ready` yields (or not at all when shut down before).
+struct AfterReady: Service {
+    let ready: AsyncStream<Void>
+    let service: any Service
+
+    func run() async throws {
+        let isReady = await cancelWhenGracefulShutdown {
+            for await _ in ready { return true }
+            return false
+        }
+        guard isReady == true else { return }
+        try await service.run()
+    }
 }
 
 /// Drives time in the orchestrator, and on graceful shutdown closes every session.

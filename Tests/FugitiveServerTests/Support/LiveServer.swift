@@ -17,7 +17,7 @@ struct LiveServer {
 
     /// Starts a server with `configure` applied to a test configuration (port 0, and
     /// 127.0.0.1 trusted as a proxy so peers can claim addresses with X-Forwarded-For).
-    static func start(_ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
+    static func start(cluster: (any ClusterStore)? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.trustedProxies = ["127.0.0.1"]
@@ -26,7 +26,7 @@ struct LiveServer {
         logger.logLevel = .warning
         let registry = PrometheusCollectorRegistry()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = try OrchestratorServer(configuration: configuration, registry: registry, logger: logger) { port in
+        let server = try OrchestratorServer(configuration: configuration, registry: registry, cluster: cluster, logger: logger) { port in
             continuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
