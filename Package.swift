@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "FugitivePeerTests",
             dependencies: [
-                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore", "FugitiveGateway",
+                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore", "FugitiveGateway", "FugitivePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOSSL
 import PostgresNIO
 
@@ -38,6 +39,18 @@ public struct PostgresLocation: Sendable, Equatable {
         var copy = self
         copy.database = database
         return copy
+    }
+
+    /// Creates the database this location names, connecting to the server's `postgres`
+    /// database to do it (setup scripts and tests; the name must be a plain identifier).
+    public func createDatabase(logger: Logger) async throws {
+        guard !database.isEmpty, database.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw InvalidURL(description: "database name \(database) is not a plain identifier")
+        }
+        let connection = try await PostgresConnection.connect(
+            configuration: with(database: "postgres").connectionConfiguration, id: 1, logger: logger)
+        defer { Task { try? await connection.close() } }
+        try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
     }
 
     var tls: PostgresClient.Configuration.TLS {

@@ -1,7 +1,6 @@
 import Foundation
 import FugitivePostgres
 import Logging
-import PostgresNIO
 
 /// The PostgreSQL server of the cluster tests: `make test` starts one (scripts/postgres)
 /// and names it in FUGITIVE_POSTGRES_URL. Each test gets a database of its own.
@@ -23,11 +22,7 @@ enum TestPostgres {
         guard let url else { throw TestFailure("FUGITIVE_POSTGRES_URL is not set: run `make test`, or scripts/postgres start") }
         let server = try PostgresLocation(url: url.contains("sslmode") ? url : url + "?sslmode=disable")
         let name = "fugitive_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(host: server.host, port: server.port, username: server.username, password: server.password, database: server.database, tls: .disable),
-            id: 1, logger: logger)
-        defer { Task { try? await connection.close() } }
-        try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        try await server.with(database: name).createDatabase(logger: logger)
         return server.with(database: name)
     }
 }
