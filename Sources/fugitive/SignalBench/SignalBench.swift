@@ -18,6 +18,8 @@ struct SignalBench: AsyncParsableCommand {
     @Option(help: "Signalling messages each offerer sends to its partner.") var messages = 20
     @Option(help: "Connections opened (and wants in flight) at once.") var concurrency = 128
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Compare two instances sharing this PostgreSQL (postgres://…) with one instance, instead of the floors.")
+    var cluster: String?
 
     struct Side: Codable {
         var peers = 0
@@ -58,6 +60,7 @@ struct SignalBench: AsyncParsableCommand {
         guard files > peers + 256 else { throw BenchError("open-files limit \(files) is too low for \(peers) peers") }
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
+        if let cluster { return try await runCluster(cluster, logger: logger) }
         log("orchestrator: \(peers) peers, \(messages) signals per pair")
         let (fugitive, unsorted) = try await measureOrchestrator(logger: logger)
         try await Task.sleep(for: .seconds(2))  // let the closed sockets drain
