@@ -87,7 +87,9 @@ extension SignalBench {
         let welcomes = (0..<peers).map { _ in Signal1<PeerID>() }
         let offers = (0..<peers).map { _ in Signal1<PeerID>() }
         let received = Tally()
-        let connections = (0..<peers).map { i in
+        // Each connection opens when its turn comes: a connection silent beyond the hello
+        // timeout would be closed.
+        func connect(_ i: Int) -> BenchPeer {
             BenchPeer(url: "ws://127.0.0.1:\((i < half ? open : askers).port)/v1/signal", logger: logger, onFrame: { frame in
                 switch frame.getInteger(at: frame.readerIndex + 2, as: UInt8.self) {
                 case 6: received.add()
@@ -97,15 +99,25 @@ extension SignalBench {
                 }
             }, onEnd: { welcomes[i].resolve(nil); offers[i].resolve(nil) })
         }
-        await inWindows(half) { i in
+        var connections = (0..<half).map(connect)
+        await inWindows(half) { [connections] i in
             connections[i].send(codec.encode(.hello(Hello(swarm: "bench", targetPeers: 2, maxPeers: 8))))
             _ = await welcomes[i].wait()
         }
+        // The open peers beat like real peers while the askers come, one after the other.
+        let heartbeats = Task { [connections] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(10))
+                for connection in connections { connection.send(codec.encode(ServerMessage.ping(Heartbeat(nonce: 1)))) }
+            }
+        }
+        defer { heartbeats.cancel() }
         // The open peers' rows reach the store within a flush interval.
         try await Task.sleep(for: .seconds(1))
         var latencies: [Double] = []
         var partners: [Int: PeerID] = [:]
         for i in half..<peers {
+            connections.append(connect(i))
             connections[i].send(codec.encode(.hello(Hello(swarm: "bench", targetPeers: 1, maxPeers: 1))))
             guard await welcomes[i].wait() != nil else { continue }
             let start = ContinuousClock.now
