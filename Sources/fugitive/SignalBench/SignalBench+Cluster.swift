@@ -131,6 +131,9 @@ extension SignalBench {
             guard let partner else { continue }
             latencies.append((ContinuousClock.now - start).seconds * 1000)
             partners[i] = partner
+            // As a real peer would once its data channel is up: the pair is a link now and
+            // does not time out (its free slot would let later askers pair with it).
+            connections[i].send(codec.encode(.link(LinkReport(peer: partner, state: .connected))))
         }
         latencies.sort()
         var side = ClusterSide(pairs: partners.count, pairingP50Ms: percentile(latencies, 0.5), pairingP99Ms: percentile(latencies, 0.99))
