@@ -104,11 +104,13 @@ extension SignalBench {
             connections[i].send(codec.encode(.hello(Hello(swarm: "bench", targetPeers: 2, maxPeers: 8))))
             _ = await welcomes[i].wait()
         }
-        // The open peers beat like real peers while the askers come, one after the other.
-        let heartbeats = Task { [connections] in
+        // Every peer beats like a real one while the askers come, one after the other (the
+        // first would otherwise be silent past the heartbeat timeout before the relay).
+        let beating = Mutex(connections)
+        let heartbeats = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(10))
-                for connection in connections { connection.send(codec.encode(ServerMessage.ping(Heartbeat(nonce: 1)))) }
+                for connection in beating.withLock({ $0 }) { connection.send(codec.encode(ServerMessage.ping(Heartbeat(nonce: 1)))) }
             }
         }
         defer { heartbeats.cancel() }
@@ -118,6 +120,7 @@ extension SignalBench {
         var partners: [Int: PeerID] = [:]
         for i in half..<peers {
             connections.append(connect(i))
+            beating.withLock { $0.append(connections[i]) }
             connections[i].send(codec.encode(.hello(Hello(swarm: "bench", targetPeers: 1, maxPeers: 1))))
             guard await welcomes[i].wait() != nil else { continue }
             let start = ContinuousClock.now
