@@ -37,3 +37,5 @@ bench: bootstrap
 	.build/release/fugitive bench wire
 	.build/release/fugitive bench signal --peers 10000
 	.build/release/fugitive bench rtc
+	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
+	.build/release/fugitive bench signal --cluster "$$url?sslmode=disable" --peers 10000
