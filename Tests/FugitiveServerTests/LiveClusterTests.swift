@@ -152,3 +152,62 @@ extension LiveServerTests {
         }
     }
 }
+
+/// The in-memory store, with who-has lookups that take `delay`: a store under load.
+final class SlowHoldersStore: ClusterStore {
+    let base = MemoryClusterStore()
+    let delay: Duration
+    init(delay: Duration) { self.delay = delay }
+
+    func prepare() async throws { try await base.prepare() }
+    func heartbeat(_ instance: InstanceID) async throws -> Bool { try await base.heartbeat(instance) }
+    func expireInstances(silentFor expiry: Duration) async throws -> Set<InstanceID> { try await base.expireInstances(silentFor: expiry) }
+    func retire(_ instance: InstanceID) async throws { try await base.retire(instance) }
+    func apply(_ changes: DirectoryChanges, from instance: InstanceID) async throws { try await base.apply(changes, from: instance) }
+    func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord] {
+        try await base.openPeers(swarm: swarm, near: address, excluding: excluding, skipping: skipping, limit: limit)
+    }
+    func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (digest: ResourceDigest?, peers: [PeerRecord]) {
+        try await Task.sleep(for: delay)
+        return try await base.holders(swarm: swarm, digest: digest, url: url, excluding: excluding, limit: limit)
+    }
+    func session(resumeToken: String, swarm: String, excluding: InstanceID) async throws -> StoredSession? {
+        try await base.session(resumeToken: resumeToken, swarm: swarm, excluding: excluding)
+    }
+    func registeredDigest(for url: String) async throws -> RegisteredDigest? { try await base.registeredDigest(for: url) }
+    func register(_ digest: RegisteredDigest, for url: String) async throws { try await base.register(digest, for: url) }
+    func send(_ messages: [(to: InstanceID, message: ClusterMessage)], from sender: InstanceID) async throws {
+        try await base.send(messages, from: sender)
+    }
+    func receive(as instance: InstanceID, onReady: @Sendable () async -> Void, _ handle: @Sendable (ClusterEnvelope) async -> Void) async throws {
+        try await base.receive(as: instance, onReady: onReady, handle)
+    }
+}
+
+extension LiveServerTests.LiveClusterTests {
+    /// A flood of who-has cannot become a flood of store queries: beyond the bound,
+    /// answers come from this instance alone, at once.
+    @Test func storeLookupsAreBoundedAndTheRestAnsweredLocally() async throws {
+        let store = SlowHoldersStore(delay: .seconds(3))
+        let server = try await LiveServer.start(cluster: store)
+        defer { Task { await server.stop() } }
+        let asker = TestPeer(server.signalURL)
+        _ = try await asker.join()
+        let count = 100
+        let start = ContinuousClock.now
+        for n in 0..<count { asker.send(.whoHas(WhoHas(requestID: UInt32(n), digest: Self.digest(9), limit: 4))) }
+        var quick = 0
+        for _ in 0..<(count - 64) {
+            if case .holders = try await asker.next(timeout: .seconds(2)) { quick += 1 }
+        }
+        #expect(quick == count - 64)
+        #expect(ContinuousClock.now - start < .seconds(2), "the shed ones did not wait for the store")
+        #expect(server.server.orchestrator.statistics().cluster?.lookupsShed == count - 64)
+        // The 64 slow ones still answer, once the store does.
+        var slow = 0
+        for _ in 0..<64 {
+            if case .holders = try await asker.next(timeout: .seconds(10)) { slow += 1 }
+        }
+        #expect(slow == 64)
+    }
+}

@@ -77,6 +77,7 @@ public struct ClusterService: Service {
                 cluster.count(sent: batch.count)
             } catch {
                 // Lost like messages on a broken WebSocket: peers time out and ask again.
+                cluster.countStoreError()
                 logger.warning("cluster: \(batch.count) messages not delivered", metadata: ["error": "\(String(reflecting: error))"])
             }
         }
@@ -110,6 +111,7 @@ public struct ClusterService: Service {
             } catch is CancellationError {
                 return
             } catch {
+                orchestrator.cluster?.countStoreError()
                 logger.warning("cluster: store unavailable", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: .seconds(seconds))

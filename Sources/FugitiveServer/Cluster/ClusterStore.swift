@@ -149,4 +149,8 @@ public struct ClusterStatistics: Sendable, Codable, Equatable {
     /// Messages sent to and received from other instances.
     public var messagesSent: Int
     public var messagesReceived: Int
+    /// Store lookups skipped because ``maxLookups`` were under way (answered locally).
+    public var lookupsShed: Int
+    /// Store operations that failed (the store was unreachable or refused).
+    public var storeErrors: Int
 }

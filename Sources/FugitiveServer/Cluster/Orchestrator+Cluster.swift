@@ -11,6 +11,7 @@ extension Orchestrator {
             found = try await cluster.store.openPeers(
                 swarm: query.swarm, near: query.address, excluding: cluster.instance, skipping: query.partners, limit: count * 2)
         } catch {
+            cluster.countStoreError()
             cluster.logger.warning("cluster: open peers lookup failed", metadata: ["error": "\(String(reflecting: error))"])
             return
         }
@@ -36,6 +37,7 @@ extension Orchestrator {
                     swarm: swarm, digest: local.digest ?? query.digest, url: query.url, excluding: cluster.instance,
                     limit: query.limit - local.peers.count)
             } catch {
+                cluster.countStoreError()
                 cluster.logger.warning("cluster: holders lookup failed", metadata: ["error": "\(String(reflecting: error))"])
             }
         }
@@ -76,6 +78,7 @@ extension Orchestrator {
         do {
             return try await cluster.store.session(resumeToken: token, swarm: hello.swarm, excluding: cluster.instance)
         } catch {
+            cluster.countStoreError()
             cluster.logger.warning("cluster: session lookup failed", metadata: ["error": "\(String(reflecting: error))"])
             return nil
         }

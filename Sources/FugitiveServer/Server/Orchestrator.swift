@@ -28,7 +28,7 @@ public final class Orchestrator: Sendable {
         var core = Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger)
         if store != nil { core.state.joinCluster(as: instance) }
         self.core = NIOLockedValueBox(core)
-        self.cluster = store.map { ClusterLink(store: $0, instance: instance, logger: logger) }
+        self.cluster = store.map { ClusterLink(store: $0, instance: instance, metricsFactory: metricsFactory, logger: logger) }
     }
 
     /// Runs `body` under the lock, for what leaves nothing to do outside it.
@@ -93,11 +93,25 @@ public final class Orchestrator: Sendable {
         startVouches(work.vouches)
         guard let cluster else { return }
         cluster.outbox.enqueue(work.forwards)
-        for (asker, count) in work.partnerSearches {
-            Task { await self.findRemotePartners(for: asker, count: count, cluster: cluster) }
+        for (asker, count) in work.partnerSearches where cluster.beginLookup() {
+            Task {
+                defer { cluster.endLookup() }
+                await self.findRemotePartners(for: asker, count: count, cluster: cluster)
+            }
         }
         for (asker, query) in work.holderSearches {
-            Task { await self.answerWithRemoteHolders(asker, query: query, cluster: cluster) }
+            guard cluster.beginLookup() else {
+                // Saturated: this instance's holders only.
+                locked { core in
+                    guard core.state.isConnected(asker) else { return }
+                    core.execute([.send(asker, .holders(core.state.holders(query, asker: asker)))])
+                }
+                continue
+            }
+            Task {
+                defer { cluster.endLookup() }
+                await self.answerWithRemoteHolders(asker, query: query, cluster: cluster)
+            }
         }
     }
 
