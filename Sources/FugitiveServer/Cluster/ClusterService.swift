@@ -28,8 +28,14 @@ public struct ClusterService: Service {
     public func run() async throws {
         let cluster = orchestrator.cluster!
         let (store, instance) = (cluster.store, cluster.instance)
-        try await store.prepare()
-        _ = try await store.heartbeat(instance)
+        do {
+            try await store.prepare()
+            _ = try await store.heartbeat(instance)
+        } catch {
+            // Without its store an instance cannot be part of the cluster: it must not
+            // take peers as if it were alone.
+            throw ClusterUnavailable(underlying: String(reflecting: error))
+        }
         logger.info("cluster: joined", metadata: ["instance": "\(instance)"])
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -117,4 +123,10 @@ public struct ClusterService: Service {
             try? await Task.sleep(for: .seconds(seconds))
         }
     }
+}
+
+/// The cluster's store could not be prepared when the instance started.
+public struct ClusterUnavailable: Error, CustomStringConvertible {
+    public let underlying: String
+    public var description: String { "the cluster's store is unreachable or refused to prepare its schema: \(underlying)" }
 }
