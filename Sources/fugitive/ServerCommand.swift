@@ -33,6 +33,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Run as one instance of a cluster sharing this PostgreSQL: postgres://user[:password]@host[:port]/database.")
     var cluster: String?
     @Option(help: "Seconds after which a silent instance counts as dead (default 5).") var instanceExpiry: Double?
+    @Option(help: "Seconds between this instance's heartbeats in the cluster (default 1).") var instanceHeartbeat: Double?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func resolvedConfiguration() throws -> ServerConfiguration {
@@ -57,6 +58,7 @@ struct ServerCommand: AsyncParsableCommand {
         if !iceServers.isEmpty { c.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
         if let cluster { c.cluster.url = cluster }
         if let instanceExpiry { c.cluster.instanceExpiry = instanceExpiry }
+        if let instanceHeartbeat { c.cluster.heartbeatInterval = instanceHeartbeat }
         switch (tlsCertificate, tlsKey) {
         case (let cert?, let key?): c.tls = .init(certificateChain: cert, privateKey: key)
         case (nil, nil): break

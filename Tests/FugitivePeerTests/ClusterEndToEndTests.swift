@@ -23,7 +23,9 @@ struct ClusterEndToEndTests {
             let process = Process()
             process.executableURL = CommandTests.binary
             process.arguments = [
-                "server", "--port", "0", "--cluster", cluster, "--instance-expiry", "\(instanceExpiry)", "--log-level", "error",
+                "server", "--port", "0", "--cluster", cluster, "--instance-expiry", "\(instanceExpiry)",
+                // Beats 8 times per expiry: a late beat on a loaded machine must not expire a live instance.
+                "--instance-heartbeat", "\(instanceExpiry / 8)", "--log-level", "error",
             ]
             process.standardInput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
