@@ -41,6 +41,27 @@ public struct PostgresLocation: Sendable, Equatable {
         return copy
     }
 
+    /// The location as a `postgres://` URL, what `--cluster` takes.
+    public var url: String {
+        var components = URLComponents()
+        components.scheme = "postgres"
+        components.user = username
+        components.password = password
+        components.host = host
+        components.port = port
+        components.path = "/" + database
+        components.queryItems = [URLQueryItem(name: "sslmode", value: sslMode)]
+        return components.string!
+    }
+
+    /// Creates a database named `prefix` and a random suffix on this server and returns
+    /// its location (benchmarks and tests: a fresh, empty cluster each run).
+    public func creatingUniqueDatabase(prefix: String, logger: Logger) async throws -> PostgresLocation {
+        let fresh = with(database: prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))
+        try await fresh.createDatabase(logger: logger)
+        return fresh
+    }
+
     /// Creates the database this location names, connecting to the server's `postgres`
     /// database to do it (setup scripts and tests; the name must be a plain identifier).
     public func createDatabase(logger: Logger) async throws {

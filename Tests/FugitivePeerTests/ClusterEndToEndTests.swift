@@ -69,12 +69,7 @@ struct ClusterEndToEndTests {
             throw PeerLinkTestFailure("FUGITIVE_POSTGRES_URL is not set: run `make test`, or scripts/postgres start")
         }
         let server = try PostgresLocation(url: url.contains("sslmode") ? url : url + "?sslmode=disable")
-        let name = "fugitive_e2e_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await server.with(database: name).createDatabase(logger: TestSwarm.logger)
-        var components = URLComponents(string: url)!
-        components.path = "/" + name
-        components.query = "sslmode=disable"
-        return components.string!
+        return try await server.creatingUniqueDatabase(prefix: "fugitive_e2e_", logger: TestSwarm.logger).url
     }
 
     /// Who-has through `peer`'s own server link: the holders its instance reports.

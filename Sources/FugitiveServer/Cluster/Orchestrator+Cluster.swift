@@ -27,8 +27,7 @@ extension Orchestrator {
 
     /// Answers a `who-has` with holders here and on other instances, ranked together.
     func answerWithRemoteHolders(_ asker: PeerID, query: WhoHas, cluster: ClusterLink) async {
-        guard let local = withCore({ $0.state.isConnected(asker) ? $0.state.holders(query, asker: asker) : nil }),
-            let swarm = withCore({ $0.state.swarm(of: asker) })
+        guard let (local, swarm) = withCore({ core in core.state.swarm(of: asker).map { (core.state.holders(query, asker: asker), $0) } })
         else { return }
         var remote: (digest: ResourceDigest?, peers: [PeerRecord]) = (nil, [])
         if local.peers.count < query.limit {

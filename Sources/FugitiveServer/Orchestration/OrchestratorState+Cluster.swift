@@ -137,9 +137,7 @@ extension OrchestratorState {
                 return accepted ? [.forward(sender, .peerLeft(peer: asker, to: [partner]))] : []
             }
             guard accepted else {
-                sessions[asker]!.pending[partner] = nil
-                detach(partner, from: asker)
-                reindex(asker)
+                endPartnership(of: asker, with: partner)
                 return []
             }
             return [.send(asker, .pair(Pair(peer: partner, offerer: true)))]
@@ -157,21 +155,16 @@ extension OrchestratorState {
                 sessions[to]!.pending[from] = nil
                 sessions[to]!.connected.insert(from)
                 if let rtt { measure(to, from, millis: rtt) }
+                reindex(to)
             case .disconnected, .failed:
-                sessions[to]!.pending[from] = nil
-                sessions[to]!.connected.remove(from)
-                detach(from, from: to)
+                endPartnership(of: to, with: from)
             }
-            reindex(to)
             return []
 
         case .peerLeft(let peer, let partners):
             var actions: [Action] = []
             for partner in partners where reading(partner, { $0.isPartner(peer) }) == true && remotes[peer] != nil {
-                sessions[partner]!.pending[peer] = nil
-                sessions[partner]!.connected.remove(peer)
-                detach(peer, from: partner)
-                reindex(partner)
+                endPartnership(of: partner, with: peer)
                 actions.append(.send(partner, .peerLeft(PeerLeft(peer: peer))))
             }
             return actions
@@ -201,13 +194,19 @@ extension OrchestratorState {
         guard let remote = remotes.removeValue(forKey: peer) else { return [] }
         var actions: [Action] = []
         for partner in remote.partners.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[partner] != nil {
-            sessions[partner]!.pending[peer] = nil
-            sessions[partner]!.connected.remove(peer)
-            reindex(partner)
+            endPartnership(of: partner, with: peer)
             if !remote.awaiting.contains(partner) { actions.append(.send(partner, .peerLeft(PeerLeft(peer: peer)))) }
         }
         forgetMeasurements(of: peer)
         return actions
+    }
+
+    /// `local` (a session here) is no longer paired or linked with the remote `peer`.
+    mutating func endPartnership(of local: PeerID, with peer: PeerID) {
+        sessions[local]?.pending[peer] = nil
+        sessions[local]?.connected.remove(peer)
+        detach(peer, from: local)
+        reindex(local)
     }
 
     /// The part of a partnership that concerns a remote peer ends for `local`.

@@ -72,9 +72,10 @@ public final class Orchestrator: Sendable {
 
     /// Totals and per-swarm numbers (an O(peers) pass).
     public func statistics() -> ServerStatistics {
-        var statistics = core.withLockedValue { $0.statistics() }
-        statistics.cluster = cluster.map { $0.statistics(remotePartners: core.withLockedValue { $0.state.remotePartnerCount }) }
-        return statistics
+        let (statistics, remotePartners) = core.withLockedValue { ($0.statistics(), $0.state.remotePartnerCount) }
+        var withCluster = statistics
+        withCluster.cluster = cluster?.statistics(remotePartners: remotePartners)
+        return withCluster
     }
 
     /// One swarm's peers, links and most-held resources (see ``OrchestratorState/graph(of:limit:top:)``);

@@ -31,12 +31,7 @@ extension SignalBench {
     }
 
     func runCluster(_ url: String, logger: Logger) async throws {
-        let location = try PostgresLocation(url: url)
-        let database = "fugitive_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        try await location.with(database: String(database)).createDatabase(logger: logger)
-        var components = URLComponents(string: url)!
-        components.path = "/" + database
-        let clusterURL = components.string!
+        let clusterURL = try await PostgresLocation(url: url).creatingUniqueDatabase(prefix: "fugitive_bench_", logger: logger).url
 
         log("one instance: \(peers) peers")
         let limits = [
@@ -90,14 +85,9 @@ extension SignalBench {
         // Each connection opens when its turn comes: a connection silent beyond the hello
         // timeout would be closed.
         func connect(_ i: Int) -> BenchPeer {
-            BenchPeer(url: "ws://127.0.0.1:\((i < half ? open : askers).port)/v1/signal", logger: logger, onFrame: { frame in
-                switch frame.getInteger(at: frame.readerIndex + 2, as: UInt8.self) {
-                case 6: received.add()
-                case 2: if case .welcome(let w) = try? codec.decodeServerMessage(frame) { welcomes[i].resolve(w.peer) }
-                case 4: if case .pair(let p) = try? codec.decodeServerMessage(frame), p.offerer { offers[i].resolve(p.peer) }
-                default: break
-                }
-            }, onEnd: { welcomes[i].resolve(nil); offers[i].resolve(nil) })
+            orchestratorPeer(
+                url: "ws://127.0.0.1:\((i < half ? open : askers).port)/v1/signal", codec: codec, logger: logger,
+                welcome: welcomes[i], offer: offers[i], received: received)
         }
         var connections = (0..<half).map(connect)
         await inWindows(half) { [connections] i in

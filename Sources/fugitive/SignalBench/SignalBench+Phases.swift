@@ -21,17 +21,7 @@ extension SignalBench {
         let offers = (0..<peers).map { _ in Signal1<PeerID>() }
         let received = Tally()
         let connections = (0..<peers).map { i in
-            BenchPeer(url: url, logger: logger, onFrame: { frame in
-                // The envelope is [1, type, body]: the type is the third byte.
-                switch frame.getInteger(at: frame.readerIndex + 2, as: UInt8.self) {
-                case 6: received.add()
-                case 2:
-                    if case .welcome(let w) = try? codec.decodeServerMessage(frame) { welcomes[i].resolve(w.peer) }
-                case 4:
-                    if case .pair(let p) = try? codec.decodeServerMessage(frame), p.offerer { offers[i].resolve(p.peer) }
-                default: break
-                }
-            }, onEnd: { welcomes[i].resolve(nil); offers[i].resolve(nil) })
+            orchestratorPeer(url: url, codec: codec, logger: logger, welcome: welcomes[i], offer: offers[i], received: received)
         }
         var side = Side()
         let joinStart = ContinuousClock.now
@@ -79,6 +69,25 @@ extension SignalBench {
             }
         }
         return (side, latencies.withLock { $0 })
+    }
+
+    /// A load peer of `fugitive server`: counts the signals relayed to it, resolves
+    /// `welcome` with its id and `offer` with the partner of a pair it makes the offer in
+    /// (both with `nil` if the connection ends first).
+    func orchestratorPeer(
+        url: String, codec: WireCodec, logger: Logger, welcome: Signal1<PeerID>, offer: Signal1<PeerID>, received: Tally
+    ) -> BenchPeer {
+        BenchPeer(url: url, logger: logger, onFrame: { frame in
+            // The envelope is [1, type, body]: the type is the third byte.
+            switch frame.getInteger(at: frame.readerIndex + 2, as: UInt8.self) {
+            case 6: received.add()
+            case 2:
+                if case .welcome(let w) = try? codec.decodeServerMessage(frame) { welcome.resolve(w.peer) }
+            case 4:
+                if case .pair(let p) = try? codec.decodeServerMessage(frame), p.offerer { offer.resolve(p.peer) }
+            default: break
+            }
+        }, onEnd: { welcome.resolve(nil); offer.resolve(nil) })
     }
 
     /// The same join and relay load against a bare relay (`floor-server` or `nio-floor-server`).

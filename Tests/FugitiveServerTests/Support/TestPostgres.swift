@@ -21,8 +21,6 @@ enum TestPostgres {
     static func database() async throws -> PostgresLocation {
         guard let url else { throw TestFailure("FUGITIVE_POSTGRES_URL is not set: run `make test`, or scripts/postgres start") }
         let server = try PostgresLocation(url: url.contains("sslmode") ? url : url + "?sslmode=disable")
-        let name = "fugitive_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await server.with(database: name).createDatabase(logger: logger)
-        return server.with(database: name)
+        return try await server.creatingUniqueDatabase(prefix: "fugitive_test_", logger: logger)
     }
 }
