@@ -30,6 +30,29 @@ void fugitive_usrsctp_init(int (*conn_output)(void *, void *, size_t, uint8_t, u
     usrsctp_init_nothreads(0, conn_output, debug ? fugitive_usrsctp_debug : NULL);
 }
 
+#if defined(__x86_64__)
+#include <string.h>
+__attribute__((target("sse4.2")))
+static uint32_t fugitive_crc32c_sse42(const uint8_t *bytes, size_t length) {
+    uint64_t crc = 0xffffffffu;
+    for (; length >= 8; bytes += 8, length -= 8) {
+        uint64_t word;
+        memcpy(&word, bytes, 8);
+        crc = __builtin_ia32_crc32di(crc, word);
+    }
+    uint32_t low = (uint32_t)crc;
+    for (; length > 0; bytes++, length--) low = __builtin_ia32_crc32qi(low, *bytes);
+    return ~low;
+}
+#endif
+
+uint32_t fugitive_crc32c(const void *buffer, size_t length) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("sse4.2")) return fugitive_crc32c_sse42(buffer, length);
+#endif
+    return usrsctp_crc32c((void *)buffer, length);
+}
+
 EVP_PKEY *fugitive_ec_p256_key(void) { return EVP_EC_gen("P-256"); }
 
 long fugitive_dtls_get_timeout(SSL *ssl, struct timeval *left) { return DTLSv1_get_timeout(ssl, left); }

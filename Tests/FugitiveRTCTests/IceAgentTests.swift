@@ -8,7 +8,7 @@ import Testing
 struct IceAgentTests {
     final class Inbox: Sendable {
         let datagrams = Mutex<[[UInt8]]>([])
-        func add(_ datagram: [UInt8]) { datagrams.withLock { $0.append(datagram) } }
+        func add(_ datagram: UnsafeRawBufferPointer) { datagrams.withLock { $0.append(Array(datagram)) } }
         var all: [[UInt8]] { datagrams.withLock { $0 } }
     }
 

@@ -30,11 +30,30 @@ struct PeerConnectionTests {
         }
     }
 
-    static func pair(mtu: Int = 1200) throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
+    static func pair(
+        mtu: Int = 1200, localPathMTU: (Int, Int) = (PeerConnection.Configuration.defaultLocalPathMTU, PeerConnection.Configuration.defaultLocalPathMTU)
+    ) throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
         let loop = GLibEventLoop()
-        let configuration = PeerConnection.Configuration(localAddresses: ["127.0.0.1"], mtu: mtu)
-        return (try PeerConnection(configuration: configuration, loop: loop, logger: logger),
-                try PeerConnection(configuration: configuration, loop: loop, logger: logger), loop)
+        func configuration(_ localPathMTU: Int) -> PeerConnection.Configuration {
+            PeerConnection.Configuration(localAddresses: ["127.0.0.1"], mtu: mtu, localPathMTU: localPathMTU)
+        }
+        return (try PeerConnection(configuration: configuration(localPathMTU.0), loop: loop, logger: logger),
+                try PeerConnection(configuration: configuration(localPathMTU.1), loop: loop, logger: logger), loop)
+    }
+
+    /// Opens a channel from `a` to `b`, sends `total` bytes in 16 KiB messages and
+    /// checks they arrived intact.
+    static func transfer(_ a: PeerConnection, _ b: PeerConnection, total: Int) async throws {
+        try await connect(a, b)
+        let incoming = Task { () -> DataChannel? in
+            for await channel in b.incomingChannels { return channel }
+            return nil
+        }
+        let channel = try await a.createDataChannel(label: "bulk")
+        let remote = try #require(await incoming.value)
+        async let received = receive(remote, total: total)
+        let sent = try await sendPattern(channel, total: total, size: 16 * 1024)
+        #expect(await received == sent)
     }
 
     /// Sends `total` bytes in `size`-byte messages and returns the SHA-256 of what was sent.
@@ -93,16 +112,55 @@ struct PeerConnectionTests {
         #expect(statistics.selectedRemoteCandidate?.address == "127.0.0.1")
         #expect(statistics.rttMilliseconds != nil)
         #expect(statistics.counters.bytesSent > total)  // SCTP and DTLS headers on top
-        #expect(statistics.counters.largestDatagramSent <= 1200)
-        #expect(statistics.counters.largestDatagramSent > 1000)  // packets are filled
+        // Loopback is a local path and both sides advertise larger datagrams.
+        #expect(statistics.datagramSize == PeerConnection.Configuration.defaultLocalPathMTU)
+        #expect(statistics.counters.largestDatagramSent <= statistics.datagramSize)
+        #expect(statistics.counters.largestDatagramSent > 8000)  // a 16 KiB message in two
         #expect(statistics.channels.map(\.sentBytes) == [total])
     }
 
-    /// On a path that carries them (loopback here, or a jumbo-frame LAN), an opted-in
-    /// larger MTU carries a 16 KiB message in two datagrams instead of fifteen.
+    /// Without the local-path extension (a browser never advertises it), every datagram
+    /// stays within WebRTC's 1200 bytes, and packets are filled.
+    @Test func withoutTheLocalPathExtensionDatagramsStayWithin1200Bytes() async throws {
+        let (a, b, loop) = try Self.pair(localPathMTU: (0, 0))
+        defer { a.close(); b.close(); _ = loop }
+        try await Self.transfer(a, b, total: 5_000_000)
+        let statistics = a.statistics()
+        #expect(statistics.datagramSize == 1200)
+        #expect(statistics.counters.largestDatagramSent <= 1200)
+        #expect(statistics.counters.largestDatagramSent > 1000)
+    }
+
+    /// The extension takes both sides: when only one advertises it, neither sends more
+    /// than 1200 bytes (the one that did not advertise may not take more).
+    @Test func theLocalPathExtensionNeedsBothSides() async throws {
+        for sides in [(PeerConnection.Configuration.defaultLocalPathMTU, 0), (0, PeerConnection.Configuration.defaultLocalPathMTU)] {
+            let (a, b, loop) = try Self.pair(localPathMTU: sides)
+            defer { a.close(); b.close(); _ = loop }
+            try await Self.transfer(a, b, total: 2_000_000)
+            for side in [a, b] {
+                #expect(side.statistics().datagramSize == 1200)
+                #expect(side.statistics().counters.largestDatagramSent <= 1200)
+            }
+        }
+    }
+
+    /// Both sides advertise different sizes: the smaller one is used, both ways.
+    @Test func theLocalPathDatagramSizeIsTheSmallerAdvertised() async throws {
+        let (a, b, loop) = try Self.pair(localPathMTU: (16_000, 5_000))
+        defer { a.close(); b.close(); _ = loop }
+        try await Self.transfer(a, b, total: 2_000_000)
+        #expect(a.statistics().datagramSize == 5_000)
+        #expect(b.statistics().datagramSize == 5_000)
+        #expect(a.statistics().counters.largestDatagramSent <= 5_000)
+        #expect(a.statistics().counters.largestDatagramSent > 4_000)
+    }
+
+    /// On a path known to carry them (a jumbo-frame LAN), an opted-in larger MTU
+    /// carries a 16 KiB message in two datagrams instead of fifteen, on any path.
     @Test func aLargerMTUCarriesAMessageInFewerDatagrams() async throws {
         let mtu = 9000
-        let (a, b, loop) = try Self.pair(mtu: mtu)
+        let (a, b, loop) = try Self.pair(mtu: mtu, localPathMTU: (0, 0))
         defer { a.close(); b.close(); _ = loop }
         try await Self.connect(a, b)
         let incoming = Task { () -> DataChannel? in

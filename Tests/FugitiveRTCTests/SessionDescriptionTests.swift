@@ -87,6 +87,23 @@ struct SessionDescriptionTests {
         #expect(offer.maxMessageSize == 65_536)
     }
 
+    /// FugitiveRTC's local-path datagram size: absent from browsers' descriptions, read
+    /// when present, and ignored (as an unknown attribute would be) when not a sensible
+    /// UDP payload size.
+    @Test func maxDatagramSizeIsReadOnlyWhenSensible() throws {
+        #expect(try SessionDescription(kind: .offer, sdp: Fixtures.chromiumOffer).maxDatagramSize == nil)
+        #expect(try SessionDescription(kind: .offer, sdp: Fixtures.chromiumOffer).sdp.contains("x-fugitive") == false)
+        func parsed(_ value: String) throws -> Int? {
+            let sdp = Fixtures.editing(Fixtures.chromiumOffer, line: "a=max-message-size:", to: "a=max-message-size:262144\r\na=x-fugitive-max-datagram:\(value)")
+            return try SessionDescription(kind: .offer, sdp: sdp).maxDatagramSize
+        }
+        #expect(try parsed("16000") == 16_000)
+        #expect(try parsed("1200") == 1_200)
+        #expect(try parsed("800") == nil)
+        #expect(try parsed("70000") == nil)
+        #expect(try parsed("lots") == nil)
+    }
+
     @Test func parsesFirefoxOfferWithSessionLevelFingerprint() throws {
         let offer = try SessionDescription(kind: .offer, sdp: Fixtures.firefoxOffer)
         #expect(offer.sessionId == 6_775_211_227_937_734_744)
@@ -272,6 +289,7 @@ struct SessionDescriptionTests {
                 mid: "data",
                 sctpPort: 5001,
                 maxMessageSize: 1 << 20,
+                maxDatagramSize: kind == .offer ? 16_000 : nil,
                 candidates: candidates,
                 endOfCandidates: true
             )

@@ -8,10 +8,12 @@ import Testing
 struct TwoProcessTests {
     @Test func fiftyMegabytesEachWayBetweenTwoProcesses() async throws {
         try await InteropScenario.run(
-            command: [InteropScenario.fugitive, "rtc-peer"], offerer: .swift, channelOpener: .swift, total: 50_000_000)
+            command: [InteropScenario.fugitive, "rtc-peer"], offerer: .swift, channelOpener: .swift, total: 50_000_000,
+            datagramSize: PeerConnection.Configuration.defaultLocalPathMTU)
     }
 
     @Test func theOtherProcessOffersAndOpens() async throws {
-        try await InteropScenario.run(command: [InteropScenario.fugitive, "rtc-peer"], offerer: .peer, channelOpener: .peer)
+        try await InteropScenario.run(command: [InteropScenario.fugitive, "rtc-peer"], offerer: .peer, channelOpener: .peer,
+            datagramSize: PeerConnection.Configuration.defaultLocalPathMTU)
     }
 }

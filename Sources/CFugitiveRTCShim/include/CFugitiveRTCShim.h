@@ -1,5 +1,6 @@
 // What Swift cannot call directly in libnice/GLib, OpenSSL and usrsctp: variadic
-// functions and function-like macros. Each wrapper is one call; no logic lives here.
+// functions and function-like macros. Each wrapper is one call; the only logic here is
+// one hot loop that needs a CPU instruction Swift cannot name (CRC32c).
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
@@ -24,6 +25,11 @@ gulong fugitive_g_signal_connect(gpointer instance, const char *signal, const vo
 /// Swift cannot define).
 void fugitive_usrsctp_init(int (*conn_output)(void *address, void *buffer, size_t length, uint8_t tos, uint8_t set_df),
                            int debug);
+
+/// SCTP's CRC32c of `length` bytes, ready to store in the common header: the same value
+/// as usrsctp_crc32c, with SSE 4.2's crc32 instruction where the CPU has it (about 20
+/// times faster than usrsctp's tables, which matters once packets are large).
+uint32_t fugitive_crc32c(const void *buffer, size_t length);
 
 // ---- OpenSSL ----
 /// EVP_EC_gen("P-256"): a macro over the variadic EVP_PKEY_Q_keygen.

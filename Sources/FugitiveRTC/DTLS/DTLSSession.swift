@@ -4,12 +4,13 @@ import CFugitiveRTCShim
 /// One DTLS 1.2 association over datagrams the caller carries (ICE below it, SCTP above
 /// it). It never touches a socket: the caller feeds it received datagrams and sends the
 /// datagrams it returns, and asks it to retransmit when ``retransmissionDelay`` elapses.
-/// Not thread-safe: its owner serialises calls (the peer connection's executor).
+/// Not thread-safe (hence unchecked `Sendable`): its owner serialises every call (the
+/// peer connection does so under its lock).
 ///
 /// The peer's certificate is self-signed, so chain checks are off; what authenticates
 /// it is its SHA-256 fingerprint, which must equal the one in the remote SDP — a
 /// mismatch fails the session with ``RTCError/Code/fingerprintMismatch``.
-public final class DTLSSession {
+public final class DTLSSession: @unchecked Sendable {
     /// Where the session stands.
     public enum State: Equatable, Sendable {
         case handshaking
@@ -39,9 +40,8 @@ public final class DTLSSession {
     private let ssl: OpaquePointer
     private let pipe: DatagramBIO
     private let certificate: DTLSCertificate
-    /// Where records are decrypted into; kept, because zeroing a fresh 64 KiB buffer for
-    /// every 1.2 KB datagram cost more than the decryption.
-    private var readBuffer = [UInt8](repeating: 0, count: 1 << 16)
+    /// Where ``receive(_:)`` decrypts records (the array-returning form).
+    private lazy var records = DTLSRecordBuffer()
 
     /// Bytes a DTLS 1.2 record may add to its plaintext: a 13-byte header plus, at worst,
     /// a CBC suite's 16-byte IV, 20-byte MAC and 16 bytes of padding (AES-GCM adds 24).
@@ -100,25 +100,42 @@ public final class DTLSSession {
 
     /// Handles one datagram from the peer.
     public func receive(_ datagram: [UInt8]) -> Delivery {
-        var delivery = Delivery()
+        let records = records
+        let outgoing = datagram.withUnsafeBytes { receive($0, into: records) }
+        return Delivery(outgoing: outgoing, received: (0..<records.count).map { Array(records[$0]) })
+    }
+
+    /// Handles one datagram from the peer without copying it: the application data it
+    /// carried is decrypted into `records` (valid until the next call with the same
+    /// buffer). Returns the datagrams to send back (handshake flights, alerts).
+    public func receive(_ datagram: UnsafeRawBufferPointer, into records: DTLSRecordBuffer) -> [[UInt8]] {
+        records.removeAll()
         switch state {
-        case .closed, .failed: return delivery
+        case .closed, .failed: return []
         case .handshaking, .connected: break
         }
         // An empty read is end-of-file to OpenSSL, which would end the session; an empty
         // datagram carries nothing, so it is dropped here.
-        guard !datagram.isEmpty else { return delivery }
+        guard !datagram.isEmpty else { return [] }
         ERR_clear_error()
         pipe.feed(datagram)
         if state == .handshaking { advanceHandshake() }
-        if state == .connected { readRecords(into: &delivery) }
+        if state == .connected { readRecords(into: records) }
         pipe.discardIncoming()
-        delivery.outgoing = pipe.takeOutgoing()
-        return delivery
+        return pipe.takeOutgoing()
     }
 
     /// Encrypts `payload` as one record; returns the datagram(s) to send.
     public func send(_ payload: [UInt8]) throws(RTCError) -> [[UInt8]] {
+        var datagrams: [[UInt8]] = []
+        let result = payload.withUnsafeBytes { bytes in Result { () throws(RTCError) in try send(bytes) { datagrams.append(Array($0)) } } }
+        try result.get()
+        return datagrams
+    }
+
+    /// Encrypts `payload` as one record and hands each datagram to `emit` as it is
+    /// written, without copying it (the pointer is valid during the call only).
+    public func send(_ payload: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RTCError) {
         switch state {
         case .connected: break
         case .handshaking: throw RTCError(.notConnected, "the DTLS handshake has not finished")
@@ -126,13 +143,18 @@ public final class DTLSSession {
         case .failed(let error): throw RTCError(.closed, "the DTLS session failed: \(error)")
         }
         ERR_clear_error()
-        let written = payload.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        let written = pipe.emitting(to: emit) { SSL_write(ssl, payload.baseAddress, Int32(payload.count)) }
         guard written == payload.count else {
             let error = RTCError(.closed, "SSL_write failed\(OpenSSLErrors.drain())")
             state = .failed(error)
             throw error
         }
-        return pipe.takeOutgoing()
+    }
+
+    /// Changes the largest datagram written (set before the handshake at `init`; raised
+    /// after it once the path is known to carry more).
+    public func setMTU(_ mtu: Int) {
+        _ = fugitive_ssl_set_mtu(ssl, mtu)
     }
 
     /// How long until the current handshake flight should be retransmitted, or `nil`
@@ -198,11 +220,12 @@ public final class DTLSSession {
         state = .connected
     }
 
-    private func readRecords(into delivery: inout Delivery) {
+    private func readRecords(into records: DTLSRecordBuffer) {
         while true {
-            let count = SSL_read(ssl, &readBuffer, Int32(readBuffer.count))
+            let free = records.free
+            let count = SSL_read(ssl, free.baseAddress, Int32(clamping: free.count))
             if count > 0 {
-                delivery.received.append(Array(readBuffer.prefix(Int(count))))
+                records.appendRecord(ofLength: Int(count))
                 continue
             }
             switch SSL_get_error(ssl, count) {

@@ -11,8 +11,12 @@ import COpenSSL
 final class DatagramBIO {
     /// Datagrams OpenSSL wrote, oldest first, waiting to be taken.
     private(set) var outgoing: [[UInt8]] = []
-    /// The datagram the next read returns.
-    private var incoming: [UInt8]?
+    /// Where writes go instead of `outgoing` while ``emitting(to:_:)`` runs: the data
+    /// path hands each encrypted datagram on without copying it.
+    private var sink: ((UnsafeRawBufferPointer) -> Void)?
+    /// The datagram the next read returns; it belongs to the caller of ``feed(_:)`` and
+    /// stays valid until ``discardIncoming()``.
+    private var incoming: UnsafeRawBufferPointer?
     private let method: OpaquePointer
     /// The BIO; owned by the SSL once handed to `SSL_set_bio`.
     let bio: OpaquePointer
@@ -23,7 +27,9 @@ final class DatagramBIO {
         }
         BIO_meth_set_write(method) { bio, data, length in
             guard let bio, let data, length >= 0 else { return -1 }
-            DatagramBIO.from(bio).outgoing.append(Array(UnsafeRawBufferPointer(start: data, count: Int(length))))
+            let this = DatagramBIO.from(bio)
+            let datagram = UnsafeRawBufferPointer(start: data, count: Int(length))
+            if let sink = this.sink { sink(datagram) } else { this.outgoing.append(Array(datagram)) }
             return length
         }
         BIO_meth_set_read(method) { bio, buffer, capacity in
@@ -38,7 +44,7 @@ final class DatagramBIO {
             this.incoming = nil
             // A datagram larger than the buffer is truncated, as a UDP socket would.
             let count = min(datagram.count, Int(capacity))
-            datagram.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: count) }
+            if count > 0 { UnsafeMutableRawPointer(buffer).copyMemory(from: datagram.baseAddress!, byteCount: count) }
             return Int32(count)
         }
         BIO_meth_set_ctrl(method) { _, command, _, _ in
@@ -68,8 +74,18 @@ final class DatagramBIO {
         BIO_meth_free(method)
     }
 
-    /// Makes `datagram` the next thing OpenSSL reads.
-    func feed(_ datagram: [UInt8]) { incoming = datagram }
+    /// Makes `datagram` the next thing OpenSSL reads; it must stay valid until
+    /// ``discardIncoming()``.
+    func feed(_ datagram: UnsafeRawBufferPointer) { incoming = datagram }
+
+    /// Runs `body` with every datagram OpenSSL writes meanwhile going to `sink`.
+    func emitting<T>(to sink: (UnsafeRawBufferPointer) -> Void, _ body: () -> T) -> T {
+        withoutActuallyEscaping(sink) { sink in
+            self.sink = sink
+            defer { self.sink = nil }
+            return body()
+        }
+    }
 
     /// Forgets a datagram OpenSSL did not read.
     func discardIncoming() { incoming = nil }

@@ -73,10 +73,11 @@ public final class IceAgent: Sendable {
 
     /// - Parameters:
     ///   - controlling: the offerer controls (RFC 8445 §6.1.1), unless the peer is ICE-lite.
-    ///   - onDatagram: called on the loop's thread with each datagram received.
+    ///   - onDatagram: called on the loop's thread with each datagram received; the
+    ///     bytes are valid during the call only.
     public init(
         loop: GLibEventLoop, controlling: Bool, configuration: Configuration = .init(),
-        onDatagram: @escaping @Sendable ([UInt8]) -> Void
+        onDatagram: @escaping @Sendable (UnsafeRawBufferPointer) -> Void
     ) throws(RTCError) {
         guard let raw = nice_agent_new_full(loop.context, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE) else {
             throw RTCError(.iceFailed, "cannot create an ICE agent")
@@ -173,9 +174,13 @@ public final class IceAgent: Sendable {
     /// Sends one datagram on the selected pair; false when none is selected yet.
     @discardableResult
     public func send(_ datagram: [UInt8]) -> Bool {
-        datagram.withUnsafeBytes { bytes in
-            nice_agent_send(agent.pointer, stream, 1, UInt32(bytes.count), bytes.baseAddress?.assumingMemoryBound(to: CChar.self)) >= 0
-        }
+        datagram.withUnsafeBytes { send($0) }
+    }
+
+    /// Sends one datagram on the selected pair; false when none is selected yet.
+    @discardableResult
+    public func send(_ datagram: UnsafeRawBufferPointer) -> Bool {
+        nice_agent_send(agent.pointer, stream, 1, UInt32(datagram.count), datagram.baseAddress?.assumingMemoryBound(to: CChar.self)) >= 0
     }
 
     /// The candidate pair ICE selected, once it has.
@@ -217,8 +222,8 @@ public final class IceAgent: Sendable {
 
     final class Callbacks: @unchecked Sendable {
         let events: AsyncStream<IceEvent>.Continuation
-        let onDatagram: @Sendable ([UInt8]) -> Void
-        init(events: AsyncStream<IceEvent>.Continuation, onDatagram: @escaping @Sendable ([UInt8]) -> Void) {
+        let onDatagram: @Sendable (UnsafeRawBufferPointer) -> Void
+        init(events: AsyncStream<IceEvent>.Continuation, onDatagram: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
             self.events = events
             self.onDatagram = onDatagram
         }
@@ -272,6 +277,7 @@ public final class IceAgent: Sendable {
 
     private static let onReceive: NiceAgentRecvFunc = { _, _, _, length, buffer, data in
         guard let buffer else { return }
-        Callbacks.from(data).onDatagram(Array(UnsafeRawBufferPointer(start: buffer, count: Int(length))))
+        // libnice's buffer, valid for this call: the receiver copies what it keeps.
+        Callbacks.from(data).onDatagram(UnsafeRawBufferPointer(start: buffer, count: Int(length)))
     }
 }

@@ -11,6 +11,10 @@ struct Core: ~Copyable {
     var state = PeerConnection.State.new
     var ice: IceAgent?
     var iceConnected = false
+    /// The largest UDP payload of the selected pair's path, when it is local.
+    var localPathLimit: Int?
+    /// The datagram size chosen when DTLS connected.
+    var datagramSize: Int?
     var remoteCredentialsSet = false
     var queuedCandidates: [IceCandidate] = []
     var dtls: DTLSSession?
@@ -71,7 +75,12 @@ extension PeerConnection {
         case .gatheringDone:
             candidateSink.yield(.endOfCandidates(mid: mid, usernameFragment: ice.credentials.ufrag))
         case .state(.connected), .state(.ready):
-            core.withLock { $0.iceConnected = true }
+            // Asked outside our lock: libnice takes its own.
+            let limit = ice.selectedPair().flatMap { LocalPath.datagramLimit(local: $0.local, remote: $0.remote) }
+            core.withLock { core in
+                if !core.iceConnected { core.localPathLimit = limit }
+                core.iceConnected = true
+            }
             startDTLSIfReady()
         case .state(.failed):
             shutDown(.failed(RTCError(.iceFailed, "no ICE candidate pair worked")))
@@ -94,57 +103,76 @@ extension PeerConnection {
         }
         guard let early else { return }
         scheduleRetransmit()
-        for datagram in early { handleDatagram(datagram) }
+        for datagram in early { datagram.withUnsafeBytes { handleDatagram($0) } }
     }
 
-    /// A datagram from ICE (on the GLib loop's thread).
-    func handleDatagram(_ datagram: [UInt8]) {
-        let outcome = core.withLock { core -> (records: [[UInt8]], startSCTP: SCTPAssociation?, failure: RTCError?)? in
-            guard let dtls = core.dtls, core.dtlsStarted, let ice = core.ice else {
-                if core.early.count < Core.earlyLimit { core.early.append(datagram) }
-                return nil
+    /// A datagram from ICE, on the GLib loop's thread; the bytes are libnice's, valid
+    /// during the call only. Records are decrypted under the connection's lock and fed
+    /// to usrsctp after it is released (usrsctp may call ``transmit(_:)`` at once); the
+    /// receive lock keeps the record buffer to one datagram at a time meanwhile.
+    func handleDatagram(_ datagram: UnsafeRawBufferPointer) {
+        receiving.withLock { records in
+            let outcome = core.withLock { core -> (sctp: SCTPAssociation?, started: Bool, failure: RTCError?)? in
+                guard let dtls = core.dtls, core.dtlsStarted, let ice = core.ice else {
+                    if core.early.count < Core.earlyLimit { core.early.append(Array(datagram)) }
+                    return nil
+                }
+                core.counters.datagramsReceived += 1
+                core.counters.bytesReceived += datagram.count
+                let wasHandshaking = dtls.state == .handshaking
+                for reply in dtls.receive(datagram, into: records) { ice.send(reply) }
+                switch dtls.state {
+                case .connected where wasHandshaking:
+                    let size = datagramSize(remoteTakes: core.remote?.maxDatagramSize, pathLimit: core.localPathLimit)
+                    core.datagramSize = size
+                    dtls.setMTU(size)
+                    let sctp = SCTPAssociation(
+                        remotePort: core.remote?.sctpPort ?? SessionDescription.defaultSCTPPort,
+                        pathMTU: size - DTLSSession.maxRecordOverhead,
+                        transmit: { [weak self] packet in self?.transmit(packet) ?? false },
+                        onEvent: { [weak self] event in self?.handle(event) })
+                    core.sctp = sctp
+                    return (sctp, true, nil)
+                case .failed(let error):
+                    return (nil, false, error)
+                default:
+                    return (core.sctp, false, nil)
+                }
             }
-            core.counters.datagramsReceived += 1
-            core.counters.bytesReceived += datagram.count
-            let wasHandshaking = dtls.state == .handshaking
-            let delivery = dtls.receive(datagram)
-            for reply in delivery.outgoing { ice.send(reply) }
-            switch dtls.state {
-            case .connected where wasHandshaking:
-                let sctp = SCTPAssociation(
-                    remotePort: core.remote?.sctpPort ?? SessionDescription.defaultSCTPPort,
-                    pathMTU: configuration.mtu - DTLSSession.maxRecordOverhead,
-                    transmit: { [weak self] packet in self?.transmit(packet) ?? false },
-                    onEvent: { [weak self] event in self?.handle(event) })
-                core.sctp = sctp
-                return (delivery.received, sctp, nil)
-            case .failed(let error):
-                return ([], nil, error)
-            default:
-                return (delivery.received, nil, nil)
+            guard let outcome else { return }
+            if let failure = outcome.failure { return shutDown(.failed(failure)) }
+            guard let sctp = outcome.sctp else { return }
+            if outcome.started {
+                do throws(RTCError) { try sctp.connect() } catch { return shutDown(.failed(error)) }
             }
+            for index in 0..<records.count { sctp.receive(records[index]) }
         }
-        guard let outcome else { return }
-        if let failure = outcome.failure { return shutDown(.failed(failure)) }
-        if let sctp = outcome.startSCTP {
-            do { try sctp.connect() } catch { return shutDown(.failed(error)) }
-        }
-        guard !outcome.records.isEmpty, let sctp = core.withLock({ $0.sctp }) else { return }
-        for record in outcome.records { sctp.receive(record) }
     }
 
-    /// A packet from usrsctp: encrypt and send.
-    func transmit(_ packet: [UInt8]) -> Bool {
+    /// The configured MTU, or more when both sides take more and the path is local.
+    func datagramSize(remoteTakes remote: Int?, pathLimit: Int?) -> Int {
+        guard let remote, let pathLimit, configuration.localPathMTU > configuration.mtu else { return configuration.mtu }
+        return max(configuration.mtu, min(configuration.localPathMTU, remote, pathLimit))
+    }
+
+    /// A packet from usrsctp: encrypt it and send the datagram, without copying either.
+    func transmit(_ packet: UnsafeRawBufferPointer) -> Bool {
         core.withLock { core in
-            guard let dtls = core.dtls, dtls.state == .connected, let ice = core.ice,
-                let datagrams = try? dtls.send(packet)
-            else { return false }
-            for datagram in datagrams {
-                ice.send(datagram)
-                core.counters.datagramsSent += 1
-                core.counters.bytesSent += datagram.count
-                core.counters.largestDatagramSent = max(core.counters.largestDatagramSent, datagram.count)
+            guard let dtls = core.dtls, dtls.state == .connected, let ice = core.ice else { return false }
+            var (datagrams, bytes, largest) = (0, 0, 0)
+            do {
+                try dtls.send(packet) { datagram in
+                    ice.send(datagram)
+                    datagrams += 1
+                    bytes += datagram.count
+                    largest = max(largest, datagram.count)
+                }
+            } catch {
+                return false
             }
+            core.counters.datagramsSent += datagrams
+            core.counters.bytesSent += bytes
+            core.counters.largestDatagramSent = max(core.counters.largestDatagramSent, largest)
             return true
         }
     }

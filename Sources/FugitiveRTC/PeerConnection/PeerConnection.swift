@@ -24,18 +24,23 @@ public final class PeerConnection: Sendable {
         public var certificate: DTLSCertificate?
         /// The largest message this side accepts, advertised in the SDP.
         public var maxMessageSize: Int
-        /// The largest datagram this side sends (DTLS records, SCTP packets inside them).
-        /// 1200 bytes passes every path WebRTC runs on. Raise it only for a path known to
-        /// carry larger datagrams to a peer that takes them (loopback, a jumbo-frame LAN,
-        /// e.g. 9000): a 16 KiB message then takes two datagrams instead of fifteen. At
-        /// most 12 000: tested that far; with 16 449 (one full DTLS record) the association
-        /// never came up here.
+        /// The largest datagram this side sends (DTLS records, SCTP packets inside them)
+        /// on any path not known to be local. 1200 bytes passes every path WebRTC runs
+        /// on; raise it only for a network known to carry more between peers that take it.
         public var mtu: Int
+        /// The largest datagram used when the selected pair's path is local (the peer is
+        /// on this machine, or on a network attached to the local candidate's interface,
+        /// whose MTU then also bounds it) and the peer advertised that it takes larger
+        /// datagrams (`a=x-fugitive-max-datagram`, which only FugitiveRTC sends). A 16 KiB
+        /// message then travels in two datagrams instead of fifteen. Advertised as what
+        /// this side takes; 0 turns the extension off.
+        public var localPathMTU: Int
 
         public init(
             stunServer: (host: String, port: UInt16)? = nil, turnServers: [IceAgent.TurnServer] = [],
             portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = [],
-            certificate: DTLSCertificate? = nil, maxMessageSize: Int = SessionDescription.advertisedMaxMessageSize, mtu: Int = 1200
+            certificate: DTLSCertificate? = nil, maxMessageSize: Int = SessionDescription.advertisedMaxMessageSize, mtu: Int = 1200,
+            localPathMTU: Int = Configuration.defaultLocalPathMTU
         ) {
             self.stunServer = stunServer
             self.turnServers = turnServers
@@ -44,7 +49,15 @@ public final class PeerConnection: Sendable {
             self.certificate = certificate
             self.maxMessageSize = maxMessageSize
             self.mtu = mtu
+            self.localPathMTU = localPathMTU
         }
+
+        /// A DTLS record carries at most 16 KiB, so a datagram holds one SCTP packet of
+        /// at most that (with 16 449-byte datagrams the association broke here).
+        public static let defaultLocalPathMTU = 16_000
+
+        /// What this side advertises in its descriptions.
+        var advertisedDatagramSize: Int? { localPathMTU > mtu ? localPathMTU : nil }
     }
 
     /// Where the connection stands.
@@ -65,6 +78,8 @@ public final class PeerConnection: Sendable {
     let loop: GLibEventLoop
     let logger: Logger
     let core: Mutex<Core>
+    /// The receive path's record buffer; its lock is taken before `core`'s, never after.
+    let receiving = Mutex(DTLSRecordBuffer())
     let candidateSink: AsyncStream<TrickledCandidate>.Continuation
     let stateSink: AsyncStream<State>.Continuation
     let channelSink: AsyncStream<DataChannel>.Continuation
@@ -98,7 +113,7 @@ public final class PeerConnection: Sendable {
         let ice = try startICE(controlling: true)
         let offer = SessionDescription.local(
             kind: .offer, ufrag: ice.credentials.ufrag, pwd: ice.credentials.password, fingerprint: certificate.fingerprint,
-            setup: .actpass, maxMessageSize: configuration.maxMessageSize)
+            setup: .actpass, maxMessageSize: configuration.maxMessageSize, maxDatagramSize: configuration.advertisedDatagramSize)
         core.withLock { $0.local = offer }
         return offer
     }
@@ -111,7 +126,8 @@ public final class PeerConnection: Sendable {
             }
             let answer = SessionDescription.local(
                 kind: .answer, ufrag: ice.credentials.ufrag, pwd: ice.credentials.password, fingerprint: certificate.fingerprint,
-                setup: SetupRole.answering(to: remote.setup), mid: remote.mid, maxMessageSize: configuration.maxMessageSize)
+                setup: SetupRole.answering(to: remote.setup), mid: remote.mid, maxMessageSize: configuration.maxMessageSize,
+                maxDatagramSize: configuration.advertisedDatagramSize)
             core.local = answer
             return answer
         }
@@ -157,7 +173,7 @@ public final class PeerConnection: Sendable {
             defer { core.early = [] }
             return core.early
         }
-        for datagram in early { handleDatagram(datagram) }
+        for datagram in early { datagram.withUnsafeBytes { handleDatagram($0) } }
         startDTLSIfReady()
     }
 
@@ -205,7 +221,7 @@ public final class PeerConnection: Sendable {
         public struct Counters: Sendable, Equatable {
             public var datagramsSent = 0
             public var bytesSent = 0
-            /// Never above the configured ``Configuration/mtu``.
+            /// Never above ``Statistics/datagramSize``.
             public var largestDatagramSent = 0
             public var datagramsReceived = 0
             public var bytesReceived = 0
@@ -213,6 +229,10 @@ public final class PeerConnection: Sendable {
 
         public var state: State
         public var counters: Counters
+        /// The largest datagram this side sends on the connection: ``Configuration/mtu``,
+        /// or more on a local path to a peer that takes more (see
+        /// ``Configuration/localPathMTU``); decided when DTLS connects.
+        public var datagramSize: Int
         /// The candidate pair ICE selected.
         public var selectedLocalCandidate: IceCandidate?
         public var selectedRemoteCandidate: IceCandidate?
@@ -226,11 +246,13 @@ public final class PeerConnection: Sendable {
 
     /// A snapshot of the connection's numbers.
     public func statistics() -> Statistics {
-        let (state, counters, ice, sctp, channels) = core.withLock { ($0.state, $0.counters, $0.ice, $0.sctp, Array($0.channels.values)) }
+        let (state, counters, datagramSize, ice, sctp, channels) = core.withLock {
+            ($0.state, $0.counters, $0.datagramSize ?? configuration.mtu, $0.ice, $0.sctp, Array($0.channels.values))
+        }
         let pair = ice?.selectedPair()
         let status = sctp?.status()
         return Statistics(
-            state: state, counters: counters, selectedLocalCandidate: pair?.local, selectedRemoteCandidate: pair?.remote,
+            state: state, counters: counters, datagramSize: datagramSize, selectedLocalCandidate: pair?.local, selectedRemoteCandidate: pair?.remote,
             rttMilliseconds: status?.rttMilliseconds, bufferedChunks: status?.bufferedChunks,
             channels: channels.sorted { $0.id < $1.id }.map(\.statistics))
     }

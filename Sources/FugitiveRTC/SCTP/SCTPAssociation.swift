@@ -35,7 +35,7 @@ final class SCTPAssociation: @unchecked Sendable {
     let remotePort: UInt16
     /// The largest SCTP packet usrsctp builds (one packet rides in one DTLS record).
     let pathMTU: Int
-    private let transmitPacket: @Sendable ([UInt8]) -> Bool
+    private let transmitPacket: @Sendable (UnsafeRawBufferPointer) -> Bool
     private let onEvent: @Sendable (Event) -> Void
     /// Bytes of messages that arrive in pieces (partial delivery), per stream.
     private let partial = Mutex<[UInt16: [UInt8]]>([:])
@@ -44,7 +44,7 @@ final class SCTPAssociation: @unchecked Sendable {
 
     init(
         localPort: UInt16 = 5000, remotePort: UInt16 = 5000, pathMTU: Int = 1136,
-        transmit: @escaping @Sendable ([UInt8]) -> Bool, onEvent: @escaping @Sendable (Event) -> Void
+        transmit: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool, onEvent: @escaping @Sendable (Event) -> Void
     ) {
         self.localPort = localPort
         self.remotePort = remotePort
@@ -118,10 +118,10 @@ final class SCTPAssociation: @unchecked Sendable {
         }
     }
 
-    /// A packet DTLS decrypted.
-    func receive(_ packet: [UInt8]) {
+    /// A packet DTLS decrypted (usrsctp copies what it keeps).
+    func receive(_ packet: UnsafeRawBufferPointer) {
         guard let address = registration.withLock({ $0?.toOpaque() }) else { return }
-        packet.withUnsafeBytes { usrsctp_conninput(address, $0.baseAddress, $0.count, 0) }
+        usrsctp_conninput(address, packet.baseAddress, packet.count, 0)
     }
 
     /// Queues one message on `stream`.
@@ -202,7 +202,7 @@ final class SCTPAssociation: @unchecked Sendable {
 
     // MARK: Callbacks
 
-    func transmit(_ packet: [UInt8]) -> Bool { transmitPacket(packet) }
+    func transmit(_ packet: UnsafeRawBufferPointer) -> Bool { transmitPacket(packet) }
 
     static func from(_ address: UnsafeMutableRawPointer) -> SCTPAssociation {
         Unmanaged<SCTPAssociation>.fromOpaque(address).takeUnretainedValue()

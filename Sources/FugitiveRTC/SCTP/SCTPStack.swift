@@ -57,14 +57,12 @@ enum SCTPStack {
     private static let output: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int, UInt8, UInt8) -> Int32 = {
         address, buffer, length, _, _ in
         guard let address, let buffer, length >= 12 else { return -1 }
-        var packet = Array(UnsafeRawBufferPointer(start: buffer, count: length))
-        packet.withUnsafeMutableBytes { bytes in
-            // The common header's checksum (bytes 8..<12) is computed over the packet
-            // with the field zeroed, and stored as usrsctp would have stored it.
-            bytes.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
-            let checksum = usrsctp_crc32c(bytes.baseAddress, length)
-            bytes.storeBytes(of: checksum, toByteOffset: 8, as: UInt32.self)
-        }
+        // The buffer is usrsctp's copy of the packet, freed when we return: the common
+        // header's checksum (bytes 8..<12), computed over the packet with the field
+        // zeroed, is written into it in place, as usrsctp would have stored it.
+        buffer.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
+        buffer.storeBytes(of: fugitive_crc32c(buffer, length), toByteOffset: 8, as: UInt32.self)
+        let packet = UnsafeRawBufferPointer(start: buffer, count: length)
         return SCTPAssociation.from(address).transmit(packet) ? 0 : -1
     }
 }

@@ -67,6 +67,9 @@ extension SessionDescription {
             "a=sctp-port:\(sctpPort)",
             "a=max-message-size:\(maxMessageSize)",
         ]
+        if let maxDatagramSize {
+            lines.append("a=\(Self.maxDatagramAttribute):\(maxDatagramSize)")
+        }
         for candidate in candidates {
             lines.append("a=\(candidate.sdpAttribute)")
         }

@@ -25,6 +25,8 @@ public struct SessionDescription: Sendable, Hashable {
     public static let defaultMaxMessageSize = 65_536
     /// The maximum message size we advertise by default; the same as Chromium.
     public static let advertisedMaxMessageSize = 262_144
+    /// The attribute carrying ``maxDatagramSize``.
+    static let maxDatagramAttribute = "x-fugitive-max-datagram"
 
     /// Whether this is an offer or an answer.
     public var kind: Kind
@@ -53,6 +55,10 @@ public struct SessionDescription: Sendable, Hashable {
     /// The largest message the endpoint can receive (`a=max-message-size`); 0 means
     /// no limit (RFC 8841 §6).
     public var maxMessageSize: Int
+    /// The largest datagram the endpoint takes on a path local to both ends
+    /// (`a=x-fugitive-max-datagram`, FugitiveRTC's own attribute, which other
+    /// implementations ignore); `nil` when absent: 1200-byte datagrams are sent then.
+    public var maxDatagramSize: Int?
     /// The ICE candidates listed in the description.
     public var candidates: [IceCandidate]
     /// Whether the endpoint has finished gathering (`a=end-of-candidates`).
@@ -83,6 +89,7 @@ public struct SessionDescription: Sendable, Hashable {
         mid: String,
         sctpPort: UInt16,
         maxMessageSize: Int,
+        maxDatagramSize: Int?,
         candidates: [IceCandidate],
         endOfCandidates: Bool,
         connectionAddress: String,
@@ -101,6 +108,7 @@ public struct SessionDescription: Sendable, Hashable {
         self.mid = mid
         self.sctpPort = sctpPort
         self.maxMessageSize = maxMessageSize
+        self.maxDatagramSize = maxDatagramSize
         self.candidates = candidates
         self.endOfCandidates = endOfCandidates
         self.connectionAddress = connectionAddress
@@ -132,6 +140,8 @@ public struct SessionDescription: Sendable, Hashable {
     ///   - mid: The data channel section's mid; an answer must repeat the offer's.
     ///   - sctpPort: The local SCTP port.
     ///   - maxMessageSize: The largest message the local SCTP stack accepts.
+    ///   - maxDatagramSize: The largest datagram accepted on a local path, when the
+    ///     endpoint offers larger ones than WebRTC's 1200 bytes.
     ///   - candidates: Candidates gathered so far; empty when trickling them all.
     ///   - endOfCandidates: Whether gathering has finished.
     ///   - sessionId: The `o=` session id; a fresh random one when `nil`. Keep it for
@@ -148,6 +158,7 @@ public struct SessionDescription: Sendable, Hashable {
         mid: String = "0",
         sctpPort: UInt16 = defaultSCTPPort,
         maxMessageSize: Int = advertisedMaxMessageSize,
+        maxDatagramSize: Int? = nil,
         candidates: [IceCandidate] = [],
         endOfCandidates: Bool = false,
         sessionId: UInt64? = nil,
@@ -170,6 +181,7 @@ public struct SessionDescription: Sendable, Hashable {
             mid: mid,
             sctpPort: sctpPort,
             maxMessageSize: maxMessageSize,
+            maxDatagramSize: maxDatagramSize,
             candidates: candidates,
             endOfCandidates: endOfCandidates,
             connectionAddress: "0.0.0.0",

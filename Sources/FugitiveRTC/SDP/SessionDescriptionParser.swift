@@ -47,6 +47,7 @@ enum SessionDescriptionParser {
             mid: mid,
             sctpPort: try sctpPort(of: section),
             maxMessageSize: try maxMessageSize(of: section),
+            maxDatagramSize: maxDatagramSize(of: section),
             candidates: try candidates(of: candidateSource),
             endOfCandidates: scopes.contains { $0.contains("end-of-candidates") },
             connectionAddress: String(section.connectionAddress ?? document.session.connectionAddress ?? "0.0.0.0"),
@@ -186,6 +187,15 @@ enum SessionDescriptionParser {
         guard let value = attribute.value, let size = SDPSyntax.decimal(value, as: Int.self) else {
             throw SDPError(.malformedLine, line: attribute.line, message: "max-message-size is not a number")
         }
+        return size
+    }
+
+    /// Our own extension: a value that is not a sensible datagram size is ignored (as
+    /// an unknown attribute would be), leaving 1200-byte datagrams.
+    private static func maxDatagramSize(of section: SDPSection) -> Int? {
+        guard let value = section.first(SessionDescription.maxDatagramAttribute)?.value,
+            let size = SDPSyntax.decimal(value, as: Int.self), (1200...65_507).contains(size)
+        else { return nil }
         return size
     }
 

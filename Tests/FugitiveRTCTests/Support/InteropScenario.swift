@@ -35,7 +35,10 @@ enum InteropScenario {
     }
 
     /// - Parameter command: the executable and its first arguments.
-    static func run(command: [String], offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
+    /// - Parameter datagramSize: what the connection must have chosen: 1200 bytes with
+    ///   a browser or aiortc (neither advertises the local-path extension), more with
+    ///   another FugitiveRTC peer on this machine.
+    static func run(command: [String], offerer: Side, channelOpener: Side, total: Int = 10_000_000, datagramSize: Int = 1200) async throws {
         let session = try await connect(command: command, offerer: offerer, channelOpener: channelOpener, total: total)
         defer { session.end() }
         let (peer, channel) = (session.peer, session.channel)
@@ -48,6 +51,9 @@ enum InteropScenario {
         #expect(done["received"] as? String == hex(sent), "\(peer.diagnostics)")
         #expect(done["sent"] as? String == hex(receivedHash))
         #expect(done["bytes"] as? String == "\(total)")
+        let statistics = session.connection.statistics()
+        #expect(statistics.datagramSize == datagramSize)
+        #expect(statistics.counters.largestDatagramSent <= datagramSize)
     }
 
     /// Starts the peer process, signals with it until a data channel is open.
