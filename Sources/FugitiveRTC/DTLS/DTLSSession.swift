@@ -46,12 +46,18 @@ public final class DTLSSession: @unchecked Sendable {
     /// Bytes a DTLS 1.2 record may add to its plaintext: a 13-byte header plus, at worst,
     /// a CBC suite's 16-byte IV, 20-byte MAC and 16 bytes of padding (AES-GCM adds 24).
     public static let maxRecordOverhead = 13 + 16 + 20 + 16
+    /// The largest UDP payload, and room for OpenSSL's alignment.
+    static let readBufferLength = 65_536 + 512
 
     /// - Parameters:
     ///   - remoteFingerprint: the fingerprint from the remote SDP.
     ///   - mtu: the largest datagram to write; 1200 bytes passes every path WebRTC runs on.
     public init(certificate: DTLSCertificate, role: DTLSRole, remoteFingerprint: Fingerprint, mtu: Int = 1200) throws(RTCError) {
         guard let context = SSL_CTX_new(DTLS_method()) else { throw Self.setupFailure("SSL_CTX_new") }
+        // A datagram may hold several records (a peer on a local path coalesces them into
+        // up to 64 KiB); OpenSSL reads a whole datagram into this buffer, and would lose
+        // what does not fit its default of one record.
+        SSL_CTX_set_default_read_buffer_len(context, Self.readBufferLength)
         // Accept any chain: the fingerprint check after the handshake is the authentication.
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { _, _ in 1 }
         guard SSL_CTX_use_certificate(context, certificate.x509) == 1,

@@ -15,6 +15,8 @@ struct Core: ~Copyable {
     var localPathLimit: Int?
     /// The datagram size chosen when DTLS connected.
     var datagramSize: Int?
+    /// Datagrams coalesced while usrsctp runs (a local path only); see `batchingSends`.
+    var outbox = Outbox()
     var remoteCredentialsSet = false
     var queuedCandidates: [IceCandidate] = []
     var dtls: DTLSSession?
@@ -124,11 +126,13 @@ extension PeerConnection {
                 switch dtls.state {
                 case .connected where wasHandshaking:
                     let size = datagramSize(remoteTakes: core.remote?.maxDatagramSize, pathLimit: core.localPathLimit)
+                    let record = min(size, Configuration.largestRecordDatagram)
                     core.datagramSize = size
-                    dtls.setMTU(size)
+                    if size > configuration.mtu { core.outbox.limit = size }
+                    dtls.setMTU(record)
                     let sctp = SCTPAssociation(
                         remotePort: core.remote?.sctpPort ?? SessionDescription.defaultSCTPPort,
-                        pathMTU: size - DTLSSession.maxRecordOverhead,
+                        pathMTU: record - DTLSSession.maxRecordOverhead,
                         transmit: { [weak self] packet in self?.transmit(packet) ?? false },
                         onEvent: { [weak self] event in self?.handle(event) })
                     core.sctp = sctp
@@ -145,35 +149,8 @@ extension PeerConnection {
             if outcome.started {
                 do throws(RTCError) { try sctp.connect() } catch { return shutDown(.failed(error)) }
             }
-            for index in 0..<records.count { sctp.receive(records[index]) }
-        }
-    }
-
-    /// The configured MTU, or more when both sides take more and the path is local.
-    func datagramSize(remoteTakes remote: Int?, pathLimit: Int?) -> Int {
-        guard let remote, let pathLimit, configuration.localPathMTU > configuration.mtu else { return configuration.mtu }
-        return max(configuration.mtu, min(configuration.localPathMTU, remote, pathLimit))
-    }
-
-    /// A packet from usrsctp: encrypt it and send the datagram, without copying either.
-    func transmit(_ packet: UnsafeRawBufferPointer) -> Bool {
-        core.withLock { core in
-            guard let dtls = core.dtls, dtls.state == .connected, let ice = core.ice else { return false }
-            var (datagrams, bytes, largest) = (0, 0, 0)
-            do {
-                try dtls.send(packet) { datagram in
-                    ice.send(datagram)
-                    datagrams += 1
-                    bytes += datagram.count
-                    largest = max(largest, datagram.count)
-                }
-            } catch {
-                return false
-            }
-            core.counters.datagramsSent += datagrams
-            core.counters.bytesSent += bytes
-            core.counters.largestDatagramSent = max(core.counters.largestDatagramSent, largest)
-            return true
+            // What usrsctp answers (SACKs, data the window now lets out) leaves as one batch.
+            batchingSends { for index in 0..<records.count { sctp.receive(records[index]) } }
         }
     }
 
@@ -267,7 +244,7 @@ extension PeerConnection {
             guard limit == 0 || payload.count <= limit else {
                 throw RTCError(.sctpFailed, "a \(payload.count)-byte message exceeds the peer's limit of \(limit)")
             }
-            switch sctp.send(stream: channel.id, ppid: ppid.rawValue, data: payload, reliability: channel.reliability) {
+            switch batchingSends({ sctp.send(stream: channel.id, ppid: ppid.rawValue, data: payload, reliability: channel.reliability) }) {
             case .sent: return
             case .wouldBlock: await waitUntilWritable(after: generation)
             case .failed(let code): throw RTCError(.sctpFailed, "SCTP refused the message (errno \(code))")

@@ -31,9 +31,10 @@ public final class PeerConnection: Sendable {
         /// The largest datagram used when the selected pair's path is local (the peer is
         /// on this machine, or on a network attached to the local candidate's interface,
         /// whose MTU then also bounds it) and the peer advertised that it takes larger
-        /// datagrams (`a=x-fugitive-max-datagram`, which only FugitiveRTC sends). A 16 KiB
-        /// message then travels in two datagrams instead of fifteen. Advertised as what
-        /// this side takes; 0 turns the extension off.
+        /// datagrams (`a=x-fugitive-max-datagram`, which only FugitiveRTC sends). SCTP
+        /// packets then fill DTLS records of up to 16 000 bytes (a 16 KiB message in two
+        /// instead of fifteen), and the records of one burst share a datagram. Advertised
+        /// as what this side takes; 0 turns the extension off.
         public var localPathMTU: Int
 
         public init(
@@ -52,9 +53,14 @@ public final class PeerConnection: Sendable {
             self.localPathMTU = localPathMTU
         }
 
-        /// A DTLS record carries at most 16 KiB, so a datagram holds one SCTP packet of
-        /// at most that (with 16 449-byte datagrams the association broke here).
-        public static let defaultLocalPathMTU = 16_000
+        /// A whole loopback datagram: records of up to ``largestRecordDatagram`` bytes,
+        /// several to a datagram.
+        public static let defaultLocalPathMTU = LocalPath.loopbackDatagramLimit
+
+        /// A DTLS record carries at most 16 KiB of plaintext, so one SCTP packet travels
+        /// in at most this much (with 16 449 bytes the association broke here); larger
+        /// datagrams hold several records.
+        static let largestRecordDatagram = 16_000
 
         /// What this side advertises in its descriptions.
         var advertisedDatagramSize: Int? { localPathMTU > mtu ? localPathMTU : nil }
