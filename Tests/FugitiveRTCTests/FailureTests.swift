@@ -26,6 +26,27 @@ struct FailureTests {
         await #expect(throws: RTCError.self) { try await session.channel.send(.binary([4])) }
     }
 
+    /// A peer that closes its connection sends DTLS close_notify: the other side's
+    /// connection and channel close at once, not when SCTP's heartbeats give up.
+    @Test func aClosedPeerIsNoticedAtOnce() async throws {
+        let (a, b, loop) = try PeerConnectionTests.pair()
+        defer { a.close(); b.close(); _ = loop }
+        try await PeerConnectionTests.connect(a, b)
+        let incoming = Task { () -> DataChannel? in
+            for await channel in b.incomingChannels { return channel }
+            return nil
+        }
+        let channel = try await a.createDataChannel(label: "closing")
+        let remote = try #require(await incoming.value)
+        let start = ContinuousClock.now
+        a.close()
+        var final: PeerConnection.State?
+        for await state in b.states { final = state }
+        #expect(final == .closed)
+        #expect(ContinuousClock.now - start < .seconds(3), "took \(ContinuousClock.now - start)")
+        #expect(remote.isClosed && channel.isClosed)
+    }
+
     @Test func iceWithNoUsableCandidateFailsWithAClearError() async throws {
         let loop = GLibEventLoop()
         let (a, b) = try (PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger),

@@ -88,6 +88,35 @@ import Testing
         #expect(record(&stateA, "x").freeSlots == 1)
     }
 
+    /// x on A and y on B ask at the same moment, each instance for the other's peer: the
+    /// request from the smaller id is accepted on both sides, the other refused, and the
+    /// pair forms once (refusing both livelocked peers that kept asking in step).
+    @Test func crossedPairRequestsPairOnce() throws {
+        var stateA = instance(a)
+        var stateB = instance(b)
+        try join(&stateA, "x")
+        try join(&stateB, "y")
+        let (x, y) = (record(&stateA, "x"), record(&stateB, "y"))
+        let fromA = split(stateA.requestRemotePair("x", with: y, now: now)).forwarded[0].1
+        let fromB = split(stateB.requestRemotePair("y", with: x, now: now)).forwarded[0].1
+        // "x" < "y": B accepts x's request although y's own is pending.
+        let atB = split(stateB.deliver(fromA, from: a, now: now))
+        #expect(atB.sent.map(\.0) == ["y"])
+        #expect(atB.sent.first?.1 == .pair(Pair(peer: "x", offerer: false)))
+        #expect(atB.forwarded.first?.1 == .pairAnswer(from: "x", to: "y", accepted: true))
+        let atA = split(stateA.deliver(fromB, from: b, now: now))
+        #expect(atA.sent.isEmpty)
+        #expect(atA.forwarded.first?.1 == .pairAnswer(from: "y", to: "x", accepted: false))
+        // The answers: x is told to offer; y's refusal changes nothing on B.
+        let confirmed = split(stateA.deliver(atB.forwarded[0].1, from: b, now: now))
+        #expect(confirmed.sent.first?.0 == "x")
+        #expect(confirmed.sent.first?.1 == .pair(Pair(peer: "y", offerer: true)))
+        #expect(split(stateB.deliver(atA.forwarded[0].1, from: a, now: now)).sent.isEmpty)
+        #expect(record(&stateA, "x").partners == ["y": false])
+        #expect(record(&stateB, "y").partners == ["x": false])
+        #expect(stateA.remotePartnerCount == 1 && stateB.remotePartnerCount == 1)
+    }
+
     @Test func signalsCrossOnlyBetweenPartners() throws {
         var stateA = instance(a)
         var stateB = instance(b)

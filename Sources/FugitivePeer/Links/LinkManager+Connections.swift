@@ -17,13 +17,23 @@ extension LinkManager {
             return
         }
         let (described, describedSink) = AsyncStream.makeStream(of: Void.self)
-        let accepted = state.withLock { state -> Bool in
+        let (accepted, stale) = state.withLock { state -> (Bool, Entry?) in
             // A peer caught lying is not linked again.
-            guard state.entries[pair.peer] == nil, state.entries.count < configuration.maxLinks,
-                !state.liars.values.contains(where: { $0.contains(pair.peer) })
-            else { return false }
+            guard !state.liars.values.contains(where: { $0.contains(pair.peer) }) else { return (false, nil) }
+            // The server pairs only peers it holds unpaired, so an entry for this peer is
+            // stale (the other side ended it, or its instance went): the new pair replaces
+            // it. Refusing would fail the partner's attempt while ours lingers, and both
+            // could keep missing each other.
+            let stale = state.entries[pair.peer]
+            guard state.entries.count - (stale == nil ? 0 : 1) < configuration.maxLinks else { return (false, nil) }
             state.entries[pair.peer] = Entry(connection: connection, offerer: pair.offerer, described: describedSink)
-            return true
+            return (true, stale)
+        }
+        if let stale {
+            logger.debug("a new pair replaces a stale link", metadata: ["peer": "\(pair.peer)"])
+            stale.task?.cancel()
+            stale.connection.close()
+            if stale.link != nil { emit(.unlinked(peer: pair.peer, reason: "replaced by a new pair")) }
         }
         guard accepted else {
             connection.close()

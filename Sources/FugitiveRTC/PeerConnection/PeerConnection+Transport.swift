@@ -30,7 +30,7 @@ struct Core: ~Copyable {
     var channels: [UInt16: DataChannel] = [:]
     var nextEvenStream: UInt16 = 0
     var nextOddStream: UInt16 = 1
-    var upWaiters: [CheckedContinuation<Result<Void, RTCError>, Never>] = []
+    var upWaiters: [Int: CheckedContinuation<Result<Void, RTCError>, Never>] = [:]
     var ackWaiters: [UInt16: CheckedContinuation<Result<Void, RTCError>, Never>] = [:]
     var writableGeneration = 0
     var writableWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -114,7 +114,7 @@ extension PeerConnection {
     /// receive lock keeps the record buffer to one datagram at a time meanwhile.
     func handleDatagram(_ datagram: UnsafeRawBufferPointer) {
         receiving.withLock { records in
-            let outcome = core.withLock { core -> (sctp: SCTPAssociation?, started: Bool, failure: RTCError?)? in
+            let outcome = core.withLock { core -> (sctp: SCTPAssociation?, started: Bool, failure: RTCError?, closed: Bool)? in
                 guard let dtls = core.dtls, core.dtlsStarted, let ice = core.ice else {
                     if core.early.count < Core.earlyLimit { core.early.append(Array(datagram)) }
                     return nil
@@ -136,15 +136,20 @@ extension PeerConnection {
                         transmit: { [weak self] packet in self?.transmit(packet) ?? false },
                         onEvent: { [weak self] event in self?.handle(event) })
                     core.sctp = sctp
-                    return (sctp, true, nil)
+                    return (sctp, true, nil, false)
                 case .failed(let error):
-                    return (nil, false, error)
+                    return (nil, false, error, false)
+                case .closed:
+                    return (core.sctp, false, nil, true)
                 default:
-                    return (core.sctp, false, nil)
+                    return (core.sctp, false, nil, false)
                 }
             }
             guard let outcome else { return }
             if let failure = outcome.failure { return shutDown(.failed(failure)) }
+            // The peer sent close_notify: it closed the connection, and nothing more will
+            // come (without this, only SCTP's heartbeats would notice, ~15 s later).
+            if outcome.closed { return shutDown(.closed) }
             guard let sctp = outcome.sctp else { return }
             if outcome.started {
                 do throws(RTCError) { try sctp.connect() } catch { return shutDown(.failed(error)) }
@@ -185,8 +190,8 @@ extension PeerConnection {
         case .up:
             let waiters = core.withLock { core in
                 core.sctpUp = true
-                defer { core.upWaiters = [] }
-                return core.upWaiters
+                defer { core.upWaiters = [:] }
+                return core.upWaiters.values
             }
             setState(.connected)
             for waiter in waiters { waiter.resume(returning: .success(())) }
@@ -270,26 +275,49 @@ extension PeerConnection {
         }
     }
 
+    /// Waits until SCTP is up. Cancelling the task ends the wait (with an error), so a
+    /// caller's timeout works even when the peer never answers.
     func waitUntilConnected() async throws(RTCError) {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RTCError>, Never>) in
-            let ready = core.withLock { core -> Result<Void, RTCError>? in
-                if core.sctpUp { return .success(()) }
-                if core.state.isFinal { return .failure(RTCError(.closed, "the connection is closed")) }
-                core.upWaiters.append(continuation)
-                return nil
+        let id = core.withLock { core in
+            core.nextWaiter += 1
+            return core.nextWaiter
+        }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RTCError>, Never>) in
+                let ready = core.withLock { core -> Result<Void, RTCError>? in
+                    if core.sctpUp { return .success(()) }
+                    if core.state.isFinal { return .failure(RTCError(.closed, "the connection is closed")) }
+                    if Task.isCancelled { return .failure(Self.cancelled) }
+                    core.upWaiters[id] = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
             }
-            if let ready { continuation.resume(returning: ready) }
+        } onCancel: {
+            core.withLock { $0.upWaiters.removeValue(forKey: id) }?.resume(returning: .failure(Self.cancelled))
         }
         try result.get()
     }
 
+    /// Sends a channel's DCEP open (`send`) and waits for the peer's ack; cancellable.
     func waitForAck(on stream: UInt16, afterSending send: () -> Void) async throws(RTCError) {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RTCError>, Never>) in
-            core.withLock { $0.ackWaiters[stream] = continuation }
-            send()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RTCError>, Never>) in
+                let cancelled = core.withLock { core -> Bool in
+                    if Task.isCancelled { return true }
+                    core.ackWaiters[stream] = continuation
+                    return false
+                }
+                if cancelled { return continuation.resume(returning: .failure(Self.cancelled)) }
+                send()
+            }
+        } onCancel: {
+            core.withLock { $0.ackWaiters.removeValue(forKey: stream) }?.resume(returning: .failure(Self.cancelled))
         }
         try result.get()
     }
+
+    static let cancelled = RTCError(.closed, "cancelled while waiting for the connection")
 
     func resetStream(_ stream: UInt16) {
         core.withLock { $0.sctp }?.resetStream(stream)
@@ -301,9 +329,9 @@ extension PeerConnection {
             guard !core.state.isFinal else { return nil }
             core.state = final
             defer {
-                (core.ice, core.sctp, core.channels, core.upWaiters, core.ackWaiters, core.writableWaiters) = (nil, nil, [:], [], [:], [:])
+                (core.ice, core.sctp, core.channels, core.upWaiters, core.ackWaiters, core.writableWaiters) = (nil, nil, [:], [:], [:], [:])
             }
-            return (core.ice, core.dtls, core.sctp, Array(core.channels.values), core.upWaiters + core.ackWaiters.values, Array(core.writableWaiters.values))
+            return (core.ice, core.dtls, core.sctp, Array(core.channels.values), Array(core.upWaiters.values) + core.ackWaiters.values, Array(core.writableWaiters.values))
         }
         guard let (ice, dtls, sctp, channels, waiters, writers) = parts else { return }
         sctp?.close()

@@ -122,6 +122,14 @@ extension OrchestratorState {
     public mutating func deliver(_ message: ClusterMessage, from sender: InstanceID, now: Instant) -> [Action] {
         switch message {
         case .pairRequest(let from, let to, let swarm):
+            // Requests that crossed: each instance asked for the other's peer at once, so
+            // each finds its own request pending. Refusing both would free both slots, and
+            // peers that ask again in step would cross again, forever; instead the request
+            // from the smaller id wins on both sides (the other one is refused there).
+            if remotes[from]?.awaiting.contains(to) == true, sessions[to]?.pending[from] != nil, from.rawValue < to.rawValue {
+                remotes[from]!.awaiting.remove(to)
+                return [.send(to, .pair(Pair(peer: from, offerer: false))), .forward(sender, .pairAnswer(from: from, to: to, accepted: true))]
+            }
             guard let session = sessions[to], session.swarm == swarm, session.freeSlots > 0, !session.isPartner(from),
                 sessions[from] == nil
             else { return [.forward(sender, .pairAnswer(from: from, to: to, accepted: false))] }
