@@ -91,78 +91,84 @@ struct ClusterEndToEndTests {
         let p1 = try TestSwarm.start(server: serverA.url, targetLinks: 1) { $0.servers = [serverA.url, serverB.url] }
         let p2 = try TestSwarm.start(server: serverB.url, targetLinks: 1)
         let stray = try TestSwarm.start(server: serverA.url, targetLinks: 0) { $0.maxLinks = 0 }
-        defer {
-            Task {
-                for peer in [p1, p2, stray] { await peer.stop() }
-                await serverA.kill9()
-                await serverB.stop()
-                await origin.stop()
+        // Awaited, not deferred to a task the process may not wait for: server processes
+        // left running would outlive the test run.
+        func cleanUp() async {
+            for peer in [p1, p2, stray] { await peer.stop() }
+            await serverA.kill9()
+            await serverB.stop()
+            await origin.stop()
+        }
+        do {
+            // Their only possible partners are on the other instance: they pair, signal and
+            // link over WebRTC through two servers.
+            try await TestSwarm.waitForLinks([p1, p2], atLeast: 1)
+            #expect(p1.peer.linkedPeers.map(\.self) == [p2.peer.id!])
+            let first = try await p1.peer.fetch(origin.url("/one.bin"))
+            #expect(first.source == .origin)
+            let digest = first.digest
+            var shared: Resource?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while shared == nil || shared?.source != .peer(p1.peer.id!), ContinuousClock.now < deadline {
+                if await Self.holders(p2.peer, digest, url: origin.url("/one.bin")) == [p1.peer.id!] {
+                    shared = try await p2.peer.fetch(origin.url("/one.bin"))
+                } else {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
             }
-        }
-        // Their only possible partners are on the other instance: they pair, signal and
-        // link over WebRTC through two servers.
-        try await TestSwarm.waitForLinks([p1, p2], atLeast: 1)
-        #expect(p1.peer.linkedPeers.map(\.self) == [p2.peer.id!])
-        let first = try await p1.peer.fetch(origin.url("/one.bin"))
-        #expect(first.source == .origin)
-        let digest = first.digest
-        var shared: Resource?
-        let deadline = ContinuousClock.now + .seconds(10)
-        while shared == nil || shared?.source != .peer(p1.peer.id!), ContinuousClock.now < deadline {
-            if await Self.holders(p2.peer, digest, url: origin.url("/one.bin")) == [p1.peer.id!] {
-                shared = try await p2.peer.fetch(origin.url("/one.bin"))
-            } else {
-                try await Task.sleep(for: .milliseconds(100))
+            #expect(shared?.source == .peer(p1.peer.id!), "came from \(String(describing: shared?.source))")
+            #expect(shared?.bytes == body)
+            #expect(origin.gets("/one.bin") == 1)
+            // who-has from the stray on A sees holders on both instances.
+            var both: Set<PeerID> = []
+            for _ in 0..<50 where both.count < 2 {
+                both = await Self.holders(stray.peer, digest, url: origin.url("/one.bin"))
+                if both.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
             }
-        }
-        #expect(shared?.source == .peer(p1.peer.id!), "came from \(String(describing: shared?.source))")
-        #expect(shared?.bytes == body)
-        #expect(origin.gets("/one.bin") == 1)
-        // who-has from the stray on A sees holders on both instances.
-        var both: Set<PeerID> = []
-        for _ in 0..<50 where both.count < 2 {
-            both = await Self.holders(stray.peer, digest, url: origin.url("/one.bin"))
-            if both.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(both == [p1.peer.id!, p2.peer.id!])
-        // The stray holds something only it has.
-        let strayOwn = try await stray.peer.fetch(origin.url("/three.bin"))
-        var strayVisible = false
-        for _ in 0..<50 where !strayVisible {
-            strayVisible = await Self.holders(p2.peer, strayOwn.digest, url: origin.url("/three.bin")) == [stray.peer.id!]
-            if !strayVisible { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(strayVisible)
+            #expect(both == [p1.peer.id!, p2.peer.id!])
+            // The stray holds something only it has.
+            let strayOwn = try await stray.peer.fetch(origin.url("/three.bin"))
+            var strayVisible = false
+            for _ in 0..<50 where !strayVisible {
+                strayVisible = await Self.holders(p2.peer, strayOwn.digest, url: origin.url("/three.bin")) == [stray.peer.id!]
+                if !strayVisible { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(strayVisible)
 
-        // A dies without a word. p1 moves to B within its back-off cap (2 s) and keeps its
-        // session; the peers link again and keep fetching from each other.
-        let p1ID = p1.peer.id!
-        await serverA.kill9()
-        let killed = ContinuousClock.now
-        // The only way to a resumed welcome is a new session, on B.
-        try await TestSwarm.wait("p1 to rejoin through B", within: .seconds(10)) {
-            p1.peer.serverLink.welcome?.resumed == true
-        }
-        let rejoined = ContinuousClock.now - killed
-        print("cluster end to end: p1 resumed its session on B \(rejoined) after A was killed")
-        #expect(rejoined < .seconds(4), "p1 rejoined after \(rejoined)")
-        #expect(p1.peer.id == p1ID)
-        try await TestSwarm.waitForLinks([p1, p2], atLeast: 1)
-        let second = try await p2.peer.fetch(origin.url("/two.bin"))
-        #expect(second.source == .origin)
-        var again: Resource?
-        for _ in 0..<100 where again?.source != .peer(p2.peer.id!) {
-            if await Self.holders(p1.peer, second.digest, url: origin.url("/two.bin")) == [p2.peer.id!] {
-                again = try await p1.peer.fetch(origin.url("/two.bin"))
-            } else {
-                try await Task.sleep(for: .milliseconds(100))
+            // A dies without a word. p1 moves to B within its back-off cap (2 s) and keeps its
+            // session; the peers link again and keep fetching from each other.
+            let p1ID = p1.peer.id!
+            await serverA.kill9()
+            let killed = ContinuousClock.now
+            // The only way to a resumed welcome is a new session, on B.
+            try await TestSwarm.wait("p1 to rejoin through B", within: .seconds(10)) {
+                p1.peer.serverLink.welcome?.resumed == true
             }
+            let rejoined = ContinuousClock.now - killed
+            print("cluster end to end: p1 resumed its session on B \(rejoined) after A was killed")
+            #expect(rejoined < .seconds(4), "p1 rejoined after \(rejoined)")
+            #expect(p1.peer.id == p1ID)
+            try await TestSwarm.waitForLinks([p1, p2], atLeast: 1)
+            let second = try await p2.peer.fetch(origin.url("/two.bin"))
+            #expect(second.source == .origin)
+            var again: Resource?
+            for _ in 0..<100 where again?.source != .peer(p2.peer.id!) {
+                if await Self.holders(p1.peer, second.digest, url: origin.url("/two.bin")) == [p2.peer.id!] {
+                    again = try await p1.peer.fetch(origin.url("/two.bin"))
+                } else {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(again?.source == .peer(p2.peer.id!))
+            // p1 still holds /one.bin under its resumed session: B knows it, locally now.
+            #expect(await Self.holders(p2.peer, digest, url: origin.url("/one.bin")) == [p1ID])
+            // The stray stayed with A: once A's rows expire, nobody is told it holds anything.
+            try await Task.sleep(until: killed + .seconds(expiry + 1.5))
+            #expect(await Self.holders(p2.peer, strayOwn.digest, url: origin.url("/three.bin")).isEmpty)
+        } catch {
+            await cleanUp()
+            throw error
         }
-        #expect(again?.source == .peer(p2.peer.id!))
-        // p1 still holds /one.bin under its resumed session: B knows it, locally now.
-        #expect(await Self.holders(p2.peer, digest, url: origin.url("/one.bin")) == [p1ID])
-        // The stray stayed with A: once A's rows expire, nobody is told it holds anything.
-        try await Task.sleep(until: killed + .seconds(expiry + 1.5))
-        #expect(await Self.holders(p2.peer, strayOwn.digest, url: origin.url("/three.bin")).isEmpty)
+        await cleanUp()
     }
 }
