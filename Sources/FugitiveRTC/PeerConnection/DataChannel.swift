@@ -70,11 +70,19 @@ public final class DataChannel: Sendable {
             case .text(let text): text.isEmpty ? (.emptyString, [0]) : (.string, Array(text.utf8))
             }
         try await connection.send(payload, ppid: ppid, on: self)
-        state.withLock {
-            $0.sentBytes += message.count
-            $0.sentMessages += 1
+        let sent = state.withLock { state in
+            state.sentBytes += message.count
+            state.sentMessages += 1
+            return state.sentMessages
         }
+        // A send suspends only while SCTP's buffer is full. To a fast peer it may never
+        // be, and a sending loop would keep its thread, encrypting, for as long as it has
+        // data; yielding now and then lets other tasks of the process run (timers,
+        // heartbeats), at the cost of one hop per 64 messages.
+        if sent % Self.messagesPerYield == 0 { await Task.yield() }
     }
+
+    static let messagesPerYield = 64
 
     /// Closes the channel (resets its stream); the peer's side closes too.
     public func close() {
