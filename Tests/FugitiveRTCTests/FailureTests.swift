@@ -31,13 +31,7 @@ struct FailureTests {
     @Test func aClosedPeerIsNoticedAtOnce() async throws {
         let (a, b, loop) = try PeerConnectionTests.pair()
         defer { a.close(); b.close(); _ = loop }
-        try await PeerConnectionTests.connect(a, b)
-        let incoming = Task { () -> DataChannel? in
-            for await channel in b.incomingChannels { return channel }
-            return nil
-        }
-        let channel = try await a.createDataChannel(label: "closing")
-        let remote = try #require(await incoming.value)
+        let (channel, remote) = try await PeerConnectionTests.openChannel(a, b, label: "closing")
         let start = ContinuousClock.now
         a.close()
         var final: PeerConnection.State?

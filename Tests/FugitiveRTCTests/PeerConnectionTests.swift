@@ -41,16 +41,21 @@ struct PeerConnectionTests {
                 try PeerConnection(configuration: configuration(localPathMTU.1), loop: loop, logger: logger), loop)
     }
 
-    /// Opens a channel from `a` to `b`, sends `total` bytes in 16 KiB messages and
-    /// checks they arrived intact.
-    static func transfer(_ a: PeerConnection, _ b: PeerConnection, total: Int) async throws {
+    /// Connects `a` (offering) and `b`, opens a channel from `a` and returns both ends.
+    static func openChannel(_ a: PeerConnection, _ b: PeerConnection, label: String = "bulk") async throws -> (local: DataChannel, remote: DataChannel) {
         try await connect(a, b)
         let incoming = Task { () -> DataChannel? in
             for await channel in b.incomingChannels { return channel }
             return nil
         }
-        let channel = try await a.createDataChannel(label: "bulk")
-        let remote = try #require(await incoming.value)
+        let channel = try await a.createDataChannel(label: label)
+        return (channel, try #require(await incoming.value))
+    }
+
+    /// Opens a channel from `a` to `b`, sends `total` bytes in 16 KiB messages and
+    /// checks they arrived intact.
+    static func transfer(_ a: PeerConnection, _ b: PeerConnection, total: Int) async throws {
+        let (channel, remote) = try await openChannel(a, b)
         async let received = receive(remote, total: total)
         let sent = try await sendPattern(channel, total: total, size: 16 * 1024)
         #expect(await received == sent)
@@ -94,13 +99,7 @@ struct PeerConnectionTests {
     @Test func fiftyMegabytesArriveIntactIn16KiBMessages() async throws {
         let (a, b, loop) = try Self.pair()
         defer { a.close(); b.close(); _ = loop }
-        try await Self.connect(a, b)
-        let incoming = Task { () -> DataChannel? in
-            for await channel in b.incomingChannels { return channel }
-            return nil
-        }
-        let channel = try await a.createDataChannel(label: "bulk")
-        let remote = try #require(await incoming.value)
+        let (channel, remote) = try await Self.openChannel(a, b)
         #expect(remote.label == "bulk")
         #expect(channel.id % 2 == 1)  // the offerer is the DTLS server here: odd ids
         let total = 50_000_000
@@ -167,17 +166,8 @@ struct PeerConnectionTests {
         let mtu = 9000
         let (a, b, loop) = try Self.pair(mtu: mtu, localPathMTU: (0, 0))
         defer { a.close(); b.close(); _ = loop }
-        try await Self.connect(a, b)
-        let incoming = Task { () -> DataChannel? in
-            for await channel in b.incomingChannels { return channel }
-            return nil
-        }
-        let channel = try await a.createDataChannel(label: "bulk")
-        let remote = try #require(await incoming.value)
         let total = 10_000_000
-        async let received = Self.receive(remote, total: total)
-        let sent = try await Self.sendPattern(channel, total: total, size: 16 * 1024)
-        #expect(await received == sent)
+        try await Self.transfer(a, b, total: total)
         let counters = a.statistics().counters
         #expect(counters.largestDatagramSent <= mtu)
         #expect(counters.datagramsSent < 5 * total / (2 * 16 * 1024))

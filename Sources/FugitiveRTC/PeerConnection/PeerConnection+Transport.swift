@@ -77,11 +77,14 @@ extension PeerConnection {
         case .gatheringDone:
             candidateSink.yield(.endOfCandidates(mid: mid, usernameFragment: ice.credentials.ufrag))
         case .state(.connected), .state(.ready):
-            // Asked outside our lock: libnice takes its own.
-            let limit = ice.selectedPair().flatMap { LocalPath.datagramLimit(local: $0.local, remote: $0.remote) }
-            core.withLock { core in
-                if !core.iceConnected { core.localPathLimit = limit }
-                core.iceConnected = true
+            // Judged once, on the first of connected/ready (the size is decided from it when
+            // DTLS connects); the pair is asked outside our lock, as libnice takes its own.
+            if !core.withLock({ $0.iceConnected }) {
+                let limit = ice.selectedPair().flatMap { LocalPath.datagramLimit(local: $0.local, remote: $0.remote) }
+                core.withLock { core in
+                    if !core.iceConnected { core.localPathLimit = limit }
+                    core.iceConnected = true
+                }
             }
             startDTLSIfReady()
         case .state(.failed):
