@@ -15,8 +15,8 @@ struct HTTPOriginTests {
         let head = try await client.head(origin.url("/a.txt"), timeout: .seconds(5))
         #expect(head.bytes.isEmpty && head.reprDigest == ResourceDigest.sha256(of: body))
         let reports = Mutex<[FetchProgress.Report]>([])
-        let get = try await FetchProgress.$reporter.withValue({ report in reports.withLock { $0.append(report) } }) {
-            try await client.get(origin.url("/a.txt"), timeout: .seconds(5), maxSize: 1 << 20)
+        let get = try await client.get(origin.url("/a.txt"), timeout: .seconds(5), maxSize: 1 << 20) { report in
+            reports.withLock { $0.append(report) }
         }
         #expect(reports.withLock { $0.last } == FetchProgress.Report(receivedBytes: body.count, totalBytes: body.count, source: "origin"))
         #expect(get.bytes == body && get.contentType == "text/plain" && get.maxAge == 120)

@@ -62,9 +62,7 @@ struct PeerLinkTests {
         let bytes = Self.resource(1_000_000)
         let digest = try pair.store.store(bytes)
         let reports = Mutex<[FetchProgress.Report]>([])
-        let download = try await FetchProgress.$reporter.withValue({ report in reports.withLock { $0.append(report) } }) {
-            try await pair.downloader.fetch(digest)
-        }
+        let download = try await pair.downloader.fetch(digest, progress: { report in reports.withLock { $0.append(report) } })
         #expect(download.bytes == bytes)
         // Progress chunk by chunk, up to the whole transfer.
         let seen = reports.withLock { $0 }

@@ -145,7 +145,12 @@ import Testing
         let connected = split(stateA.receive(.link(LinkReport(peer: "y", state: .connected, rttMillis: 3)), from: "x", now: now))
         #expect(connected.forwarded.first?.1 == .link(from: "x", to: "y", state: .connected, rttMillis: 3))
         _ = stateB.deliver(connected.forwarded[0].1, from: a, now: now)
+        // One side's word is not enough: the link is up once y says so too.
+        #expect(record(&stateB, "y").partners == ["x": false])
+        let confirmed = split(stateB.receive(.link(LinkReport(peer: "x", state: .connected)), from: "y", now: now))
         #expect(record(&stateB, "y").partners == ["x": true])
+        _ = stateA.deliver(confirmed.forwarded[0].1, from: b, now: now)
+        #expect(record(&stateA, "x").partners == ["y": true])
         // x's session ends: y is told, through B.
         let left = split(stateA.disconnect("x", now: now, park: false))
         #expect(left.forwarded.first?.1 == .peerLeft(peer: "x", to: ["y"]))

@@ -7,8 +7,10 @@ extension LiveServerTests {
     /// `/health`, `/metrics` and `/v1/stats` on a live server with real traffic.
     @Suite("Live server: observability")
     struct LiveObservabilityTests {
-        static func get(_ url: String) async throws -> (status: UInt, contentType: String?, body: String) {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
+        static func get(_ url: String, token: String? = LiveServer.operatorToken) async throws -> (status: UInt, contentType: String?, body: String) {
+            var request = HTTPClientRequest(url: url)
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
             let body = try await response.body.collect(upTo: 1 << 20)
             return (response.status.code, response.headers.first(name: "content-type"), String(buffer: body))
         }
@@ -32,8 +34,18 @@ extension LiveServerTests {
                 a.send(.have(Have(holdings: [Holding(digest: ResourceDigest(bytes: [UInt8](repeating: 5, count: 32))!, url: "https://shop/x", size: 5)])))
                 c.send(.signal(Signal(peer: ida, kind: .offer, sdp: "x")))  // not paired: an error
                 _ = try await c.next()
+                b.send(.link(LinkReport(peer: ida, state: .connected)))  // a link needs both sides' word
                 a.send(.ping(Heartbeat(nonce: 1)))
                 _ = try await a.expect { $0 == .pong(Heartbeat(nonce: 1)) ? true : nil }  // all of a's messages are in
+                b.send(.ping(Heartbeat(nonce: 2)))
+                _ = try await b.expect { $0 == .pong(Heartbeat(nonce: 2)) ? true : nil }
+
+                // The operator endpoints publish peer ids and traffic: not without the token.
+                for path in ["/metrics", "/v1/stats", "/v1/graph", "/dashboard"] {
+                    #expect(try await Self.get(server.httpURL + path, token: nil).status == 401, "\(path) answered without a token")
+                    #expect(try await Self.get(server.httpURL + path, token: "wrong-token-0123456789xx").status == 401)
+                }
+                #expect(try await Self.get(server.httpURL + "/v1/graph").status == 200)
 
                 let health = try await Self.get(server.httpURL + "/health")
                 #expect(health.status == 200 && health.body.contains("\"ok\"") && health.body.contains("\"peers\":3"))

@@ -57,12 +57,16 @@ extension LiveServerTests {
         @Test func scoringPrefersMeasuredRTTThenPrefixThenAnyone() async throws {
             try await LiveServer.with { server in
                 let a = TestPeer(server.signalURL, address: "10.1.1.5")
-                _ = try await a.join()
+                let ida = try await a.join().peer
                 let d = TestPeer(server.signalURL, address: "172.16.0.1")
                 let idd = try await d.join().peer
                 // A measures D: pair, link with an RTT, then the link goes down.
                 a.send(.want(Want(count: 1)))
                 #expect(try await a.next() == .pair(Pair(peer: idd, offerer: true)))
+                _ = try await d.next()
+                d.send(.link(LinkReport(peer: ida, state: .connected)))
+                d.send(.ping(Heartbeat(nonce: 9)))
+                _ = try await d.expect { $0 == .pong(Heartbeat(nonce: 9)) ? true : nil }
                 a.send(.link(LinkReport(peer: idd, state: .connected, rttMillis: 12)))
                 a.send(.link(LinkReport(peer: idd, state: .disconnected)))
                 let c = TestPeer(server.signalURL, address: "192.0.2.1")
@@ -143,6 +147,7 @@ extension LiveServerTests {
                 _ = try await a.next()
                 _ = try await b.next()
                 a.send(.link(LinkReport(peer: idb, state: .connected, rttMillis: 3)))
+                b.send(.link(LinkReport(peer: ida, state: .connected)))  // a link needs both sides' word
                 #expect(await a.isSilent(for: .seconds(2)))
             }
         }

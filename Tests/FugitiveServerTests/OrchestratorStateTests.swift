@@ -55,6 +55,12 @@ import Testing
         _ = try join(&state, "far", address: "192.168.9.9")
         _ = try join(&state, "full", address: "10.0.0.3", max: 0)
         _ = try join(&state, "elsewhere", swarm: "other", address: "10.0.0.4")
+        // Only holders the server gave the asker may be named: far, not yet.
+        _ = state.receive(.have(Have(holdings: [Holding(digest: Self.digest, url: "https://o/x", size: 1)])), from: "far", now: start)
+        #expect(pairs(state.receive(.want(Want(count: 1, peers: ["far"])), from: "a", now: start))["a"] == [Pair(peer: "near", offerer: true)])
+        _ = state.receive(.link(LinkReport(peer: "near", state: .failed)), from: "a", now: start)
+        #expect(state.receive(.whoHas(WhoHas(requestID: 1, digest: Self.digest, limit: 4)), from: "a", now: start)
+            == [.send("a", .holders(Holders(requestID: 1, digest: Self.digest, peers: ["far"])))])
         #expect(pairs(state.receive(.want(Want(count: 1, peers: ["far"])), from: "a", now: start))["a"] == [Pair(peer: "far", offerer: true)])
         // Names that cannot be taken (self, a partner, full, another swarm, unknown) fall
         // back to ordinary pairing.
@@ -78,6 +84,7 @@ import Testing
 
         _ = state.receive(.want(Want(count: 1)), from: "a", now: start)
         _ = state.receive(.link(LinkReport(peer: "b", state: .connected)), from: "a", now: start)
+        _ = state.receive(.link(LinkReport(peer: "a", state: .connected)), from: "b", now: start)
         let held = Holding(digest: Self.digest, url: "https://o/x", size: 1)
         _ = state.receive(.have(Have(holdings: [held])), from: "a", now: start)
         _ = state.receive(.have(Have(holdings: [held])), from: "b", now: start)
@@ -104,6 +111,7 @@ import Testing
         _ = try join(&state, "far", address: "10.0.0.1")
         // far is equally distant from both and takes a (ties go by id), measures 3 ms, unlinks.
         #expect(pairs(state.receive(.want(Want(count: 1)), from: "far", now: start))["far"] == [Pair(peer: "a", offerer: true)])
+        _ = state.receive(.link(LinkReport(peer: "far", state: .connected)), from: "a", now: start)
         _ = state.receive(.link(LinkReport(peer: "a", state: .connected, rttMillis: 3)), from: "far", now: start)
         _ = state.receive(.link(LinkReport(peer: "a", state: .disconnected)), from: "far", now: start)
         // Now a prefers the measured far over the same-/24 near.
@@ -135,6 +143,7 @@ import Testing
         _ = try join(&state, "c")
         _ = state.receive(.want(Want(count: 2)), from: "a", now: start)
         _ = state.receive(.link(LinkReport(peer: "b", state: .connected)), from: "a", now: start + .seconds(1))
+        _ = state.receive(.link(LinkReport(peer: "a", state: .connected)), from: "b", now: start + .seconds(1))
         for id: PeerID in ["a", "b", "c"] { _ = state.receive(.ping(Heartbeat(nonce: 1)), from: id, now: start + .seconds(19)) }
         #expect(state.expire(now: start + .seconds(19)).isEmpty)
         let actions = state.expire(now: start + .seconds(21))

@@ -7,7 +7,8 @@ extension FetchPipeline {
     /// links to one of them (tier 2). New requests stop at `until`; a transfer under way
     /// may run on to `deadline` as long as it does not stall.
     func peerPhase(
-        _ url: String, digest: ResourceDigest, until: ContinuousClock.Instant, deadline: ContinuousClock.Instant
+        _ url: String, digest: ResourceDigest, until: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+        progress: FetchProgress.Reporter? = nil
     ) async -> (PeerID, PeerDownload)? {
         let whoHasTimeout = min(configuration.serverTimeout, until - .now)
         let holders = whoHasTimeout > .zero ? await swarm.holders(of: digest, url: url, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) } : []
@@ -16,7 +17,7 @@ extension FetchPipeline {
         var tried: Set<PeerID> = []
         var candidates = linkedHolders.isEmpty ? linked : linkedHolders
         while !candidates.isEmpty, ContinuousClock.now < until, !Task.isCancelled {
-            let round = await race(url, digest: digest, among: candidates, until: until, deadline: deadline)
+            let round = await race(url, digest: digest, among: candidates, until: until, deadline: deadline, progress: progress)
             if let found = round.found { return found }
             tried.formUnion(round.done)
             // Those that lost the race hold it: they are next, should the winner fail.
@@ -28,7 +29,9 @@ extension FetchPipeline {
         guard !unlinked.isEmpty, left > .zero, !Task.isCancelled,
             let peer = await swarm.link(toOneOf: unlinked, holding: digest, timeout: left)
         else { return nil }
-        return await race(url, digest: digest, among: [peer], until: max(until, .now + configuration.stallTimeout), deadline: deadline).found
+        return await race(
+            url, digest: digest, among: [peer], until: max(until, .now + configuration.stallTimeout), deadline: deadline, progress: progress
+        ).found
     }
 
     struct RaceRound {
@@ -42,7 +45,8 @@ extension FetchPipeline {
     /// Requests `digest` from every candidate at once; the first response head wins and
     /// the others are cancelled (they are told `cancel`).
     private func race(
-        _ url: String, digest: ResourceDigest, among candidates: [PeerID], until: ContinuousClock.Instant, deadline: ContinuousClock.Instant
+        _ url: String, digest: ResourceDigest, among candidates: [PeerID], until: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+        progress: FetchProgress.Reporter?
     ) async -> RaceRound {
         let claimed = ClaimFlag()
         let stallTimeout = configuration.stallTimeout
@@ -50,9 +54,9 @@ extension FetchPipeline {
             for peer in candidates {
                 group.addTask {
                     do throws(PeerLinkError) {
-                        let download = try await self.swarm.download(digest, url: url, from: peer, stallTimeout: stallTimeout) { _ in
-                            claimed.claim(for: peer)
-                        }
+                        let download = try await self.swarm.download(
+                            digest, url: url, from: peer, stallTimeout: stallTimeout, progress: progress
+                        ) { _ in claimed.claim(for: peer) }
                         return (peer, .success(download))
                     } catch {
                         return (peer, .failure(error))

@@ -49,7 +49,9 @@ final class FetchPipeline: Sendable {
         self.emit = emit
     }
 
-    func fetch(_ url: String, digest given: ResourceDigest?, deadline: Duration?) async throws(FetchError) -> Resource {
+    func fetch(
+        _ url: String, digest given: ResourceDigest?, deadline: Duration?, progress: FetchProgress.Reporter? = nil
+    ) async throws(FetchError) -> Resource {
         let started = ContinuousClock.now
         let deadline = started + (deadline ?? configuration.defaultDeadline)
         var timings = FetchTimings()
@@ -90,7 +92,8 @@ final class FetchPipeline: Sendable {
         // 3. Peers, against the trusted digest only.
         if let trusted {
             let phase = ContinuousClock.now
-            let found = await peerPhase(url, digest: trusted, until: min(deadline, phase + configuration.peerPhase), deadline: deadline)
+            let found = await peerPhase(
+                url, digest: trusted, until: min(deadline, phase + configuration.peerPhase), deadline: deadline, progress: progress)
             timings.peers = .now - phase
             try checkCancellation(url)
             if let (peer, download) = found {
@@ -106,7 +109,7 @@ final class FetchPipeline: Sendable {
         let phase = ContinuousClock.now
         let remaining = deadline - phase
         guard remaining > .zero else { throw FetchError(.deadlineExceeded, "no time left for the origin of \(url)") }
-        let response = try await origin.get(url, timeout: remaining, maxSize: configuration.maxResourceSize)
+        let response = try await origin.get(url, timeout: remaining, maxSize: configuration.maxResourceSize, progress: progress)
         timings.origin = .now - phase
         let digest = ResourceDigest.sha256(of: response.bytes)
         if let expected = trusted ?? response.reprDigest, expected != digest {

@@ -38,8 +38,9 @@ public struct OriginResponse: Sendable, Hashable {
 public protocol OriginFetching: Sendable {
     /// The headers of `url` (a HEAD request), for its `Repr-Digest`.
     func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse
-    /// The whole resource; more than `maxSize` bytes is `.tooLarge`.
-    func get(_ url: String, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse
+    /// The whole resource; more than `maxSize` bytes is `.tooLarge`. `progress` hears of
+    /// each buffer as it arrives.
+    func get(_ url: String, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?) async throws(FetchError) -> OriginResponse
 }
 
 /// Fetches from origins over HTTP(S) with AsyncHTTPClient. Task cancellation cancels
@@ -59,14 +60,18 @@ public struct HTTPOrigin: OriginFetching {
     }()
 
     public func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse {
-        try await execute(url, method: .HEAD, timeout: timeout, maxSize: 0)
+        try await execute(url, method: .HEAD, timeout: timeout, maxSize: 0, progress: nil)
     }
 
-    public func get(_ url: String, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse {
-        try await execute(url, method: .GET, timeout: timeout, maxSize: maxSize)
+    public func get(
+        _ url: String, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter? = nil
+    ) async throws(FetchError) -> OriginResponse {
+        try await execute(url, method: .GET, timeout: timeout, maxSize: maxSize, progress: progress)
     }
 
-    private func execute(_ url: String, method: HTTPMethod, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse {
+    private func execute(
+        _ url: String, method: HTTPMethod, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?
+    ) async throws(FetchError) -> OriginResponse {
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
             throw FetchError(.invalidURL, "\(url) is not an absolute http(s) URL")
         }
@@ -96,7 +101,7 @@ public struct HTTPOrigin: OriginFetching {
                         throw FetchError(.tooLarge, "\(url) is over the limit of \(maxSize) bytes")
                     }
                     body.writeImmutableBuffer(part)
-                    FetchProgress.reporter?(.init(receivedBytes: body.readableBytes, totalBytes: announced, source: "origin"))
+                    progress?(.init(receivedBytes: body.readableBytes, totalBytes: announced, source: "origin"))
                 }
                 result.bytes = body.readBytes(length: body.readableBytes) ?? []
             }

@@ -20,7 +20,8 @@ protocol PeerSwarm: Sendable {
     func linkedPeers() -> [PeerID]
     /// Downloads `digest` from a linked peer (see ``PeerLink/fetch(_:url:stallTimeout:claim:)``).
     func download(
-        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, claim: @escaping @Sendable (ResponseHead) -> Bool
+        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, progress: FetchProgress.Reporter?,
+        claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload
     /// Links to one of `holders` (tier 2); the peer it linked to, or `nil`.
     func link(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> PeerID?
@@ -52,10 +53,11 @@ extension LinkManager: PeerSwarm {
     func linkedPeers() -> [PeerID] { openLinks().map(\.peer) }
 
     func download(
-        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, claim: @escaping @Sendable (ResponseHead) -> Bool
+        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, progress: FetchProgress.Reporter?,
+        claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload {
         guard let link = link(to: peer) else { throw PeerLinkError(.closed, "no link to \(peer)") }
-        return try await link.fetch(digest, url: url, stallTimeout: stallTimeout, claim: claim)
+        return try await link.fetch(digest, url: url, stallTimeout: stallTimeout, progress: progress, claim: claim)
     }
 
     func link(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> PeerID? {

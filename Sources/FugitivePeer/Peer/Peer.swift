@@ -121,20 +121,14 @@ public final class Peer: Service, Sendable {
     /// - Throws: ``FetchError`` when no source delivered in time; cancelling the task
     ///   cancels every request under way and frees the peers serving it.
     public func fetch(_ url: String, digest: ResourceDigest? = nil, deadline: Duration? = nil) async throws(FetchError) -> Resource {
-        try await pipeline.fetch(url, digest: digest, deadline: deadline)
+        try await pipeline.fetch(url, digest: digest, deadline: deadline, progress: nil)
     }
 
     /// ``fetch(_:digest:deadline:)``, calling `progress` as the bytes arrive.
     public func fetch(
-        _ url: String, digest: ResourceDigest? = nil, deadline: Duration? = nil, progress: @escaping @Sendable (FetchProgress.Report) -> Void
+        _ url: String, digest: ResourceDigest? = nil, deadline: Duration? = nil, progress: @escaping FetchProgress.Reporter
     ) async throws(FetchError) -> Resource {
-        do {
-            return try await FetchProgress.$reporter.withValue(progress) { try await pipeline.fetch(url, digest: digest, deadline: deadline) }
-        } catch let error as FetchError {
-            throw error
-        } catch {
-            throw FetchError(.cancelled, "\(error)")
-        }
+        try await pipeline.fetch(url, digest: digest, deadline: deadline, progress: progress)
     }
 
     /// This peer's id in the current server session.

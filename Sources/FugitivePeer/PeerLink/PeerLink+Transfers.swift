@@ -25,7 +25,7 @@ extension PeerLink {
     ///     at once and only the first to answer sends the bytes.
     /// Cancelling the calling task cancels the transfer (the peer is told).
     public func fetch(
-        _ digest: ResourceDigest, url: String? = nil, stallTimeout: Duration = .seconds(10),
+        _ digest: ResourceDigest, url: String? = nil, stallTimeout: Duration = .seconds(10), progress reporter: FetchProgress.Reporter? = nil,
         claim: @escaping @Sendable (ResponseHead) -> Bool = { _ in true }
     ) async throws(PeerLinkError) -> PeerDownload {
         let (events, sink) = AsyncStream.makeStream(of: PeerMessage.self)
@@ -36,7 +36,7 @@ extension PeerLink {
         let progress = TransferProgress()
         let result: Result<PeerDownload, PeerLinkError> = await withTaskCancellationHandler {
             await withTaskGroup(of: Result<PeerDownload, PeerLinkError>?.self) { group in
-                group.addTask { await self.receive(events, digest: digest, progress: progress, claim: claim) }
+                group.addTask { await self.receive(events, digest: digest, progress: progress, reporter: reporter, claim: claim) }
                 group.addTask {
                     // The watchdog: a peer that goes quiet mid-transfer costs one stall
                     // timeout, not the whole deadline.
@@ -61,7 +61,8 @@ extension PeerLink {
     }
 
     private func receive(
-        _ events: AsyncStream<PeerMessage>, digest: ResourceDigest, progress: TransferProgress, claim: @Sendable (ResponseHead) -> Bool
+        _ events: AsyncStream<PeerMessage>, digest: ResourceDigest, progress: TransferProgress, reporter: FetchProgress.Reporter?,
+        claim: @Sendable (ResponseHead) -> Bool
     ) async -> Result<PeerDownload, PeerLinkError> {
         var assembler: ChunkAssembler?
         for await event in events {
@@ -87,7 +88,7 @@ extension PeerLink {
                 let count = chunk.data.readableBytes
                 do { try assembler!.append(chunk) } catch { return .failure(PeerLinkError(.protocolViolation, "\(error)")) }
                 if let limit = configuration.downloadLimit { try? await limit.take(count) }
-                FetchProgress.reporter?(
+                reporter?(
                     .init(receivedBytes: assembler!.receivedBytes, totalBytes: Int(assembler!.head.transferLength), source: "peer"))
                 if assembler!.isComplete { return finish(assembler!, digest: digest) }
             case .miss:

@@ -49,11 +49,23 @@ public struct HolderIndex: Sendable {
     /// Number of distinct resources with at least one holder.
     public var resourceCount: Int { holders.count }
 
-    /// The `count` resources with the most holders, most first (a full scan).
+    /// The `count` resources with the most holders, most first, ties by digest (one pass
+    /// keeping the best `count`, comparing integers and digest bytes: no sort of the whole
+    /// index, no strings). Meant to run on a copy of the index, outside the orchestrator's lock.
     public func mostHeld(_ count: Int) -> [(digest: ResourceDigest, url: String?, holders: Int)] {
-        holders.map { ($0.key, $0.value.count) }
-            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.hex < $1.0.hex }
-            .prefix(count)
-            .map { (digest: $0.0, url: urlByDigest[$0.0], holders: $0.1) }
+        guard count > 0 else { return [] }
+        func before(_ a: (ResourceDigest, Int), _ b: (ResourceDigest, Int)) -> Bool {
+            a.1 != b.1 ? a.1 > b.1 : a.0.bytes.lexicographicallyPrecedes(b.0.bytes)
+        }
+        var best: [(ResourceDigest, Int)] = []
+        best.reserveCapacity(count + 1)
+        for (digest, peers) in holders {
+            let entry = (digest, peers.count)
+            if best.count == count, let last = best.last, !before(entry, last) { continue }
+            let position = best.firstIndex { before(entry, $0) } ?? best.endIndex
+            best.insert(entry, at: position)
+            if best.count > count { best.removeLast() }
+        }
+        return best.map { (digest: $0.0, url: urlByDigest[$0.0], holders: $0.1) }
     }
 }

@@ -11,28 +11,15 @@ extension OrchestratorState {
         case .link(let report): return link(report, from: id)
         case .have(let have): return announce(have, from: id)
         case .drop(let drop):
-            let swarm = sessions[id]!.swarm
-            for digest in drop.digests {
-                sessions[id]!.held[digest] = nil
-                indexes[swarm]?.remove(digest, holder: id)
-                if instance != nil { journal.drop(digest, of: id) }
-            }
+            for digest in drop.digests { removeHolding(digest, of: id) }
             return []
         case .whoHas(let query):
             if instance != nil { return [.findRemoteHolders(id, query)] }
-            return [.send(id, .holders(holders(query, asker: id)))]
+            let answer = holders(query, asker: id)
+            noteOffered(answer.peers, to: id)
+            return [.send(id, .holders(answer))]
         case .vouch(let vouch): return [.vouch(id, vouch)]
-        case .report(let report):
-            // Add what grew since the last report; a counter that went down (a peer that
-            // restarted under a resumed session) starts over from its new value.
-            let last = sessions[id]!.reported
-            func grown(_ new: UInt64, _ old: UInt64) -> UInt64 { new >= old ? new - old : new }
-            let swarm = sessions[id]!.swarm
-            delivered[swarm, default: Delivery()].fromOrigin += grown(report.fromOrigin, last.fromOrigin)
-            delivered[swarm, default: Delivery()].fromPeers += grown(report.fromPeers, last.fromPeers)
-            delivered[swarm, default: Delivery()].served += grown(report.served, last.served)
-            sessions[id]!.reported = report
-            return []
+        case .report(let report): return record(report, from: id, now: now)
         case .ping(let ping): return [.send(id, .pong(ping))]
         case .pong, .error: return []
         case .hello:
@@ -44,12 +31,21 @@ extension OrchestratorState {
 
     /// Pairs `id` with up to `want.count` partners (never beyond its own free slots).
     mutating func pair(_ id: PeerID, want: Want, now: Instant) -> [Action] {
-        guard let asker = sessions[id] else { return [] }
-        let count = min(want.count, asker.freeSlots)
+        guard var asker = sessions[id] else { return [] }
+        var count = min(want.count, asker.freeSlots)
         guard count > 0 else { return [] }
-        // Named peers first (tier 2: a holder the asker needs), when they can be paired.
+        // Pairs cost the partners' slots: a peer gets a bounded number of them over time.
+        var granted = 0
+        while granted < count, asker.pairBudget.take(now: now) { granted += 1 }
+        sessions[id]!.pairBudget = asker.pairBudget
+        count = granted
+        guard count > 0 else { return [] }
+        asker = sessions[id]!
+        // Named peers first (tier 2: a holder the asker needs), when they can be paired —
+        // and only holders the server itself gave this asker, so that a peer cannot aim
+        // pairs at a victim of its choosing.
         let named = (want.peers ?? []).reduce(into: [PeerID]()) { named, peer in
-            guard named.count < count, peer != id, !named.contains(peer), !asker.isPartner(peer),
+            guard named.count < count, peer != id, !named.contains(peer), !asker.isPartner(peer), asker.offered.contains(peer),
                 let session = sessions[peer], session.swarm == asker.swarm, session.freeSlots > 0
             else { return }
             named.append(peer)
@@ -64,8 +60,8 @@ extension OrchestratorState {
         }
         let deadline = now + configuration.pairTimeout
         for partner in chosen {
-            sessions[id]!.pending[partner.id] = deadline
-            sessions[partner.id]!.pending[id] = deadline
+            sessions[id]!.pending[partner.id] = PendingPair(deadline: deadline)
+            sessions[partner.id]!.pending[id] = PendingPair(deadline: deadline)
             reindex(partner.id)
             actions.append(.send(id, .pair(Pair(peer: partner.id, offerer: true))))
             actions.append(.send(partner.id, .pair(Pair(peer: id, offerer: false))))
@@ -95,11 +91,15 @@ extension OrchestratorState {
         }
         switch report.state {
         case .connected:
-            sessions[id]!.pending[other] = nil
-            sessions[id]!.connected.insert(other)
-            sessions[other]?.pending[id] = nil
-            sessions[other]?.connected.insert(id)
-            if let rtt = report.rttMillis { measure(id, other, millis: rtt) }
+            if sessions[id]!.connected.contains(other) {
+                // A link both sides confirmed: a fresh round-trip time.
+                if let rtt = report.rttMillis { measure(id, other, millis: rtt) }
+                return []
+            }
+            sessions[id]!.pending[other]?.claimed = true
+            sessions[other]?.pending[id]?.partnerClaimed = true
+            confirmIfBothClaimed(id, other)
+            if let rtt = report.rttMillis, sessions[id]!.connected.contains(other) { measure(id, other, millis: rtt) }
         case .disconnected, .failed:
             for (a, b) in [(id, other), (other, id)] {
                 sessions[a]?.pending[b] = nil
@@ -114,20 +114,36 @@ extension OrchestratorState {
         return forwarded
     }
 
-    mutating func announce(_ have: Have, from id: PeerID) -> [Action] {
-        let swarm = sessions[id]!.swarm
-        var refused = 0
-        for holding in have.holdings {
-            guard sessions[id]!.held[holding.digest] != nil || sessions[id]!.held.count < configuration.maxHoldingsPerPeer else {
-                refused += 1
-                continue
-            }
-            sessions[id]!.held[holding.digest] = holding
-            indexes[swarm, default: HolderIndex()].add(holding, holder: id)
-            if instance != nil { journal.add(holding, of: id) }
+    /// Turns a pending pair into a link once both sides have claimed it.
+    mutating func confirmIfBothClaimed(_ id: PeerID, _ other: PeerID) {
+        guard let pair = sessions[id]?.pending[other], pair.claimed, pair.partnerClaimed else { return }
+        sessions[id]!.pending[other] = nil
+        sessions[id]!.connected.insert(other)
+        if sessions[other]?.pending[id] != nil {
+            sessions[other]!.pending[id] = nil
+            sessions[other]!.connected.insert(id)
         }
+    }
+
+    mutating func announce(_ have: Have, from id: PeerID) -> [Action] {
+        var refused = 0
+        for holding in have.holdings where !addHolding(holding, to: id) { refused += 1 }
         guard refused > 0 else { return [] }
-        return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: "\(refused) holdings over the limit of \(configuration.maxHoldingsPerPeer) were not recorded")))]
+        let message = "\(refused) holdings were not recorded: over the limit of \(configuration.maxHoldingsPerPeer) per peer or of the bytes their URLs may take"
+        return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: message)))]
+    }
+
+    /// How many holders from recent `holders` answers a session remembers for `want.p`.
+    static let offeredMemory = 256
+
+    /// Remembers that `peers` were given to `asker` as holders (so its `want` may name them).
+    mutating func noteOffered(_ peers: [PeerID], to asker: PeerID) {
+        guard let index = sessions.index(forKey: asker), !peers.isEmpty else { return }
+        for peer in peers where !sessions.values[index].offered.contains(peer) {
+            sessions.values[index].offered.append(peer)
+        }
+        let excess = sessions.values[index].offered.count - Self.offeredMemory
+        if excess > 0 { sessions.values[index].offered.removeFirst(excess) }
     }
 
     /// Most holders ranked for one who-has beyond the asker's known peers.
@@ -167,7 +183,7 @@ extension OrchestratorState {
             if now - sessions.values[index].lastSeen > configuration.heartbeatTimeout {
                 silent.append(sessions.keys[index])
             } else if !sessions.values[index].pending.isEmpty {
-                for (partner, deadline) in sessions.values[index].pending where deadline <= now {
+                for (partner, pair) in sessions.values[index].pending where pair.deadline <= now {
                     overdue.append((sessions.keys[index], partner))
                 }
             }
@@ -194,10 +210,10 @@ extension OrchestratorState {
             if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
         }
         if parked.values.contains(where: { $0.expires <= now }) {
-            for parkedSession in parked.values where parkedSession.expires <= now && instance != nil {
-                journal.remove(parkedSession.id)
+            for parkedSession in parked.values where parkedSession.expires <= now {
+                unpark(parkedSession.resumeToken)
+                if instance != nil { journal.remove(parkedSession.id) }
             }
-            parked = parked.filter { $0.value.expires > now }
         }
         return actions
     }

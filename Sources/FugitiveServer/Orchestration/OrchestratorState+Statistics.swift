@@ -29,7 +29,9 @@ public struct SwarmShape: Sendable, Codable, Equatable {
 }
 
 /// Resource bytes peers reported for a swarm since the server started: where what they
-/// fetched came from, and what they served each other.
+/// fetched came from, and what they served each other. These are the peers' claims (the
+/// server carries none of the bytes), bounded per session by
+/// ``OrchestratorState/Configuration/maxReportedBytesPerSecond``; sums saturate.
 public struct Delivery: Sendable, Codable, Equatable {
     public var fromOrigin: UInt64 = 0
     public var fromPeers: UInt64 = 0
@@ -41,9 +43,9 @@ public struct Delivery: Sendable, Codable, Equatable {
 
     static func total(_ deliveries: some Sequence<Delivery>) -> Delivery {
         deliveries.reduce(into: Delivery()) { sum, delivery in
-            sum.fromOrigin += delivery.fromOrigin
-            sum.fromPeers += delivery.fromPeers
-            sum.served += delivery.served
+            sum.fromOrigin.saturatingAdd(delivery.fromOrigin)
+            sum.fromPeers.saturatingAdd(delivery.fromPeers)
+            sum.served.saturatingAdd(delivery.served)
         }
     }
 }
@@ -67,10 +69,18 @@ public struct SwarmGraph: Sendable, Codable, Equatable {
 
 extension OrchestratorState {
     /// The graph of `swarm`: up to `limit` peers, their links among them, and the `top`
-    /// resources with the most holders. O(swarm + its resources): for an operator's page.
+    /// resources with the most holders. O(swarm + its resources): the orchestrator runs
+    /// the expensive parts outside its lock (``Orchestrator/graph(of:limit:top:)``).
     public func graph(of swarm: String, limit: Int = 500, top: Int = 10) -> SwarmGraph {
-        let members = (self.members[swarm] ?? []).sorted { $0.rawValue < $1.rawValue }
-        let listed = Array(members.prefix(limit))
+        let members = self.members[swarm] ?? []
+        let listed = Array(members.sorted { $0.rawValue < $1.rawValue }.prefix(limit))
+        let resources = (indexes[swarm]?.mostHeld(top) ?? []).map { SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders) }
+        return SwarmGraph(
+            swarm: swarm, peers: listed.map(\.rawValue), links: links(among: listed), truncated: members.count > limit, topResources: resources)
+    }
+
+    /// Links between `listed` peers, each once (smaller id first).
+    func links(among listed: [PeerID]) -> [[String]] {
         let included = Set(listed)
         var links: [[String]] = []
         for id in listed {
@@ -79,9 +89,11 @@ extension OrchestratorState {
                 links.append([id.rawValue, other.rawValue])
             }
         }
-        let resources = (indexes[swarm]?.mostHeld(top) ?? []).map { SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders) }
-        return SwarmGraph(swarm: swarm, peers: listed.map(\.rawValue), links: links, truncated: members.count > limit, topResources: resources)
+        return links
     }
+
+    /// The swarm with the most peers (O(swarms)).
+    var largestSwarm: String? { members.max { $0.value.count < $1.value.count }?.key }
 
     /// The swarm a live peer belongs to.
     public func swarm(of id: PeerID) -> String? { reading(id) { $0.swarm } }

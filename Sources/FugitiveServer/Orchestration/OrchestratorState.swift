@@ -19,10 +19,32 @@ public struct OrchestratorState: Sendable {
         public var resumeGrace: Duration = .seconds(60)
         /// Most resources one peer may announce. Default 10 000.
         public var maxHoldingsPerPeer = 10_000
+        /// Bytes one session's holdings may cost (URLs plus bookkeeping, see
+        /// ``HoldingLedger/cost(of:)``). Default 2 MiB.
+        public var holdingBytesPerPeer = 2 << 20
+        /// Bytes the holdings of all sessions from one address (IPv6: one
+        /// ``ipv6LimitPrefix``), live and parked, may cost. Default 32 MiB.
+        public var holdingBytesPerAddress = 32 << 20
+        /// Bytes all holdings, live and parked, may cost. Default 1 GiB.
+        public var maxHoldingBytes = 1 << 30
+        /// Parked sessions (waiting for a resume) per address; the oldest makes room.
+        /// Default 64.
+        public var parkedPerAddress = 64
+        /// Parked sessions in total; beyond it a closed session is not kept. Default 100 000.
+        public var maxParkedSessions = 100_000
+        /// IPv6 addresses count against per-address limits by this prefix. Default 64.
+        public var ipv6LimitPrefix = 64
         /// Most peers in one swarm. Default 100 000.
         public var maxPeersPerSwarm = 100_000
         /// ICE servers handed out in `welcome`.
         public var iceServers: [ICEServer] = []
+        /// Pairs one peer may ask for per second, sustained. Default 1.
+        public var pairsPerSecond = 1.0
+        /// Pairs one peer may ask for in a burst. Default 32.
+        public var pairBurst = 32.0
+        /// The most one session's `report` counters may grow per second each; claims
+        /// beyond it are cut to it. Default 1 GiB/s.
+        public var maxReportedBytesPerSecond: UInt64 = 1 << 30
 
         public init() {}
     }
@@ -50,13 +72,22 @@ public struct OrchestratorState: Sendable {
         let resumeToken: String
         var max: Int
         var lastSeen: Instant
-        /// Pairs waiting for `connected`, with their deadline.
-        var pending: [PeerID: Instant] = [:]
+        /// Pairs waiting for `connected` from both sides.
+        var pending: [PeerID: PendingPair] = [:]
         /// Live links.
         var connected: Set<PeerID> = []
         var held: [ResourceDigest: Holding] = [:]
+        /// What `held` is charged (``HoldingLedger/cost(of:)`` summed).
+        var heldBytes = 0
         /// The peer's last `report` (its counters only grow).
         var reported = DeliveryReport(fromOrigin: 0, fromPeers: 0, served: 0)
+        /// When the last `report` came (the session's start before the first).
+        var reportedAt: Instant
+        /// Holders this peer was recently given in `holders` answers: the only peers a
+        /// `want` may name (oldest first, at most ``OrchestratorState/offeredMemory``).
+        var offered: [PeerID] = []
+        /// Pairs this peer may still ask for (`want`), refilled over time.
+        var pairBudget: RateLimiter
 
         var partners: Set<PeerID> { connected.union(pending.keys) }
         /// Whether `peer` is a partner, without building the set (the relay's hot path).
@@ -64,9 +95,20 @@ public struct OrchestratorState: Sendable {
         var freeSlots: Int { max - connected.count - pending.count }
     }
 
+    /// A pair that is not a link yet: it becomes one only when both peers have said
+    /// `connected` (either side alone could be lying, to fill the other's slots).
+    struct PendingPair: Sendable {
+        var deadline: Instant
+        /// This session's peer said the link is up.
+        var claimed = false
+        /// The partner said the link is up.
+        var partnerClaimed = false
+    }
+
     struct Parked: Sendable {
         let id: PeerID
         let swarm: String
+        let address: NetworkAddress?
         let resumeToken: String
         let held: [Holding]
         let expires: Instant
@@ -78,6 +120,8 @@ public struct OrchestratorState: Sendable {
     var members: [String: Set<PeerID>] = [:]
     var indexes: [String: HolderIndex] = [:]
     var parked: [String: Parked] = [:]
+    /// Holdings' and parked sessions' cost per address and in total.
+    var ledger = HoldingLedger()
     /// Live sessions by resume token, so a reconnect storm costs O(1) per hello.
     var sessionByToken: [String: PeerID] = [:]
     /// Measured round-trip times, keyed by the unordered pair.
@@ -143,14 +187,11 @@ public struct OrchestratorState: Sendable {
         guard members[hello.swarm, default: []].count < configuration.maxPeersPerSwarm else {
             throw WireError(.swarmFull, "swarm has \(configuration.maxPeersPerSwarm) peers")
         }
-        if resumed { parked[token] = nil }
-        var session = Session(id: id, swarm: hello.swarm, address: address, resumeToken: token, max: hello.maxPeers, lastSeen: now)
-        for holding in restored.prefix(configuration.maxHoldingsPerPeer) {
-            session.held[holding.digest] = holding
-            indexes[hello.swarm, default: HolderIndex()].add(holding, holder: id)
-            if instance != nil { journal.add(holding, of: id) }
-        }
-        sessions[id] = session
+        if resumed { unpark(token) }
+        sessions[id] = Session(
+            id: id, swarm: hello.swarm, address: address, resumeToken: token, max: hello.maxPeers, lastSeen: now, reportedAt: now,
+            pairBudget: RateLimiter(rate: configuration.pairsPerSecond, burst: configuration.pairBurst, now: now))
+        for holding in restored { _ = addHolding(holding, to: id) }
         sessionByToken[token] = id
         members[hello.swarm, default: []].insert(id)
         reindex(id)
@@ -167,11 +208,11 @@ public struct OrchestratorState: Sendable {
     public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true, moved: Bool = false) -> [Action] {
         guard sessions[id] != nil else { return [] }
         forget(id)
+        indexes[sessions[id]!.swarm]?.removeAll(of: id)
         let session = sessions.removeValue(forKey: id)!
         sessionByToken[session.resumeToken] = nil
         members[session.swarm]?.remove(id)
         if members[session.swarm]?.isEmpty == true { members[session.swarm] = nil }
-        indexes[session.swarm]?.removeAll(of: id)
         if indexes[session.swarm]?.resourceCount == 0 { indexes[session.swarm] = nil }
         var actions: [Action] = []
         var remotePartners: [InstanceID: [PeerID]] = [:]
@@ -190,16 +231,13 @@ public struct OrchestratorState: Sendable {
             actions.append(.forward(instance, .peerLeft(peer: id, to: partners)))
         }
         forgetMeasurements(of: id)
-        if park {
-            let parkedSession = Parked(
-                id: id, swarm: session.swarm, resumeToken: session.resumeToken, held: Array(session.held.values),
-                expires: now + configuration.resumeGrace)
-            parked[session.resumeToken] = parkedSession
-            if instance != nil { journal.parked[id] = record(parked: parkedSession) }
-        } else if instance != nil, !moved {
-            journal.remove(id)
-        } else if instance != nil {
+        // Parked, the holdings stay charged until the session expires or resumes.
+        if park, self.park(session, now: now) { return actions }
+        refundHoldings(of: session)
+        if instance != nil, moved {
             journal.disown(id)
+        } else if instance != nil {
+            journal.remove(id)
         }
         return actions
     }

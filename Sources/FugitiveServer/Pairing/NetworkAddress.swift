@@ -27,6 +27,11 @@ public struct NetworkAddress: Hashable, Sendable {
         }
     }
 
+    /// Whether the address is loopback (127/8, ::1).
+    public var isLoopback: Bool {
+        family == .v4 ? bytes[0] == 127 : bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1
+    }
+
     /// The address as text (dotted IPv4, or IPv6 as eight hex groups): parses back to
     /// the same address.
     public var text: String {

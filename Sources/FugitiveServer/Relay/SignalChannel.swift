@@ -32,6 +32,7 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
     let orchestrator: Orchestrator
     let configuration: ServerConfiguration
     let trustedProxies: Set<NetworkAddress>
+    let gate: ConnectionGate
     let logger: Logger
 
     init(responder: @escaping HTTPChannelHandler.Responder, orchestrator: Orchestrator, configuration: ServerConfiguration, logger: Logger) {
@@ -39,11 +40,26 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
         self.orchestrator = orchestrator
         self.configuration = configuration
         self.trustedProxies = Set(configuration.trustedProxies.compactMap(NetworkAddress.init))
+        self.gate = orchestrator.connectionGate
         self.logger = logger
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
+        // Counted at accept, before any byte is read; a trusted proxy is capped in total only.
+        let remote = channel.remoteAddress?.ipAddress.flatMap(NetworkAddress.init)
+        let key = remote.flatMap { trustedProxies.contains($0) ? nil : $0.limitKey(ipv6Prefix: configuration.ipv6LimitPrefix) }
+        guard gate.enter(key) else {
+            orchestrator.recordError(.tooManyConnections, peer: nil)
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+        }
+        let gate = gate
+        channel.closeFuture.whenComplete { _ in gate.leave(key) }
+        // The request head must come in time (the HTTP layer's idle timeout starts only after it).
+        let headDeadline = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.requestHeadTimeout * 1000))) {
+            channel.close(promise: nil)
+        }
+        return channel.eventLoop.makeCompletedFuture {
             let maxFrameSize = configuration.maxFrameSize * 2
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 // Frames up to twice the limit are read so that they can be refused with
@@ -51,6 +67,7 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
                 // layer (close 1009).
                 maxFrameSize: maxFrameSize,
                 shouldUpgrade: { channel, head in
+                    headDeadline.cancel()
                     let isSignal = head.method == .GET && head.uri.split(separator: "?").first.map(String.init) == Self.path
                     return channel.eventLoop.makeSucceededFuture(isSignal ? HTTPHeaders() : nil)
                 },
@@ -71,7 +88,8 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration(
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    headDeadline.cancel()
+                    return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: .seconds(30), logger: logger))
                         return Negotiated.http(

@@ -36,6 +36,8 @@ final class SignalHandler: ChannelInboundHandler {
     /// Messages that came while the `hello` waited on the cluster's store (a resume from
     /// another instance); handled in order once the session is open.
     private var early: [ServerMessage]?
+    /// The payload of the latest ping not answered yet.
+    private var pendingPong: ByteBuffer?
     static let maxEarlyMessages = 32
 
     /// - Parameter client: the client's IP address as text (after trusted proxies).
@@ -43,8 +45,9 @@ final class SignalHandler: ChannelInboundHandler {
         self.orchestrator = orchestrator
         self.configuration = configuration
         self.codec = codec
-        self.host = client ?? "unknown"
         self.address = client.flatMap(NetworkAddress.init)
+        // Per-address limits count IPv6 clients by their prefix (one subscriber, many addresses).
+        self.host = address.map { $0.limitKey(ipv6Prefix: configuration.ipv6LimitPrefix).text } ?? client ?? "unknown"
         self.logger = logger
         self.limiter = RateLimiter(rate: configuration.messagesPerSecond, burst: configuration.messageBurst, now: .now)
     }
@@ -73,7 +76,10 @@ final class SignalHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { drainLink() }
+        if context.channel.isWritable {
+            drainLink()
+            writePendingPong(context: context)
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -98,19 +104,34 @@ final class SignalHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if state == .open, frame.maskKey == nil {
+            // RFC 6455 §5.1: a server must close on a frame from the client that is not masked.
+            orchestrator.recordError(.malformedFrame, peer: id)
+            return closeWebSocket(.protocolError, reason: "unmasked frame", context: context)
+        }
         switch frame.opcode {
         case .binary where state == .open:
             receive(frame.unmaskedData)
         case .text where state == .open:
             fail(WireError(.malformedFrame, "text frames are not part of the protocol; send binary"))
         case .ping where state == .open:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            // Control frames count against the same bucket as messages, and only the latest
+            // ping is answered, when the socket can take it: a client that pings without
+            // reading costs one pending frame, not a queue.
+            guard limiter.take(now: .now) else {
+                return fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
+            }
+            pendingPong = frame.unmaskedData
+        case .pong where state == .open:
+            guard limiter.take(now: .now) else {
+                return fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
+            }
         case .connectionClose:
             if state == .open {
-                // The peer closes first: echo its code, then close the socket.
+                // The peer closes first: echo a valid code (RFC 6455 §7.4), then close the socket.
                 state = .closing
                 var data = frame.unmaskedData
-                let code = data.readWebSocketErrorCode() ?? .normalClosure
+                let code = Self.echoCode(for: data.readWebSocketErrorCode())
                 var echo = context.channel.allocator.buffer(capacity: 2)
                 echo.write(webSocketErrorCode: code)
                 let channel = context.channel
@@ -120,8 +141,30 @@ final class SignalHandler: ChannelInboundHandler {
                 context.close(promise: nil)
             }
         default:
-            // Pongs, and anything after our close frame, are ignored.
+            // Anything after our close frame is ignored.
             break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        writePendingPong(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    private func writePendingPong(context: ChannelHandlerContext) {
+        guard state == .open, let pong = pendingPong, context.channel.isWritable else { return }
+        pendingPong = nil
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: pong)), promise: nil)
+    }
+
+    /// The code to answer a peer's close with: its own when RFC 6455 allows it on the wire
+    /// (1000–1003, 1007–1011, 3000–4999), else 1000 (no code) or 1002 (a forbidden one).
+    static func echoCode(for code: WebSocketErrorCode?) -> WebSocketErrorCode {
+        guard let code else { return .normalClosure }
+        let raw = UInt16(webSocketErrorCode: code)
+        switch raw {
+        case 1000...1003, 1007...1011, 3000...4999: return code
+        default: return .protocolError
         }
     }
 

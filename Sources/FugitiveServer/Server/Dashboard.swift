@@ -53,6 +53,9 @@ enum Dashboard {
       <div><div>most held</div><table id="top"><thead><tr><th>resource</th><th>holders</th></tr></thead><tbody></tbody></table></div>
     </section>
     <script type="module">
+    // The operator token, when the page was opened as /dashboard?token=…, goes with every poll.
+    const token = new URLSearchParams(location.search).get("token");
+    const authorised = token ? { headers: { Authorization: "Bearer " + token } } : {};
     const samples = [];
     const $ = (id) => document.getElementById(id);
     const mb = (n) => (n / 1e6).toFixed(1) + " MB";
@@ -96,7 +99,7 @@ enum Dashboard {
     }
     async function poll() {
       try {
-        const stats = await (await fetch("/v1/stats")).json();
+        const stats = await (await fetch("/v1/stats", authorised)).json();
         $("status").textContent = "live";
         $("peer-count").textContent = stats.peers;
         $("swarm-count").textContent = stats.swarmCount;
@@ -110,7 +113,7 @@ enum Dashboard {
         if (samples.length > 600) samples.shift();
         plot();
         rows($("swarms").tBodies[0], stats.swarms.map((s) => [s.swarm, s.shape.peers, s.shape.links, s.shape.resources, mb(s.delivery.fromPeers), mb(s.delivery.fromOrigin)]));
-        const response = await fetch("/v1/graph");
+        const response = await fetch("/v1/graph", authorised);
         if (response.ok) graph(await response.json());
       } catch (error) {
         $("status").textContent = "server unreachable";

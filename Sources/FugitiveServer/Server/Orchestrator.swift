@@ -16,6 +16,8 @@ public final class Orchestrator: Sendable {
     private let core: NIOLockedValueBox<Core>
     /// The cluster this instance belongs to, if any.
     let cluster: ClusterLink?
+    /// Open TCP connections, counted at accept.
+    let connectionGate: ConnectionGate
 
     /// - Parameters:
     ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
@@ -28,6 +30,7 @@ public final class Orchestrator: Sendable {
         var core = Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger)
         if store != nil { core.state.joinCluster(as: instance) }
         self.core = NIOLockedValueBox(core)
+        self.connectionGate = ConnectionGate(perAddress: configuration.connectionsPerIP, total: configuration.maxConnections)
         self.cluster = store.map { ClusterLink(store: $0, instance: instance, metricsFactory: metricsFactory, logger: logger) }
     }
 
@@ -74,17 +77,28 @@ public final class Orchestrator: Sendable {
     public func statistics() -> ServerStatistics {
         let (statistics, remotePartners) = core.withLockedValue { ($0.statistics(), $0.state.remotePartnerCount) }
         var withCluster = statistics
+        (withCluster.connections, withCluster.refusedConnections) = connectionGate.snapshot
         withCluster.cluster = cluster?.statistics(remotePartners: remotePartners)
         return withCluster
     }
 
     /// One swarm's peers, links and most-held resources (see ``OrchestratorState/graph(of:limit:top:)``);
-    /// the largest swarm when `swarm` is `nil`.
-    public func graph(of swarm: String?) -> SwarmGraph? {
-        core.withLockedValue { core in
-            guard let name = swarm ?? core.state.shapes().max(by: { $0.value.peers < $1.value.peers })?.key else { return nil }
-            return core.state.graph(of: name)
+    /// the largest swarm when `swarm` is `nil`. The lock is held only to copy the swarm's
+    /// member set and index (copy-on-write: O(1)) and to read the listed peers' links;
+    /// sorting and ranking happen outside it, so an operator's page never stalls the relay.
+    public func graph(of swarm: String?, limit: Int = 500, top: Int = 10) -> SwarmGraph? {
+        let snapshot = core.withLockedValue { core -> (name: String, members: Set<PeerID>, index: HolderIndex?)? in
+            guard let name = swarm ?? core.state.largestSwarm else { return nil }
+            return (name, core.state.members[name] ?? [], core.state.indexes[name])
         }
+        guard let snapshot else { return nil }
+        let listed = Array(snapshot.members.sorted { $0.rawValue < $1.rawValue }.prefix(limit))
+        let links = core.withLockedValue { $0.state.links(among: listed) }
+        let resources = (snapshot.index?.mostHeld(top) ?? []).map {
+            SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders)
+        }
+        return SwarmGraph(
+            swarm: snapshot.name, peers: listed.map(\.rawValue), links: links, truncated: snapshot.members.count > limit, topResources: resources)
     }
 
     /// Live sessions, in O(1).
@@ -260,9 +274,11 @@ struct Core {
             ServerStatistics.Swarm(swarm: $0, shape: shapes[$0]!, counts: countsBySwarm[$0] ?? .init(), delivery: state.delivered[$0] ?? .init())
         }
         let total = SwarmShape.total(shapes.values)
+        let parked = state.parkedCount
         return ServerStatistics(
             peers: state.peerCount, swarmCount: state.swarmCount, links: total.links, pendingPairs: total.pendingPairs,
-            resources: total.resources, holdings: total.holdings, counts: totals, delivery: Delivery.total(state.delivered.values), swarms: swarms)
+            resources: total.resources, holdings: total.holdings, parkedSessions: parked.sessions, parkedHoldings: parked.holdings,
+            holdingBytes: state.holdingBytes, counts: totals, delivery: Delivery.total(state.delivered.values), swarms: swarms)
     }
 
     // MARK: Actions
@@ -308,6 +324,8 @@ struct Core {
         case .signal:
             metrics.signalsRelayed.increment()
             bump(id) { $0.signalsRelayed += 1 }
+        case .holders(let holders):
+            state.noteOffered(holders.peers, to: id)
         case .error(let error):
             count(error.code, swarm: state.swarm(of: id))
         default:

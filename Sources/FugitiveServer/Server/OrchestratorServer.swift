@@ -86,24 +86,26 @@ public struct OrchestratorServer: Service {
         }
     }
 
-    func httpRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    func httpRouter() -> Router<OrchestratorRequestContext> {
+        let router = Router(context: OrchestratorRequestContext.self)
         let (orchestrator, registry) = (orchestrator, registry)
         router.get("/health") { _, _ in HealthStatus(status: "ok", peers: orchestrator.peerCount) }
-        router.get("/metrics") { _, _ in
+        router.get("/fugitive.js") { _, _ in BrowserFiles.response(BrowserFiles.module, type: "text/javascript; charset=utf-8") }
+        router.get("/demo") { _, _ in BrowserFiles.response(BrowserFiles.demo, type: "text/html; charset=utf-8") }
+        // Operator endpoints: a token, or loopback when none is configured.
+        let operatorRoutes = router.group().add(middleware: OperatorAccessMiddleware(access: OperatorAccess(configuration: configuration)))
+        operatorRoutes.get("/metrics") { _, _ in
             orchestrator.refreshGauges()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        router.get("/v1/stats") { _, _ in orchestrator.statistics() }
-        router.get("/v1/graph") { request, _ -> Response in
+        operatorRoutes.get("/v1/stats") { _, _ in orchestrator.statistics() }
+        operatorRoutes.get("/v1/graph") { request, _ -> Response in
             guard let graph = orchestrator.graph(of: request.uri.queryParameters.get("swarm")) else { return Response(status: .notFound) }
             return try JSONResponse(graph)
         }
-        router.get("/fugitive.js") { _, _ in BrowserFiles.response(BrowserFiles.module, type: "text/javascript; charset=utf-8") }
-        router.get("/demo") { _, _ in BrowserFiles.response(BrowserFiles.demo, type: "text/html; charset=utf-8") }
-        router.get("/dashboard") { _, _ -> Response in
+        operatorRoutes.get("/dashboard") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-cache"

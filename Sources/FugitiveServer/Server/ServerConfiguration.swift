@@ -16,6 +16,14 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var messageBurst = 200.0
     /// Open connections from one IP address. Default 32.
     public var connectionsPerIP = 32
+    /// Open TCP connections in total (peers, HTTP callers, and connections that have not
+    /// sent a request yet); beyond it new ones are closed at once. Default 50 000.
+    public var maxConnections = 50_000
+    /// Seconds a new connection has to send its request head (the WebSocket upgrade or
+    /// an HTTP request). Default 10.
+    public var requestHeadTimeout = 10.0
+    /// IPv6 clients count against per-address limits by this prefix length. Default 64.
+    public var ipv6LimitPrefix = 64
     /// Addresses of load balancers whose `X-Forwarded-For` header names the real client;
     /// from anyone else the header is ignored. Empty by default.
     public var trustedProxies: [String] = []
@@ -36,6 +44,20 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var heartbeatTimeout = 45.0
     /// Seconds a closed session waits for a resume. Default 60.
     public var resumeGrace = 60.0
+    /// Closed sessions kept for a resume per address; the oldest makes room. Default 64.
+    public var parkedPerAddress = 64
+    /// Closed sessions kept for a resume in total. Default 100 000.
+    public var maxParkedSessions = 100_000
+    /// Bytes one session's holdings may take (URLs plus bookkeeping). Default 2 MiB.
+    public var holdingBytesPerPeer = 2 << 20
+    /// Bytes the holdings of one address's sessions (live and parked) may take. Default 32 MiB.
+    public var holdingBytesPerAddress = 32 << 20
+    /// Bytes all holdings may take. Default 1 GiB.
+    public var maxHoldingBytes = 1 << 30
+    /// The bearer token that `/metrics`, `/v1/stats`, `/v1/graph` and `/dashboard` require
+    /// (`Authorization: Bearer …`, or `?token=` for the dashboard page). Without one they
+    /// answer loopback callers only.
+    public var operatorToken: String?
     /// ICE servers handed to peers in `welcome`.
     public var iceServers: [ICEServer] = []
     /// Which origins the server fetches to vouch for digests.
@@ -68,6 +90,12 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         c.maxHoldingsPerPeer = holdingsPerPeer
         c.maxPeersPerSwarm = peersPerSwarm
         c.iceServers = iceServers
+        c.parkedPerAddress = parkedPerAddress
+        c.maxParkedSessions = maxParkedSessions
+        c.holdingBytesPerAddress = holdingBytesPerAddress
+        c.holdingBytesPerPeer = holdingBytesPerPeer
+        c.maxHoldingBytes = maxHoldingBytes
+        c.ipv6LimitPrefix = ipv6LimitPrefix
         return c
     }
 
@@ -82,6 +110,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case host, port, maxFrameSize, messagesPerSecond, messageBurst, connectionsPerIP, trustedProxies, helloTimeout
         case outboundQueueLimit, peersPerSwarm, holdingsPerPeer, pairTimeout, heartbeatInterval
         case heartbeatTimeout, resumeGrace, iceServers, vouch, tls, cluster
+        case maxConnections, requestHeadTimeout, ipv6LimitPrefix, parkedPerAddress, maxParkedSessions
+        case holdingBytesPerAddress, maxHoldingBytes, operatorToken, holdingBytesPerPeer
     }
 
     /// Decodes a partial configuration: absent keys keep their defaults, unknown keys
@@ -117,6 +147,15 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         vouch = try value(.vouch, d.vouch)
         tls = try c.decodeIfPresent(TLSFiles.self, forKey: .tls)
         cluster = try value(.cluster, d.cluster)
+        maxConnections = try value(.maxConnections, d.maxConnections)
+        requestHeadTimeout = try value(.requestHeadTimeout, d.requestHeadTimeout)
+        ipv6LimitPrefix = try value(.ipv6LimitPrefix, d.ipv6LimitPrefix)
+        parkedPerAddress = try value(.parkedPerAddress, d.parkedPerAddress)
+        maxParkedSessions = try value(.maxParkedSessions, d.maxParkedSessions)
+        holdingBytesPerAddress = try value(.holdingBytesPerAddress, d.holdingBytesPerAddress)
+        maxHoldingBytes = try value(.maxHoldingBytes, d.maxHoldingBytes)
+        holdingBytesPerPeer = try value(.holdingBytesPerPeer, d.holdingBytesPerPeer)
+        operatorToken = try c.decodeIfPresent(String.self, forKey: .operatorToken)
     }
 
     /// Checks values a file or flag could get wrong; the message names the field.
@@ -128,11 +167,16 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try check(maxFrameSize >= 1024, "maxFrameSize \(maxFrameSize) is below 1024 bytes")
         try check(messagesPerSecond > 0 && messageBurst >= 1, "messagesPerSecond must be > 0 and messageBurst ≥ 1")
         try check(connectionsPerIP >= 1, "connectionsPerIP must be ≥ 1")
+        try check(maxConnections >= 1, "maxConnections must be ≥ 1")
+        try check((0...128).contains(ipv6LimitPrefix), "ipv6LimitPrefix must be in 0...128")
+        try check(parkedPerAddress >= 0 && maxParkedSessions >= 0, "parkedPerAddress and maxParkedSessions must be ≥ 0")
+        try check(holdingBytesPerPeer >= 0 && holdingBytesPerAddress >= 0 && maxHoldingBytes >= 0, "holdingBytesPerPeer, holdingBytesPerAddress and maxHoldingBytes must be ≥ 0")
+        try check(operatorToken.map { $0.count >= 16 } ?? true, "operatorToken must be at least 16 characters")
         try check(outboundQueueLimit >= 16, "outboundQueueLimit must be ≥ 16")
         try check(peersPerSwarm >= 1 && holdingsPerPeer >= 0, "peersPerSwarm must be ≥ 1 and holdingsPerPeer ≥ 0")
         for (name, seconds) in [
             ("helloTimeout", helloTimeout), ("pairTimeout", pairTimeout), ("heartbeatInterval", heartbeatInterval),
-            ("heartbeatTimeout", heartbeatTimeout), ("resumeGrace", resumeGrace),
+            ("heartbeatTimeout", heartbeatTimeout), ("resumeGrace", resumeGrace), ("requestHeadTimeout", requestHeadTimeout),
         ] {
             try check(seconds > 0 && seconds.isFinite, "\(name) must be a positive number of seconds")
         }

@@ -65,6 +65,14 @@ public struct ServerStatistics: Sendable, Codable, Equatable {
     public var pendingPairs: Int
     public var resources: Int
     public var holdings: Int
+    /// Closed sessions waiting for a resume, and the holdings they keep.
+    public var parkedSessions = 0
+    public var parkedHoldings = 0
+    /// Bytes all holdings (live and parked) are charged against `maxHoldingBytes`.
+    public var holdingBytes = 0
+    /// Open TCP connections, and connections refused at accept since the start.
+    public var connections = 0
+    public var refusedConnections = 0
     public var counts: Counts
     public var delivery: Delivery
     /// This instance's place in its cluster; absent for a single instance.

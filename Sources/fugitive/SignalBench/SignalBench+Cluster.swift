@@ -94,6 +94,8 @@ extension SignalBench {
             connections[i].send(codec.encode(.hello(Hello(swarm: "bench", targetPeers: 2, maxPeers: 8))))
             _ = await welcomes[i].wait()
         }
+        var openIndex: [PeerID: Int] = [:]
+        for i in 0..<half { if let id = await welcomes[i].wait() { openIndex[id] = i } }
         // Every peer beats like a real one while the askers come, one after the other (the
         // first would otherwise be silent past the heartbeat timeout before the relay).
         let beating = Mutex(connections)
@@ -112,7 +114,7 @@ extension SignalBench {
             connections.append(connect(i))
             beating.withLock { $0.append(connections[i]) }
             connections[i].send(codec.encode(.hello(Hello(swarm: "bench", targetPeers: 1, maxPeers: 1))))
-            guard await welcomes[i].wait() != nil else { continue }
+            guard let askerID = await welcomes[i].wait() else { continue }
             let start = ContinuousClock.now
             connections[i].send(codec.encode(.want(Want(count: 1))))
             let timeout = Task {
@@ -127,6 +129,8 @@ extension SignalBench {
             // As a real peer would once its data channel is up: the pair is a link now and
             // does not time out (its free slot would let later askers pair with it).
             connections[i].send(codec.encode(.link(LinkReport(peer: partner, state: .connected))))
+            // The server makes a link of a pair only when both sides say so.
+            if let open = openIndex[partner] { connections[open].send(codec.encode(.link(LinkReport(peer: askerID, state: .connected)))) }
         }
         latencies.sort()
         var side = ClusterSide(pairs: partners.count, pairingP50Ms: percentile(latencies, 0.5), pairingP99Ms: percentile(latencies, 0.99))

@@ -50,7 +50,8 @@ final class InMemorySwarm: PeerSwarm {
     func linkedPeers() -> [PeerID] { linked.withLock { $0 } }
 
     func download(
-        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, claim: @escaping @Sendable (ResponseHead) -> Bool
+        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, progress: FetchProgress.Reporter?,
+        claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload {
         log.withLock { $0.asked.append(peer) }
         let behaviour = peers.withLock { $0[peer] } ?? .misses
@@ -133,7 +134,7 @@ final class InMemoryOrigin: OriginFetching {
         return response
     }
 
-    func get(_ url: String, timeout: Duration, maxSize: Int) async throws(FetchError) -> OriginResponse {
+    func get(_ url: String, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?) async throws(FetchError) -> OriginResponse {
         log.withLock { $0.gets += 1 }
         try? await Task.sleep(for: min(delay, timeout))
         if delay > timeout { throw FetchError(.deadlineExceeded, "no answer within \(timeout)") }

@@ -21,6 +21,8 @@ struct LiveServer {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.trustedProxies = ["127.0.0.1"]
+        // Behind a trusted proxy loopback proves nothing: the operator endpoints want the token.
+        configuration.operatorToken = Self.operatorToken
         configure(&configuration)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
@@ -35,6 +37,9 @@ struct LiveServer {
         guard let port = await iterator.next() else { throw TestFailure("server did not start") }
         return LiveServer(server: server, registry: registry, port: port, group: group, task: task)
     }
+
+    /// The operator token test servers are started with.
+    static let operatorToken = "test-operator-token-0123456789"
 
     func stop() async {
         await group.triggerGracefulShutdown()
