@@ -7,8 +7,11 @@ FUZZ_SECONDS ?= 60
 bootstrap:
 	scripts/bootstrap
 
+## The tests run in a debug build; every test that starts the `fugitive` binary runs the
+## release build (what `make demo` builds and users run): a release-only crash is a crash.
 build: bootstrap
 	$(SWIFT) build --build-tests
+	$(SWIFT) build -c release --product fugitive
 
 ## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer.
 ## The native peer's suites (real orchestrators, WebRTC links, second-long timers) run in a
@@ -20,7 +23,7 @@ build: bootstrap
 ## port for the whole run and is stopped afterwards, also when a step fails.
 test: build
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
-	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 && \
+	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" && \
 	echo "test: PostgreSQL at $$url" && \
 	$(SWIFT) test --skip-build --skip FugitivePeerTests --skip LiveClusterTests && \
 	$(SWIFT) test --skip-build --filter FugitivePeerTests --skip ClusterEndToEndTests && \

@@ -34,7 +34,7 @@ let package = Package(
     targets: [
         .target(
             name: "FugitiveWire",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // WebRTC data channels: Debian's libnice (ICE), OpenSSL (DTLS) and usrsctp (SCTP)
         // behind a one-call-per-function C shim.
@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "FugitiveGateway",
             dependencies: [
-                "FugitivePeer",
+                "FugitivePeer", "FugitiveWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,6 +91,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

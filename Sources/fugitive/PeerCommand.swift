@@ -28,7 +28,9 @@ struct PeerCommand: AsyncParsableCommand {
     @Option(help: "Download limit, bytes per second.") var downloadRate: Int?
     @Option(name: .customLong("fetch"), help: "A URL to fetch once the peer runs (repeatable).") var fetches: [String] = []
     @Option(help: "Serve a local HTTP gateway at HOST:PORT (GET /fetch?url=…, and a forward proxy for http:// URLs).") var gateway: String?
-    @Option(name: .customLong("gateway-allow-origin"), help: "An origin the gateway serves (repeatable; default: any).") var gatewayOrigins: [String] = []
+    @Option(name: .customLong("gateway-allow-origin"), help: "An origin the gateway serves (repeatable; default: any public one).") var gatewayOrigins: [String] = []
+    @Flag(name: .customLong("gateway-allow-private"), help: "Let the gateway fetch from private, loopback and link-local addresses (off: a web page could read your network through it).")
+    var gatewayAllowPrivate = false
     @Option(help: "Log level on standard error.") var logLevel: String = "warning"
 
     func run() async throws {
@@ -67,7 +69,8 @@ struct PeerCommand: AsyncParsableCommand {
             guard let colon = gateway.lastIndex(of: ":"), let port = Int(gateway[gateway.index(after: colon)...]) else {
                 throw ValidationError("--gateway wants HOST:PORT")
             }
-            let configuration = PeerGateway.Configuration(host: String(gateway[..<colon]), port: port, allowedOrigins: gatewayOrigins)
+            let configuration = PeerGateway.Configuration(
+                host: String(gateway[..<colon]), port: port, allowedOrigins: gatewayOrigins, allowPrivateAddresses: gatewayAllowPrivate)
             services.append(PeerGateway(peer: peer, configuration: configuration, logger: logger) { bound in
                 Self.print(["event": "gateway", "url": "http://\(configuration.host):\(bound)"])
             })

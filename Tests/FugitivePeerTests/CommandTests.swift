@@ -9,7 +9,8 @@ struct CommandTests {
     typealias Orchestrator = ServerLinkTests.Orchestrator
 
     static var binary: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(".build/debug/fugitive")
     }
 

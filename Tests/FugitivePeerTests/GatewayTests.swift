@@ -43,7 +43,7 @@ struct GatewayTests {
         let server = try await Orchestrator.start()
         let holder = try TestSwarm.start(server: server.url, targetLinks: 1)
         let user = try TestSwarm.start(server: server.url, targetLinks: 1)
-        let gateway = try await Self.gateway(user.peer, .init(port: 0))
+        let gateway = try await Self.gateway(user.peer, .init(port: 0, allowPrivateAddresses: true))
         defer { gateway.task.cancel(); Task { await holder.stop(); await user.stop(); await server.stop(); await origin.stop() } }
         try await TestSwarm.waitForLinks([holder, user], atLeast: 1)
         _ = try await holder.peer.fetch(origin.url("/app.js"))
@@ -84,8 +84,8 @@ struct GatewayTests {
         let origin = try await DigestOrigin(["/slow": .init(body: [1, 2, 3], delay: .seconds(3))])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
-        let open = try await Self.gateway(peer.peer, .init(port: 0, deadline: .seconds(1)))
-        let strict = try await Self.gateway(peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(origin.port)"]))
+        let open = try await Self.gateway(peer.peer, .init(port: 0, deadline: .seconds(1), allowPrivateAddresses: true))
+        let strict = try await Self.gateway(peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(origin.port)"], allowPrivateAddresses: true))
         defer { open.task.cancel(); strict.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
         func status(_ gateway: Running, _ target: String) async throws -> Int {
             let escaped = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!

@@ -81,18 +81,18 @@ extension LiveServerTests {
 
         @Test func originPolicyClassifiesAddresses() {
             for special in ["127.0.0.1", "10.2.3.4", "172.20.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1"] {
-                #expect(OriginPolicy.isSpecial(special.split(separator: ".").map { UInt8($0)! }), "\(special)")
+                #expect(PublicAddress.isNonPublic(special.split(separator: ".").map { UInt8($0)! }), "\(special)")
             }
             for publicAddress in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1"] {
-                #expect(!OriginPolicy.isSpecial(publicAddress.split(separator: ".").map { UInt8($0)! }), "\(publicAddress)")
+                #expect(!PublicAddress.isNonPublic(publicAddress.split(separator: ".").map { UInt8($0)! }), "\(publicAddress)")
             }
             var loopback6 = [UInt8](repeating: 0, count: 16)
             loopback6[15] = 1
-            #expect(OriginPolicy.isSpecial(loopback6))
-            #expect(OriginPolicy.isSpecial([0xfe, 0x80] + [UInt8](repeating: 0, count: 14)))
-            #expect(OriginPolicy.isSpecial([0xfd, 0x00] + [UInt8](repeating: 0, count: 14)))
-            #expect(OriginPolicy.isSpecial([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1]))
-            #expect(!OriginPolicy.isSpecial([0x26, 0x06, 0x28, 0x00] + [UInt8](repeating: 0, count: 11) + [1]))
+            #expect(PublicAddress.isNonPublic(loopback6))
+            #expect(PublicAddress.isNonPublic([0xfe, 0x80] + [UInt8](repeating: 0, count: 14)))
+            #expect(PublicAddress.isNonPublic([0xfd, 0x00] + [UInt8](repeating: 0, count: 14)))
+            #expect(PublicAddress.isNonPublic([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1]))
+            #expect(!PublicAddress.isNonPublic([0x26, 0x06, 0x28, 0x00] + [UInt8](repeating: 0, count: 11) + [1]))
             #expect(OriginPolicy.Origin("HTTPS://Example.org/x?y") == OriginPolicy.Origin("https://example.org:443"))
             #expect(OriginPolicy.Origin("ftp://example.org") == nil)
             #expect(OriginPolicy.Origin("http://[::1]:8080/a")?.port == 8080)

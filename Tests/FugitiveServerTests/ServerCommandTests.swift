@@ -7,8 +7,9 @@ extension LiveServerTests {
     @Suite("fugitive server (the command)")
     struct ServerCommandTests {
         static var binary: URL {
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/fugitive")
+            ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/fugitive")
         }
 
         @Test func runsFromAConfigFileAndStopsGracefullyOnSIGTERM() async throws {

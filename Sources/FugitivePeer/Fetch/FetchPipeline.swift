@@ -50,7 +50,8 @@ final class FetchPipeline: Sendable {
     }
 
     func fetch(
-        _ url: String, digest given: ResourceDigest?, deadline: Duration?, progress: FetchProgress.Reporter? = nil
+        _ url: String, digest given: ResourceDigest?, deadline: Duration?, destinations: DestinationPolicy = .any,
+        progress: FetchProgress.Reporter? = nil
     ) async throws(FetchError) -> Resource {
         let started = ContinuousClock.now
         let deadline = started + (deadline ?? configuration.defaultDeadline)
@@ -77,7 +78,7 @@ final class FetchPipeline: Sendable {
         var head: OriginResponse?
         if trusted == nil {
             let phase = ContinuousClock.now
-            (trusted, head) = await trustedDigest(for: url, until: deadline)
+            (trusted, head) = await trustedDigest(for: url, until: deadline, destinations: destinations)
             timings.digest = .now - phase
             try checkCancellation(url)
         }
@@ -109,23 +110,27 @@ final class FetchPipeline: Sendable {
         let phase = ContinuousClock.now
         let remaining = deadline - phase
         guard remaining > .zero else { throw FetchError(.deadlineExceeded, "no time left for the origin of \(url)") }
-        let response = try await origin.get(url, timeout: remaining, maxSize: configuration.maxResourceSize, progress: progress)
+        let response = try await origin.get(url, timeout: remaining, maxSize: configuration.maxResourceSize, policy: destinations, progress: progress)
         timings.origin = .now - phase
         let digest = ResourceDigest.sha256(of: response.bytes)
         if let expected = trusted ?? response.reprDigest, expected != digest {
             throw FetchError(.digestMismatch, "\(url) from the origin hashes to \(digest), not the trusted \(expected)")
         }
-        keep(response.bytes, digest: digest, metadata: response.metadata(url: url, storedAt: Date().timeIntervalSince1970), url: url)
+        keep(
+            response.bytes, digest: digest, metadata: response.metadata(url: url, storedAt: Date().timeIntervalSince1970), url: url,
+            announce: response.shareable)
         return done(response.bytes, digest, response.contentType, .origin)
     }
 
     /// HEAD for a `Repr-Digest` first (it also brings the caching headers), else the
     /// server's vouch.
-    private func trustedDigest(for url: String, until deadline: ContinuousClock.Instant) async -> (ResourceDigest?, OriginResponse?) {
+    private func trustedDigest(
+        for url: String, until deadline: ContinuousClock.Instant, destinations: DestinationPolicy
+    ) async -> (ResourceDigest?, OriginResponse?) {
         let headTimeout = min(configuration.headTimeout, deadline - .now)
         var head: OriginResponse?
         if headTimeout > .zero {
-            do { head = try await origin.head(url, timeout: headTimeout) } catch {
+            do { head = try await origin.head(url, timeout: headTimeout, policy: destinations) } catch {
                 logger.debug("HEAD failed; asking the server to vouch", metadata: ["url": "\(url)", "error": "\(error)"])
             }
         }
@@ -135,10 +140,12 @@ final class FetchPipeline: Sendable {
         return (await swarm.vouch(url, timeout: vouchTimeout), head)
     }
 
-    private func keep(_ bytes: [UInt8], digest: ResourceDigest, metadata: ResourceMetadata, url: String) {
+    /// Stores what was fetched and, when `announce` (the origin's answer was public, see
+    /// ``OriginResponse/shareable``), tells the server this peer holds it.
+    private func keep(_ bytes: [UInt8], digest: ResourceDigest, metadata: ResourceMetadata, url: String, announce: Bool = true) {
         do {
             try store.store(bytes, expected: digest, metadata: metadata)
-            swarm.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count)))
+            if announce { swarm.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count))) }
         } catch {
             logger.warning("could not store a fetched resource", metadata: ["url": "\(url)", "error": "\(error)"])
         }

@@ -16,6 +16,9 @@ public struct OriginResponse: Sendable, Hashable {
     public var lastModified: String?
     /// `Cache-Control: max-age` (0 for `no-cache`/`no-store`).
     public var maxAge: Int?
+    /// Whether the swarm may be told this peer holds it: not when it came through a
+    /// redirect, from a non-public address, or marked `private` or `no-store`.
+    public var shareable = true
 
     public init(
         bytes: [UInt8] = [], reprDigest: ResourceDigest? = nil, contentType: String? = nil, etag: String? = nil, lastModified: String? = nil,
@@ -36,15 +39,20 @@ public struct OriginResponse: Sendable, Hashable {
 
 /// The origin as the fetch pipeline sees it; ``HTTPOrigin`` is the real one.
 public protocol OriginFetching: Sendable {
-    /// The headers of `url` (a HEAD request), for its `Repr-Digest`.
-    func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse
+    /// The headers of `url` (a HEAD request), for its `Repr-Digest`, going only where
+    /// `policy` allows.
+    func head(_ url: String, timeout: Duration, policy: DestinationPolicy) async throws(FetchError) -> OriginResponse
     /// The whole resource; more than `maxSize` bytes is `.tooLarge`. `progress` hears of
     /// each buffer as it arrives.
-    func get(_ url: String, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?) async throws(FetchError) -> OriginResponse
+    func get(
+        _ url: String, timeout: Duration, maxSize: Int, policy: DestinationPolicy, progress: FetchProgress.Reporter?
+    ) async throws(FetchError) -> OriginResponse
 }
 
 /// Fetches from origins over HTTP(S) with AsyncHTTPClient. Task cancellation cancels
-/// the request.
+/// the request. Redirects are followed here (at most the policy's number), each hop
+/// checked by the ``DestinationPolicy`` after resolution; a plain-HTTP hop connects to
+/// the address that was checked.
 public struct HTTPOrigin: OriginFetching {
     let client: HTTPClient
 
@@ -54,28 +62,55 @@ public struct HTTPOrigin: OriginFetching {
     /// A process-wide client that fails fast: a refused connection is an answer (the
     /// fetch falls back or reports it), not something to retry until the deadline.
     public static let defaultClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
+        // Redirects are followed by `execute`, which checks every hop.
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    public func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse {
-        try await execute(url, method: .HEAD, timeout: timeout, maxSize: 0, progress: nil)
+    public func head(_ url: String, timeout: Duration, policy: DestinationPolicy = .any) async throws(FetchError) -> OriginResponse {
+        try await execute(url, method: .HEAD, timeout: timeout, maxSize: 0, policy: policy, progress: nil)
     }
 
     public func get(
-        _ url: String, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter? = nil
+        _ url: String, timeout: Duration, maxSize: Int, policy: DestinationPolicy = .any, progress: FetchProgress.Reporter? = nil
     ) async throws(FetchError) -> OriginResponse {
-        try await execute(url, method: .GET, timeout: timeout, maxSize: maxSize, progress: progress)
+        try await execute(url, method: .GET, timeout: timeout, maxSize: maxSize, policy: policy, progress: progress)
     }
 
     private func execute(
-        _ url: String, method: HTTPMethod, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?
+        _ url: String, method: HTTPMethod, timeout: Duration, maxSize: Int, policy: DestinationPolicy, progress: FetchProgress.Reporter?
     ) async throws(FetchError) -> OriginResponse {
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
-            throw FetchError(.invalidURL, "\(url) is not an absolute http(s) URL")
+        let deadline = ContinuousClock.now + timeout
+        var current = url
+        for hop in 0...policy.maxRedirects {
+            let target = try await policy.check(current)
+            let left = deadline - .now
+            guard left > .zero else { throw FetchError(.deadlineExceeded, "\(url) did not answer within \(timeout)") }
+            switch try await request(current, target: target, method: method, timeout: left, maxSize: maxSize, progress: progress) {
+            case .response(var response):
+                response.shareable = response.shareable && hop == 0 && (target.isPublic || policy.announcesPrivateDestinations)
+                return response
+            case .redirect(let location):
+                guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteString else {
+                    throw FetchError(.originStatus, "\(current) redirected to an unusable location")
+                }
+                current = next
+            }
         }
-        var request = HTTPClientRequest(url: url)
+        throw FetchError(.destinationRefused, "\(url) redirected more than \(policy.maxRedirects) times")
+    }
+
+    private enum Hop {
+        case response(OriginResponse)
+        case redirect(String)
+    }
+
+    private func request(
+        _ url: String, target: DestinationPolicy.Target, method: HTTPMethod, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?
+    ) async throws(FetchError) -> Hop {
+        var request = HTTPClientRequest(url: target.url)
+        if let host = target.hostHeader { request.headers.replaceOrAdd(name: "Host", value: host) }
         request.method = method
         // Identity only: the digest covers the representation as stored.
         request.headers.add(name: "Accept-Encoding", value: "identity")
@@ -83,6 +118,9 @@ public struct HTTPOrigin: OriginFetching {
         let amount = TimeAmount.nanoseconds(max(1, Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
         do {
             let response = try await client.execute(request, timeout: amount)
+            if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
+                return .redirect(location)
+            }
             guard (200..<300).contains(response.status.code) else {
                 throw FetchError(.originStatus, "\(url) answered \(response.status.code) \(response.status.reasonPhrase)")
             }
@@ -90,6 +128,7 @@ public struct HTTPOrigin: OriginFetching {
                 reprDigest: response.headers.first(name: "Repr-Digest").flatMap(ReprDigest.sha256(fromHeader:)),
                 contentType: response.headers.first(name: "Content-Type"), etag: response.headers.first(name: "ETag"),
                 lastModified: response.headers.first(name: "Last-Modified"), maxAge: Self.maxAge(response.headers))
+            result.shareable = !Self.isPrivate(response.headers)
             if method == .GET {
                 if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxSize {
                     throw FetchError(.tooLarge, "\(url) is \(length) bytes, over the limit of \(maxSize)")
@@ -105,7 +144,7 @@ public struct HTTPOrigin: OriginFetching {
                 }
                 result.bytes = body.readBytes(length: body.readableBytes) ?? []
             }
-            return result
+            return .response(result)
         } catch let error as FetchError {
             throw error
         } catch is CancellationError {
@@ -120,6 +159,12 @@ public struct HTTPOrigin: OriginFetching {
             if Task.isCancelled { throw FetchError(.cancelled, "the request to \(url) was cancelled") }
             throw FetchError(.originUnreachable, "\(url): \(error)")
         }
+    }
+
+    /// Whether the response is meant for this client only (`private`, `no-store`).
+    static func isPrivate(_ headers: HTTPHeaders) -> Bool {
+        headers[canonicalForm: "Cache-Control"].contains { ["private", "no-store"].contains($0.lowercased().trimmingCharacters(in: .whitespaces)) }
+            || headers[canonicalForm: "Cache-Control"].contains { $0.lowercased().hasPrefix("private=") }
     }
 
     /// Seconds the response may be reused for: `no-store`/`no-cache` → 0, else `max-age`.

@@ -57,6 +57,7 @@ public struct FetchError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case invalidURL, originUnreachable, originStatus, digestMismatch, tooLarge, deadlineExceeded, cancelled, store
+            case destinationRefused
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -77,6 +78,9 @@ public struct FetchError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let cancelled = Code(.cancelled)
         /// The store failed.
         public static let store = Code(.store)
+        /// The ``DestinationPolicy`` refused the URL or a redirect hop (a non-public
+        /// address, an origin off the allowlist, too many redirects).
+        public static let destinationRefused = Code(.destinationRefused)
 
         public var description: String { value.rawValue }
     }

@@ -131,6 +131,16 @@ public final class Peer: Service, Sendable {
         try await pipeline.fetch(url, digest: digest, deadline: deadline, progress: progress)
     }
 
+    /// ``fetch(_:digest:deadline:)`` with the origin (and every redirect hop) limited to
+    /// what `destinations` allows, e.g. public addresses only for a gateway that fetches for
+    /// web pages; `progress` as in ``fetch(_:digest:deadline:progress:)``.
+    public func fetch(
+        _ url: String, digest: ResourceDigest? = nil, deadline: Duration? = nil, destinations: DestinationPolicy,
+        progress: FetchProgress.Reporter? = nil
+    ) async throws(FetchError) -> Resource {
+        try await pipeline.fetch(url, digest: digest, deadline: deadline, destinations: destinations, progress: progress)
+    }
+
     /// This peer's id in the current server session.
     public var id: PeerID? { serverLink.welcome?.peer }
 

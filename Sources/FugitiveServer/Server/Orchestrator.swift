@@ -138,7 +138,7 @@ public final class Orchestrator: Sendable {
                 let answer: ServerMessage
                 do {
                     guard let voucher else { throw WireError(.originNotAllowed, "this server vouches for no origin") }
-                    let vouched = try await voucher.vouch(for: request.url)
+                    let vouched = try await voucher.vouch(for: request.url, requester: id)
                     answer = .vouched(Vouched(requestID: request.requestID, url: request.url, digest: vouched.digest, size: vouched.size))
                 } catch {
                     let failure = error as? WireError ?? WireError(.originFailed, "\(error)")

@@ -185,6 +185,10 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         for proxy in trustedProxies {
             try check(NetworkAddress(proxy) != nil, "trustedProxies: '\(proxy)' is not an IP address")
         }
+        try check(
+            vouch.fetchesInFlightPerPeer >= 1 && vouch.fetchesPerMinutePerPeer >= 1 && vouch.fetchesInFlight >= 1 && vouch.fetchesPerMinute >= 1,
+            "vouch fetch limits must be ≥ 1")
+        try check(vouch.timeout > 0 && vouch.failureTTL >= 0 && vouch.minimumTTL >= 0, "vouch.timeout must be > 0, failureTTL and minimumTTL ≥ 0")
         for origin in vouch.allowedOrigins {
             try check(OriginPolicy.Origin(origin) != nil, "vouch.allowedOrigins: '\(origin)' is not scheme://host[:port]")
         }
@@ -239,15 +243,30 @@ public struct VouchConfiguration: Sendable, Codable, Equatable {
     public var maxBytes = 256 << 20
     /// Seconds a digest is cached when the origin gives no caching headers. Default 300.
     public var defaultTTL = 300.0
-    /// Seconds one origin fetch may take. Default 30.
+    /// Seconds one origin fetch may take, body included. Default 30.
     public var timeout = 30.0
+    /// Seconds a failed vouch is answered again without a fetch. Default 10.
+    public var failureTTL = 10.0
+    /// Seconds even an uncacheable (`no-store`) digest is reused by this instance. Default 5.
+    public var minimumTTL = 5.0
+    /// Origin fetches one peer may have under way. Default 2.
+    public var fetchesInFlightPerPeer = 2
+    /// Origin fetches one peer may cause per minute. Default 20.
+    public var fetchesPerMinutePerPeer = 20
+    /// Origin fetches under way in total. Default 16.
+    public var fetchesInFlight = 16
+    /// Origin fetches per minute in total. Default 240.
+    public var fetchesPerMinute = 240
 
     public init(allowedOrigins: [String] = [], allowPrivateAddresses: Bool = false) {
         self.allowedOrigins = allowedOrigins
         self.allowPrivateAddresses = allowPrivateAddresses
     }
 
-    enum CodingKeys: String, CodingKey { case allowedOrigins, allowPrivateAddresses, maxBytes, defaultTTL, timeout }
+    enum CodingKeys: String, CodingKey {
+        case allowedOrigins, allowPrivateAddresses, maxBytes, defaultTTL, timeout, failureTTL, minimumTTL
+        case fetchesInFlightPerPeer, fetchesPerMinutePerPeer, fetchesInFlight, fetchesPerMinute
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -257,6 +276,12 @@ public struct VouchConfiguration: Sendable, Codable, Equatable {
         maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? d.maxBytes
         defaultTTL = try c.decodeIfPresent(Double.self, forKey: .defaultTTL) ?? d.defaultTTL
         timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? d.timeout
+        failureTTL = try c.decodeIfPresent(Double.self, forKey: .failureTTL) ?? d.failureTTL
+        minimumTTL = try c.decodeIfPresent(Double.self, forKey: .minimumTTL) ?? d.minimumTTL
+        fetchesInFlightPerPeer = try c.decodeIfPresent(Int.self, forKey: .fetchesInFlightPerPeer) ?? d.fetchesInFlightPerPeer
+        fetchesPerMinutePerPeer = try c.decodeIfPresent(Int.self, forKey: .fetchesPerMinutePerPeer) ?? d.fetchesPerMinutePerPeer
+        fetchesInFlight = try c.decodeIfPresent(Int.self, forKey: .fetchesInFlight) ?? d.fetchesInFlight
+        fetchesPerMinute = try c.decodeIfPresent(Int.self, forKey: .fetchesPerMinute) ?? d.fetchesPerMinute
     }
 }
 

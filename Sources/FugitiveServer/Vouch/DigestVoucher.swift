@@ -9,6 +9,9 @@ import NIOCore
 /// from its origin and cached as long as the origin's caching headers allow. Concurrent
 /// requests for one URL share a single fetch. Only origins the ``OriginPolicy`` allows
 /// are fetched, and redirects are never followed (a redirect could leave the allowlist).
+/// Origin fetches are bounded per peer and in total (``VouchLimits``), failures and
+/// uncacheable answers are remembered briefly, a plain-HTTP fetch connects to the address
+/// the policy checked, and the whole fetch has one deadline.
 public actor DigestVoucher {
     /// What the server vouches for.
     public struct Vouched: Sendable, Equatable {
@@ -29,6 +32,14 @@ public actor DigestVoucher {
     let registry: (any ClusterStore)?
     var cache: [String: Entry] = [:]
     var inFlight: [String: Task<(Vouched, Duration), any Error>] = [:]
+    /// Recent failures, answered again without a fetch until they expire.
+    var failures: [String: Failure] = [:]
+    var limits: VouchLimits
+
+    struct Failure {
+        let error: WireError
+        let expires: ContinuousClock.Instant
+    }
     /// Origin fetches made, for tests and statistics: the cache's effect is observable.
     public private(set) var fetches = 0
     static let maxCacheEntries = 10_000
@@ -37,6 +48,7 @@ public actor DigestVoucher {
         self.configuration = configuration
         self.registry = registry
         self.policy = OriginPolicy(configuration)
+        self.limits = VouchLimits(configuration: configuration, now: .now)
         self.logger = logger
         var http = HTTPClient.Configuration(redirectConfiguration: .disallow)
         http.timeout = .init(connect: .seconds(5), read: .seconds(Int64(configuration.timeout)))
@@ -48,12 +60,28 @@ public actor DigestVoucher {
         try? await client.shutdown()
     }
 
-    /// The digest and size of the resource at `url`, from cache or by fetching it.
-    /// Throws `origin-not-allowed` or `origin-failed`.
-    public func vouch(for url: String) async throws(WireError) -> Vouched {
+    /// The digest and size of the resource at `url`, from cache or by fetching it, for
+    /// `requester` (whose share of origin fetches is bounded, see ``VouchLimits``).
+    /// Throws `origin-not-allowed`, `origin-failed` or `rate-limited`.
+    public func vouch(for url: String, requester: PeerID? = nil) async throws(WireError) -> Vouched {
         let now = ContinuousClock.now
         if let entry = cache[url], entry.expires > now { return entry.vouched }
-        try await policy.check(url)
+        if let failure = failures[url], failure.expires > now { throw failure.error }
+        do throws(WireError) {
+            return try await resolve(url, requester: requester, now: now)
+        } catch {
+            // Failures are remembered briefly: asking again for a dead or refused URL does
+            // not make the server fetch again.
+            if error.code != .rateLimited {
+                if failures.count >= Self.maxCacheEntries { failures = failures.filter { $0.value.expires > now } }
+                if failures.count < Self.maxCacheEntries { failures[url] = Failure(error: error, expires: now + .seconds(configuration.failureTTL)) }
+            }
+            throw error
+        }
+    }
+
+    private func resolve(_ url: String, requester: PeerID?, now: ContinuousClock.Instant) async throws(WireError) -> Vouched {
+        let addresses = try await policy.check(url)
         if let registered = try? await registry?.registeredDigest(for: url) {
             let ttl = Duration.seconds(registered.expiresAt - Date().timeIntervalSince1970)
             let vouched = Vouched(digest: registered.digest, size: registered.size)
@@ -64,11 +92,21 @@ public actor DigestVoucher {
         if let running = inFlight[url] {
             task = running
         } else {
+            try limits.admit(requester, now: now)
             fetches += 1
             let (client, configuration, logger) = (client, configuration, logger)
-            task = Task { try await Self.fetch(url, client: client, configuration: configuration, logger: logger) }
+            task = Task {
+                try await Self.fetch(url, pinnedTo: addresses.first, client: client, configuration: configuration, logger: logger)
+            }
             inFlight[url] = task
+            let limitsRequester = requester
+            defer { limits.finish(limitsRequester) }
+            return try await finish(url, task: task, now: now)
         }
+        return try await finish(url, task: task, now: now)
+    }
+
+    private func finish(_ url: String, task: Task<(Vouched, Duration), any Error>, now: ContinuousClock.Instant) async throws(WireError) -> Vouched {
         defer { inFlight[url] = nil }
         do {
             let (vouched, ttl) = try await task.value
@@ -80,9 +118,12 @@ public actor DigestVoucher {
                     logger.warning("cluster: could not register a vouched digest", metadata: ["error": "\(error)"])
                 }
             }
-            if ttl > .zero {
+            // Even `no-store` is kept a moment here (not in the cluster's registry): a burst
+            // of vouches for it costs one fetch, not one each.
+            let kept = max(ttl, .seconds(configuration.minimumTTL))
+            if kept > .zero {
                 if cache.count >= Self.maxCacheEntries { cache = cache.filter { $0.value.expires > now } }
-                if cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + ttl) }
+                if cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + kept) }
             }
             return vouched
         } catch let error as WireError {
@@ -92,10 +133,36 @@ public actor DigestVoucher {
         }
     }
 
-    static func fetch(_ url: String, client: HTTPClient, configuration: VouchConfiguration, logger: Logger) async throws -> (Vouched, Duration) {
+    /// Fetches and hashes `url`; the whole of it — connection, head and body — within the
+    /// configured timeout (a dripping origin cannot hold a vouch longer).
+    static func fetch(
+        _ url: String, pinnedTo address: [UInt8]?, client: HTTPClient, configuration: VouchConfiguration, logger: Logger
+    ) async throws -> (Vouched, Duration) {
+        let timeout = Duration.milliseconds(Int64(configuration.timeout * 1000))
+        return try await withThrowingTaskGroup(of: (Vouched, Duration)?.self) { group in
+            group.addTask { try await download(url, pinnedTo: address, client: client, configuration: configuration, logger: logger) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw WireError(.originFailed, "the origin did not deliver \(url.prefix(200)) within \(configuration.timeout) s")
+            }
+            return result
+        }
+    }
+
+    static func download(
+        _ url: String, pinnedTo address: [UInt8]?, client: HTTPClient, configuration: VouchConfiguration, logger: Logger
+    ) async throws -> (Vouched, Duration) {
         var request = HTTPClientRequest(url: url)
+        if let address, let pinned = PublicAddress.pinned(url, to: address) {
+            request = HTTPClientRequest(url: pinned.url)
+            request.headers.replaceOrAdd(name: "Host", value: pinned.host)
+        }
         request.method = .GET
-        let response = try await client.execute(request, timeout: .seconds(Int64(configuration.timeout)), logger: logger)
+        let response = try await client.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)), logger: logger)
         guard response.status == .ok else {
             throw WireError(.originFailed, "origin answered \(response.status.code) for \(url.prefix(200))")
         }

@@ -14,6 +14,8 @@ final class DigestOrigin: Sendable {
         var cacheControl = "max-age=3600"
         /// The answer waits this long (a slow origin).
         var delay: Duration = .zero
+        /// Answer `302 Found` to this location instead of the body.
+        var redirect: String? = nil
     }
 
     let port: Int
@@ -37,6 +39,10 @@ final class DigestOrigin: Sendable {
         @Sendable func respond(_ path: String, body: Bool) -> Response {
             guard let resource = resources[path] else { return Response(status: .notFound) }
             var headers = HTTPFields()
+            if let location = resource.redirect {
+                headers[.location] = location
+                return Response(status: .found, headers: headers)
+            }
             headers[.contentType] = resource.contentType
             headers[.cacheControl] = resource.cacheControl
             headers[.init("Repr-Digest")!] = ReprDigest.headerValue(for: ResourceDigest.sha256(of: resource.body))

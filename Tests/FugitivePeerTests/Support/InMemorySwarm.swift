@@ -126,7 +126,7 @@ final class InMemoryOrigin: OriginFetching {
         self.delay = delay
     }
 
-    func head(_ url: String, timeout: Duration) async throws(FetchError) -> OriginResponse {
+    func head(_ url: String, timeout: Duration, policy: DestinationPolicy) async throws(FetchError) -> OriginResponse {
         log.withLock { $0.heads += 1 }
         guard var response = resources[url] else { throw FetchError(.originStatus, "404") }
         response.bytes = []
@@ -134,7 +134,9 @@ final class InMemoryOrigin: OriginFetching {
         return response
     }
 
-    func get(_ url: String, timeout: Duration, maxSize: Int, progress: FetchProgress.Reporter?) async throws(FetchError) -> OriginResponse {
+    func get(
+        _ url: String, timeout: Duration, maxSize: Int, policy: DestinationPolicy, progress: FetchProgress.Reporter?
+    ) async throws(FetchError) -> OriginResponse {
         log.withLock { $0.gets += 1 }
         try? await Task.sleep(for: min(delay, timeout))
         if delay > timeout { throw FetchError(.deadlineExceeded, "no answer within \(timeout)") }

@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import FugitiveGateway
+import FugitivePeer
+import FugitiveWire
+import NIOCore
+import Testing
+
+/// The gateway is no open proxy and no way into the user's network: a cross-site page, a
+/// redirect off the allowlist, a private destination, a rebound name and the gateway's own
+/// address in any spelling are refused, and only public answers are announced to the swarm.
+@Suite("Gateway security", .serialized, .timeLimit(.minutes(2)))
+struct GatewaySecurityTests {
+    typealias Orchestrator = ServerLinkTests.Orchestrator
+
+    static func get(_ url: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String, headers: [String: String]) {
+        var request = HTTPClientRequest(url: url)
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let fields = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        return (Int(response.status.code), String(buffer: body), fields)
+    }
+
+    static func fetch(_ gateway: GatewayTests.Running, _ target: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String, headers: [String: String]) {
+        let escaped = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        return try await get("\(gateway.url)/fetch?url=\(escaped)", headers: headers)
+    }
+
+    @Test func privateDestinationsAreRefusedByDefaultAfterResolution() async throws {
+        let origin = try await DigestOrigin(["/secret": .init(body: Array("internal".utf8))])
+        let server = try await Orchestrator.start()
+        let peer = try TestSwarm.start(server: server.url)
+        let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0))
+        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        // By address, by a name that resolves to loopback, and in legacy spellings.
+        for target in [
+            origin.url("/secret"), "http://localhost:\(origin.port)/secret", "http://127.1:\(origin.port)/secret",
+            "http://2130706433:\(origin.port)/secret", "http://[::ffff:127.0.0.1]:\(origin.port)/secret",
+        ] {
+            let answer = try await Self.fetch(gateway, target)
+            #expect(answer.status == 403, "\(target): \(answer.status) \(answer.body)")
+            #expect(answer.body.contains("non-public"), "\(answer.body)")
+        }
+        #expect(origin.totalGets == 0, "the origin was reached")
+    }
+
+    @Test func redirectsAreCheckedHopByHopAndNeverAnnounced() async throws {
+        let inner = try await DigestOrigin(["/inner": .init(body: Array("behind the allowlist".utf8))])
+        let outer = try await DigestOrigin([
+            "/out": .init(body: [], redirect: inner.url("/inner")), "/here": .init(body: [], redirect: "/page"),
+            "/page": .init(body: Array("same origin".utf8)),
+        ])
+        let server = try await Orchestrator.start()
+        let peer = try TestSwarm.start(server: server.url)
+        let allowlisted = try await GatewayTests.gateway(
+            peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(outer.port)"], allowPrivateAddresses: true))
+        defer { allowlisted.task.cancel(); Task { await peer.stop(); await server.stop(); await outer.stop(); await inner.stop() } }
+        let escaped = try await Self.fetch(allowlisted, outer.url("/out"))
+        #expect(escaped.status == 403 && escaped.body.contains("not an allowed origin"), "\(escaped.status) \(escaped.body)")
+        #expect(inner.totalGets == 0)
+        // A redirect inside the allowlist is followed, but what came through it is not announced.
+        let followed = try await Self.fetch(allowlisted, outer.url("/here"))
+        #expect(followed.status == 200 && followed.body == "same origin")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(server.server.orchestrator.statistics().holdings == 0, "a redirected answer was announced")
+    }
+
+    @Test func privateAnswersAndPrivateAddressesAreNotAnnounced() async throws {
+        let origin = try await DigestOrigin([
+            "/mine": .init(body: Array("per user".utf8), cacheControl: "private, max-age=60"),
+            "/never": .init(body: Array("no store".utf8), cacheControl: "no-store"),
+            "/public": .init(body: Array("public".utf8)),
+        ])
+        let server = try await Orchestrator.start()
+        let peer = try TestSwarm.start(server: server.url)
+        let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
+        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        try await TestSwarm.wait("the peer's session") { peer.peer.id != nil }
+        for path in ["/mine", "/never", "/public"] { _ = try await peer.peer.fetch(origin.url(path)) }
+        // Only the public answer is announced (the peer's own fetches may share what its
+        // operator's network serves).
+        try await TestSwarm.wait("the public holding") { server.server.orchestrator.statistics().holdings == 1 }
+        // Through the gateway, a private address is never announced, even when allowed.
+        #expect(try await Self.fetch(gateway, origin.url("/gateway-only")).status == 502)
+        let viaGateway = try await DigestOrigin(["/g": .init(body: Array("g".utf8))])
+        defer { Task { await viaGateway.stop() } }
+        #expect(try await Self.fetch(gateway, viaGateway.url("/g")).status == 200)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(server.server.orchestrator.statistics().holdings == 1)
+    }
+
+    @Test func crossSiteRequestsForeignHostsAndItselfAreRefused() async throws {
+        let origin = try await DigestOrigin(["/x": .init(body: Array("x".utf8))])
+        let server = try await Orchestrator.start()
+        let peer = try TestSwarm.start(server: server.url)
+        let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
+        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        let target = origin.url("/x")
+        #expect(try await Self.fetch(gateway, target).status == 200)
+        // A page of another site (an <img>, a fetch) is refused.
+        #expect(try await Self.fetch(gateway, target, headers: [("Sec-Fetch-Site", "cross-site")]).status == 403)
+        #expect(try await Self.fetch(gateway, target, headers: [("Sec-Fetch-Site", "same-site")]).status == 403)
+        #expect(try await Self.fetch(gateway, target, headers: [("Origin", "https://evil.example")]).status == 403)
+        // `/fetch` under a name that is not the gateway's (a DNS-rebound page) is refused.
+        let rebound = try await Self.fetch(gateway, target, headers: [("Host", "evil.example:\(gateway.port)")])
+        #expect(rebound.status == 421, "\(rebound.status) \(rebound.body)")
+        // As a proxy, the gateway never fetches from itself, however its address is spelled.
+        for spelling in ["127.1", "2130706433", "0x7f.0.0.1", "[::ffff:127.0.0.1]", "0", "app.localhost"] {
+            let started = ContinuousClock.now
+            let answer = try await Self.get("\(gateway.url)/x", headers: [("Host", "\(spelling):\(gateway.port)")])
+            #expect(answer.status == 403 && answer.body.contains("does not fetch from itself"), "\(spelling): \(answer.status) \(answer.body)")
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+        #expect(try await Self.fetch(gateway, target).headers["x-content-type-options"] == "nosniff")
+    }
+}
