@@ -16,6 +16,7 @@ struct GetCommand: AsyncParsableCommand {
     @Argument(help: "The resource's absolute http(s) URL.") var url: String
     @Option(name: .customLong("server"), help: "ws(s)://host:port/v1/signal of an orchestrator (repeatable).") var servers: [String] = []
     @Option(help: "The swarm (default: the URL's origin).") var swarm: String?
+    @Option(name: .customLong("join-token"), help: "A join token (JWT) for a swarm the orchestrator admits by token.") var joinToken: String?
     @Option(help: "The SHA-256 the bytes must have: sha256:<hex> or <hex>.") var digest: String?
     @Option(name: .shortAndLong, help: "Write the bytes to this file (default: standard output).") var output: String?
     @Option(help: "Directory (or SQLite file) of a persistent store to use.") var store: String?
@@ -36,9 +37,10 @@ struct GetCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "fugitive.get")
         logger.logLevel = .error
-        let configuration = Peer.Configuration(
+        var configuration = Peer.Configuration(
             servers: servers.isEmpty ? ["ws://127.0.0.1:8080/v1/signal"] : servers, swarm: swarm ?? origin, targetLinks: 2, maxLinks: 4,
             store: ResourceStore.Configuration(path: PeerCommand.storeFile(store)), localAddresses: localAddresses)
+        configuration.joinToken = joinToken
         let peer = try Peer(configuration: configuration, logger: logger)
         let running = Task { try? await peer.run() }
         defer { running.cancel() }

@@ -18,6 +18,7 @@ struct PeerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("server"), help: "ws(s)://host:port/v1/signal of an orchestrator (repeatable: fail-over).") var servers: [String]
     @Option(help: "The swarm to join (e.g. the origin the resources come from).") var swarm: String
+    @Option(name: .customLong("join-token"), help: "A join token (JWT) for a swarm the orchestrator admits by token.") var joinToken: String?
     @Option(help: "Directory (or SQLite file) of the persistent store (default: in memory).") var store: String?
     @Option(help: "Bytes kept in memory.") var memoryBytes = 64 << 20
     @Option(help: "Bytes kept in the persistent store.") var diskBytes = 1 << 30
@@ -42,10 +43,11 @@ struct PeerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fugitive.peer")
-        let configuration = Peer.Configuration(
+        var configuration = Peer.Configuration(
             servers: servers, swarm: swarm, targetLinks: targetLinks, maxLinks: maxLinks,
             store: ResourceStore.Configuration(memoryBytes: memoryBytes, diskBytes: diskBytes, path: Self.storeFile(store)), uploadBytesPerSecond: uploadRate,
             downloadBytesPerSecond: downloadRate, localAddresses: localAddresses)
+        configuration.joinToken = joinToken
         let peer: Peer
         do { peer = try Peer(configuration: configuration, logger: logger) } catch { throw ValidationError("\(error)") }
         let printer = Task {

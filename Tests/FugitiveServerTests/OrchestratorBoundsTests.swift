@@ -140,3 +140,25 @@ import Testing
         #expect(state.holdingBytes == 0)
     }
 }
+
+extension OrchestratorBoundsTests {
+    /// URL → digest was last-writer-wins, and a liar's departure took the honest entry with it.
+    @Test func aLiarNeitherReplacesNorRemovesAnHonestURLEntry() throws {
+        var state = OrchestratorState()
+        let url = "https://o.example/app.js"
+        let (honest, forged) = (Self.digest(1), Self.digest(2))
+        for id: PeerID in ["h1", "h2", "liar", "asker"] { _ = try join(&state, id) }
+        _ = state.receive(.have(Have(holdings: [Holding(digest: honest, url: url, size: 1)])), from: "h1", now: start)
+        _ = state.receive(.have(Have(holdings: [Holding(digest: honest, url: url, size: 1)])), from: "h2", now: start)
+        _ = state.receive(.have(Have(holdings: [Holding(digest: forged, url: url, size: 1)])), from: "liar", now: start)
+        func byURL() -> Holders? {
+            for case .send("asker", .holders(let holders)) in state.receive(.whoHas(WhoHas(requestID: 1, url: url, limit: 8)), from: "asker", now: start) {
+                return holders
+            }
+            return nil
+        }
+        #expect(byURL()?.digest == honest, "the last announcement won")
+        _ = state.disconnect("liar", now: start, park: false)
+        #expect(byURL()?.digest == honest && Set(byURL()?.peers ?? []) == ["h1", "h2"], "the liar's departure took the entry")
+    }
+}

@@ -43,7 +43,7 @@ public final class Peer: Service, Sendable {
         serverLink = ServerLink(
             configuration: .init(
                 servers: configuration.servers, swarm: configuration.swarm, targetPeers: configuration.targetLinks, maxPeers: configuration.maxLinks,
-                backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap),
+                backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap, joinToken: configuration.joinToken),
             holdings: { (try? store.holdings()) ?? [] }, logger: logger)
         loop = GLibEventLoop(name: "fugitive-peer-ice")
         let counters = self.counters

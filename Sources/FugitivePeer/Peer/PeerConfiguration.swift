@@ -49,6 +49,8 @@ extension Peer {
         /// How often links are checked (target, eviction) and round trips measured.
         public var maintenanceInterval: Duration
         public var rttInterval: Duration
+        /// A join token from the site's backend, for swarms the orchestrator admits by token.
+        public var joinToken: String? = nil
 
         public init(
             servers: [String], swarm: String, targetLinks: Int = 4, maxLinks: Int = 8, store: ResourceStore.Configuration = .init(),

@@ -24,11 +24,14 @@ public final class ServerLink: Service, Sendable {
         /// server that accepts but never answers — e.g. one shutting down — would
         /// otherwise hold the link until the socket times out).
         public var welcomeTimeout: Duration
+        /// Sent in `hello` for swarms that admit by token.
+        public var joinToken: String?
 
         public init(
             servers: [String], swarm: String, targetPeers: Int = 4, maxPeers: Int = 8, backoffBase: Duration = .milliseconds(500),
-            backoffCap: Duration = .seconds(30), announceBatch: Int = 256, welcomeTimeout: Duration = .seconds(10)
+            backoffCap: Duration = .seconds(30), announceBatch: Int = 256, welcomeTimeout: Duration = .seconds(10), joinToken: String? = nil
         ) {
+            self.joinToken = joinToken
             self.servers = servers
             self.swarm = swarm
             self.targetPeers = targetPeers
@@ -108,7 +111,8 @@ public final class ServerLink: Service, Sendable {
     private func session(with server: String, resumeToken: String?) async -> (Bool, String, String?) {
         let (outgoing, outgoingSink) = AsyncStream.makeStream(of: ServerMessage.self)
         let outcome = SessionOutcome()
-        let hello = Hello(swarm: configuration.swarm, targetPeers: configuration.targetPeers, maxPeers: configuration.maxPeers, resumeToken: resumeToken, agent: "fugitive-swift")
+        let hello = Hello(swarm: configuration.swarm, targetPeers: configuration.targetPeers, maxPeers: configuration.maxPeers, resumeToken: resumeToken, agent: "fugitive-swift",
+            joinToken: configuration.joinToken)
         let welcomeTimeout = configuration.welcomeTimeout
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {

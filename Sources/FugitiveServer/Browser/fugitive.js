@@ -523,6 +523,7 @@ class Link {
  * @property {number} [peerPhaseMs] how long peers are asked before the origin (3000)
  * @property {number} [uploadSlots] concurrent uploads in total (8), and per peer (2)
  * @property {number} [uploadSlotsPerPeer]
+ * @property {string} [joinToken] a join token (JWT) from the site's backend, for swarms that admit by token
  * @property {boolean} [corruptsUploadsForTesting] make this peer a liar (tests only)
  */
 
@@ -547,6 +548,8 @@ export class Fugitive extends EventTarget {
     this.swarm = options.swarm ?? location.origin;
     this.targetLinks = options.targetLinks ?? 4;
     this.maxLinks = options.maxLinks ?? 8;
+    /** A join token from the site's backend, for swarms the orchestrator admits by token. */
+    this.joinToken = options.joinToken ?? null;
     this.peerPhaseMs = options.peerPhaseMs ?? 3000;
     this.maxResourceSize = options.maxResourceSize ?? 256 << 20;
     this.uploadSlots = options.uploadSlots ?? 8;
@@ -581,7 +584,7 @@ export class Fugitive extends EventTarget {
         const socket = new WebSocket(this.serverURL);
         socket.binaryType = "arraybuffer";
         this.socket = socket;
-        socket.onopen = () => socket.send(frame(ServerType.hello, { s: this.swarm, t: this.targetLinks, m: this.maxLinks, r: token ?? undefined, a: "fugitive-js" }));
+        socket.onopen = () => socket.send(frame(ServerType.hello, { s: this.swarm, t: this.targetLinks, m: this.maxLinks, r: token ?? undefined, a: "fugitive-js", j: this.joinToken ?? undefined }));
         socket.onmessage = (event) => {
           let message;
           try { message = parseFrame(new Uint8Array(event.data)); } catch (error) { this.log("bad server frame", error); socket.close(); return; }

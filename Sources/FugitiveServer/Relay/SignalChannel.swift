@@ -77,7 +77,7 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
                             remote: channel.remoteAddress?.ipAddress, forwardedFor: head.headers["X-Forwarded-For"], trusted: trustedProxies)
                         let handler = SignalHandler(
                             orchestrator: orchestrator, configuration: configuration, codec: WireCodec(limits: configuration.wireLimits),
-                            client: client, logger: self.logger)
+                            client: client, pageOrigin: SwarmAdmission.pageOrigin(in: head.headers["Origin"]), logger: self.logger)
                         try channel.pipeline.syncOperations.addHandlers(
                             NIOWebSocketFrameAggregator(
                                 minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: maxFrameSize),

@@ -27,6 +27,8 @@ final class SignalHandler: ChannelInboundHandler {
     private let codec: WireCodec
     private let host: String
     private let address: NetworkAddress?
+    /// The upgrade's `Origin` header: the page a browser peer runs on.
+    private let pageOrigin: String?
     private var logger: Logger
     private var limiter: RateLimiter
     private var context: ChannelHandlerContext?
@@ -41,7 +43,12 @@ final class SignalHandler: ChannelInboundHandler {
     static let maxEarlyMessages = 32
 
     /// - Parameter client: the client's IP address as text (after trusted proxies).
-    init(orchestrator: Orchestrator, configuration: ServerConfiguration, codec: WireCodec, client: String?, logger: Logger) {
+    /// - Parameter pageOrigin: the upgrade request's `Origin` header, if any.
+    init(
+        orchestrator: Orchestrator, configuration: ServerConfiguration, codec: WireCodec, client: String?, pageOrigin: String? = nil,
+        logger: Logger
+    ) {
+        self.pageOrigin = pageOrigin
         self.orchestrator = orchestrator
         self.configuration = configuration
         self.codec = codec
@@ -195,6 +202,11 @@ final class SignalHandler: ChannelInboundHandler {
         guard case .hello(let hello) = message else {
             return fail(WireError(.unexpectedMessage, "the first message must be hello, not type \(message.type)"))
         }
+        do {
+            try configuration.admission.rule(for: hello.swarm).admit(hello, pageOrigin: pageOrigin)
+        } catch {
+            return fail(error)
+        }
         guard orchestrator.resumesElsewhere(hello), let context else { return join(hello, stored: nil) }
         // The session may be another instance's: look it up without blocking the loop.
         early = []
@@ -273,7 +285,7 @@ final class SignalHandler: ChannelInboundHandler {
 
     static func closeCode(for code: WireErrorCode) -> WebSocketErrorCode {
         switch code.rawValue {
-        case 1000..<2000: .policyViolation
+        case 1000..<2000, WireErrorCode.notAdmitted.rawValue: .policyViolation
         case WireErrorCode.shuttingDown.rawValue: .goingAway
         default: .normalClosure
         }

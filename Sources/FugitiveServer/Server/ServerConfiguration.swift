@@ -66,6 +66,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var tls: TLSFiles?
     /// Running as one instance of a cluster; a single instance in memory by default.
     public var cluster = ClusterConfiguration()
+    /// Who may join which swarm (page origins, join tokens); every swarm open by default.
+    public var admission = AdmissionConfiguration()
 
     public init() {}
 
@@ -111,7 +113,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         case outboundQueueLimit, peersPerSwarm, holdingsPerPeer, pairTimeout, heartbeatInterval
         case heartbeatTimeout, resumeGrace, iceServers, vouch, tls, cluster
         case maxConnections, requestHeadTimeout, ipv6LimitPrefix, parkedPerAddress, maxParkedSessions
-        case holdingBytesPerAddress, maxHoldingBytes, operatorToken, holdingBytesPerPeer
+        case holdingBytesPerAddress, maxHoldingBytes, operatorToken, holdingBytesPerPeer, admission
     }
 
     /// Decodes a partial configuration: absent keys keep their defaults, unknown keys
@@ -155,6 +157,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         holdingBytesPerAddress = try value(.holdingBytesPerAddress, d.holdingBytesPerAddress)
         maxHoldingBytes = try value(.maxHoldingBytes, d.maxHoldingBytes)
         holdingBytesPerPeer = try value(.holdingBytesPerPeer, d.holdingBytesPerPeer)
+        admission = try value(.admission, d.admission)
         operatorToken = try c.decodeIfPresent(String.self, forKey: .operatorToken)
     }
 
@@ -182,6 +185,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         try check(heartbeatTimeout > heartbeatInterval, "heartbeatTimeout must exceed heartbeatInterval")
         try cluster.validate()
+        try admission.validate()
         for proxy in trustedProxies {
             try check(NetworkAddress(proxy) != nil, "trustedProxies: '\(proxy)' is not an IP address")
         }

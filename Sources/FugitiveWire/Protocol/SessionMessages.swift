@@ -10,17 +10,20 @@ public struct Hello: WireBody {
     public var resumeToken: String?
     /// Free text naming the software, for logs and the dashboard.
     public var agent: String?
+    /// A join token from the site's backend (a JWT), for swarms that admit by token.
+    public var joinToken: String?
 
     enum CodingKeys: String, CodingKey {
-        case swarm = "s", targetPeers = "t", maxPeers = "m", resumeToken = "r", agent = "a"
+        case swarm = "s", targetPeers = "t", maxPeers = "m", resumeToken = "r", agent = "a", joinToken = "j"
     }
 
-    public init(swarm: String, targetPeers: Int, maxPeers: Int, resumeToken: String? = nil, agent: String? = nil) {
+    public init(swarm: String, targetPeers: Int, maxPeers: Int, resumeToken: String? = nil, agent: String? = nil, joinToken: String? = nil) {
         self.swarm = swarm
         self.targetPeers = targetPeers
         self.maxPeers = maxPeers
         self.resumeToken = resumeToken
         self.agent = agent
+        self.joinToken = joinToken
     }
 
     public func validate(_ limits: WireLimits) throws(WireError) {
@@ -31,6 +34,7 @@ public struct Hello: WireBody {
         }
         try limits.check(resumeToken, max: limits.maxTextLength, "hello.resumeToken")
         try limits.check(agent, max: limits.maxTextLength, "hello.agent")
+        try limits.check(joinToken, max: 4096, "hello.joinToken")
     }
 }
 

@@ -18,13 +18,24 @@ final class TestOrigin: Sendable {
         let counts = Mutex<[String: Int]>([:])
     }
 
-    /// - Parameter resources: path → (body, Cache-Control value or nil).
-    init(_ resources: [String: (body: [UInt8], cacheControl: String?)]) async throws {
+    /// - Parameters:
+    ///   - resources: path → (body, Cache-Control value or nil).
+    ///   - dripping: paths whose body comes one byte per second (an origin that never ends).
+    init(_ resources: [String: (body: [UInt8], cacheControl: String?)], dripping: Set<String> = []) async throws {
         let hitCount = Hits()
         let router = Router()
         router.get("**") { request, _ -> Response in
             let path = request.uri.path
             hitCount.counts.withLock { $0[path, default: 0] += 1 }
+            if dripping.contains(path) {
+                return Response(status: .ok, body: ResponseBody { writer in
+                    for _ in 0..<120 {
+                        try await writer.write(ByteBuffer(bytes: [0x61]))
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                    try await writer.finish(nil)
+                })
+            }
             guard let resource = resources[path] else { return Response(status: .notFound) }
             var headers = HTTPFields()
             if let cacheControl = resource.cacheControl { headers[.cacheControl] = cacheControl }

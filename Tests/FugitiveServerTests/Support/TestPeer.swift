@@ -15,11 +15,12 @@ final class TestPeer: Sendable {
     let codec = WireCodec(limits: .serverLink)
 
     /// Connects; `address` is claimed through X-Forwarded-For (the test server trusts it).
-    init(_ url: String, address: String? = nil) {
+    init(_ url: String, address: String? = nil, origin: String? = nil) {
         let (stream, continuation) = AsyncStream.makeStream(of: WebSocketOutboundWriter.OutboundFrame.self)
         outgoing = continuation
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
         if let address { configuration.additionalHeaders[HTTPField.Name("X-Forwarded-For")!] = address }
+        if let origin { configuration.additionalHeaders[.origin] = origin }
         let inbox = inbox
         let codec = codec
         let paused = paused
@@ -72,8 +73,8 @@ final class TestPeer: Sendable {
     }
 
     /// Says hello and returns the welcome.
-    func join(swarm: String = "s", target: Int = 4, max: Int = 8, resumeToken: String? = nil) async throws -> Welcome {
-        send(.hello(Hello(swarm: swarm, targetPeers: target, maxPeers: max, resumeToken: resumeToken)))
+    func join(swarm: String = "s", target: Int = 4, max: Int = 8, resumeToken: String? = nil, joinToken: String? = nil) async throws -> Welcome {
+        send(.hello(Hello(swarm: swarm, targetPeers: target, maxPeers: max, resumeToken: resumeToken, joinToken: joinToken)))
         let answer = try await expect { message -> Result<Welcome, TestFailure>? in
             switch message {
             case .welcome(let w): .success(w)
