@@ -13,7 +13,8 @@ build: bootstrap
 	$(SWIFT) build --build-tests
 	$(SWIFT) build -c release --product fugitive
 
-## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer.
+## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer
+## and the orchestrator's stateful fuzzer (a minute each).
 ## The native peer's suites (real orchestrators, WebRTC links, second-long timers) run in a
 ## pass of their own: beside the CPU-bound corpus tests on 2 cores their timers starve.
 ## The cluster tests that race real timers (two live instances, heartbeats, a resume timed
@@ -30,6 +31,7 @@ test: build
 	$(SWIFT) test --skip-build --filter 'ClusterEndToEndTests|LiveClusterTests' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
+	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests
 
 ## A whole swarm on this machine: orchestrator, origin, 8 native peers; live progress and a summary.
 demo: bootstrap
@@ -38,6 +40,8 @@ demo: bootstrap
 
 fuzz: bootstrap
 	scripts/fuzz-wire $(FUZZ_SECONDS)
+	$(SWIFT) build --build-tests
+	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests
 
 bench: bootstrap
 	$(SWIFT) build -c release --product fugitive

@@ -10,7 +10,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
-        .target(name: "FugitiveWire", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "FugitiveWire", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .executableTarget(name: "FuzzWire", dependencies: ["FugitiveWire", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
