@@ -34,6 +34,9 @@ struct ServerCommand: AsyncParsableCommand {
     var cluster: String?
     @Option(help: "Seconds after which a silent instance counts as dead (default 5).") var instanceExpiry: Double?
     @Option(help: "Seconds between this instance's heartbeats in the cluster (default 1).") var instanceHeartbeat: Double?
+    @Option(help: "Bearer token for /metrics, /v1/stats, /v1/graph and /dashboard (default: none, loopback callers only).")
+    var operatorToken: String?
+    @Option(help: "Open TCP connections in total (default 50000).") var maxConnections: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func resolvedConfiguration() throws -> ServerConfiguration {
@@ -53,6 +56,8 @@ struct ServerCommand: AsyncParsableCommand {
         if let messageBurst { c.messageBurst = messageBurst }
         if let connectionsPerIP { c.connectionsPerIP = connectionsPerIP }
         if let peersPerSwarm { c.peersPerSwarm = peersPerSwarm }
+        if let operatorToken { c.operatorToken = operatorToken }
+        if let maxConnections { c.maxConnections = maxConnections }
         if !allowedOrigins.isEmpty { c.vouch.allowedOrigins = allowedOrigins }
         if allowPrivateAddresses { c.vouch.allowPrivateAddresses = true }
         if !iceServers.isEmpty { c.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
