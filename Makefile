@@ -19,16 +19,17 @@ build: bootstrap
 ## pass of their own: beside the CPU-bound corpus tests on 2 cores their timers starve.
 ## The cluster tests that race real timers (two live instances, heartbeats, a resume timed
 ## against the back-off cap) run alone after them: beside headless Chromium and full-speed
-## WebRTC transfers they were seconds late.
+## WebRTC transfers they were seconds late. So does the relay-latency test under /v1/graph
+## calls: beside the CPU-bound corpus tests it measures the scheduler, not the lock.
 ## The cluster tests need PostgreSQL: a throwaway server (scripts/postgres) runs on a loopback
 ## port for the whole run and is stopped afterwards, also when a step fails.
 test: build
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
 	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" && \
 	echo "test: PostgreSQL at $$url" && \
-	$(SWIFT) test --skip-build --skip FugitivePeerTests --skip LiveClusterTests && \
+	$(SWIFT) test --skip-build --skip FugitivePeerTests --skip LiveClusterTests --skip theGraphOfAHugeSwarmDoesNotDelayTheRelay && \
 	$(SWIFT) test --skip-build --filter FugitivePeerTests --skip ClusterEndToEndTests && \
-	$(SWIFT) test --skip-build --filter 'ClusterEndToEndTests|LiveClusterTests' && \
+	$(SWIFT) test --skip-build --filter 'ClusterEndToEndTests|LiveClusterTests|theGraphOfAHugeSwarmDoesNotDelayTheRelay' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests
