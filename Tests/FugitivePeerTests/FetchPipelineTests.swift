@@ -159,3 +159,24 @@ struct FetchPipelineTests {
         #expect(ContinuousClock.now - started < .seconds(2))
     }
 }
+
+extension FetchPipelineTests {
+    /// Correct bytes with `head.y = text/html` came out of the gateway as HTML: the origin's
+    /// type wins, and a peer's counts only when it is passive.
+    @Test func aPeersContentTypeNeverMakesBytesActive() async throws {
+        let swarm = InMemorySwarm(peers: ["a": .serves(Self.bytes, contentType: "text/html")], linked: ["a"])
+        let origin = InMemoryOrigin([Self.url: Self.bytes], contentType: "application/json")
+        let viaHead = try await Self.pipeline(swarm: swarm, origin: origin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(viaHead.source == .peer("a") && viaHead.contentType == "application/json")
+        // No HEAD (the caller knows the digest): only a passive type from the peer is kept.
+        for (claimed, expected) in [
+            ("text/html; charset=utf-8", "application/octet-stream"), ("image/svg+xml", "application/octet-stream"),
+            ("application/xhtml+xml", "application/octet-stream"), ("text/xml", "application/octet-stream"),
+            ("image/png", "image/png"), ("video/mp4", "video/mp4"), ("text/css; charset=utf-8", "text/css; charset=utf-8"),
+        ] {
+            let peers = InMemorySwarm(peers: ["a": .serves(Self.bytes, contentType: claimed)], linked: ["a"])
+            let fetched = try await Self.pipeline(swarm: peers, origin: InMemoryOrigin([:])).fetch(Self.url, digest: Self.digest, deadline: nil)
+            #expect(fetched.source == .peer("a") && fetched.contentType == expected, "\(claimed) → \(fetched.contentType ?? "nil")")
+        }
+    }
+}

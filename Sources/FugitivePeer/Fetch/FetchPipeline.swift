@@ -99,7 +99,7 @@ final class FetchPipeline: Sendable {
             try checkCancellation(url)
             if let (peer, download) = found {
                 let metadata = ResourceMetadata(
-                    url: url, contentType: download.contentType ?? head?.contentType, etag: head?.etag, lastModified: head?.lastModified,
+                    url: url, contentType: head?.contentType ?? PeerContentType.accepted(download.contentType), etag: head?.etag, lastModified: head?.lastModified,
                     maxAge: head?.maxAge, storedAt: Date().timeIntervalSince1970)
                 keep(download.bytes, digest: trusted, metadata: metadata, url: url)
                 return done(download.bytes, trusted, metadata.contentType, .peer(peer))

@@ -9,7 +9,7 @@ import Synchronization
 final class InMemorySwarm: PeerSwarm {
     enum Behaviour: Sendable {
         /// Answers after `delay` with these bytes.
-        case serves([UInt8], delay: Duration = .zero)
+        case serves([UInt8], delay: Duration = .zero, contentType: String = "text/plain")
         case misses
         /// Sends a head, then bytes that do not match the digest.
         case lies
@@ -60,11 +60,11 @@ final class InMemorySwarm: PeerSwarm {
             switch behaviour {
             case .misses:
                 throw PeerLinkError(.miss, "miss")
-            case .serves(let bytes, let delay):
+            case .serves(let bytes, let delay, let contentType):
                 try? await Task.sleep(for: delay)
                 try checkCancelled(peer)
                 guard claim(head) else { throw lost(peer) }
-                return PeerDownload(bytes: bytes, contentType: "text/plain", transferredBytes: bytes.count)
+                return PeerDownload(bytes: bytes, contentType: contentType, transferredBytes: bytes.count)
             case .lies:
                 guard claim(head) else { throw lost(peer) }
                 throw PeerLinkError(.corrupted, "the bytes do not hash to \(digest)")
