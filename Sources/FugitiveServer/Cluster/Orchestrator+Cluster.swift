@@ -42,6 +42,7 @@ extension Orchestrator {
         }
         locked { core in
             let answer = core.state.mergeHolders(local, remote: remote, query: query, asker: asker)
+            core.state.noteOffered(answer.peers, to: asker)
             core.execute([.send(asker, .holders(answer))])
         }
     }

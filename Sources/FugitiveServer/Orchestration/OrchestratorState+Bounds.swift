@@ -8,7 +8,6 @@ import FugitiveWire
 struct HoldingLedger: Sendable {
     var bytesByAddress: [NetworkAddress?: Int] = [:]
     var bytes = 0
-    var count = 0
     /// Parked sessions' resume tokens per address, oldest first.
     var parkedByAddress: [NetworkAddress?: [String]] = [:]
     var parkedHoldings = 0
@@ -19,14 +18,12 @@ struct HoldingLedger: Sendable {
     mutating func charge(_ cost: Int, to key: NetworkAddress?) {
         bytesByAddress[key, default: 0] += cost
         bytes += cost
-        count += 1
     }
 
     mutating func refund(_ cost: Int, to key: NetworkAddress?) {
         bytesByAddress[key, default: cost] -= cost
         if bytesByAddress[key] ?? 0 <= 0 { bytesByAddress[key] = nil }
         bytes -= cost
-        count -= 1
     }
 }
 

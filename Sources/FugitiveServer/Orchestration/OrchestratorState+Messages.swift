@@ -15,9 +15,7 @@ extension OrchestratorState {
             return []
         case .whoHas(let query):
             if instance != nil { return [.findRemoteHolders(id, query)] }
-            let answer = holders(query, asker: id)
-            noteOffered(answer.peers, to: id)
-            return [.send(id, .holders(answer))]
+            return [.send(id, .holders(answer(query, asker: id)))]
         case .vouch(let vouch): return [.vouch(id, vouch)]
         case .report(let report): return record(report, from: id, now: now)
         case .ping(let ping): return [.send(id, .pong(ping))]
@@ -40,7 +38,6 @@ extension OrchestratorState {
         sessions[id]!.pairBudget = asker.pairBudget
         count = granted
         guard count > 0 else { return [] }
-        asker = sessions[id]!
         // Named peers first (tier 2: a holder the asker needs), when they can be paired —
         // and only holders the server itself gave this asker, so that a peer cannot aim
         // pairs at a victim of its choosing.
@@ -135,6 +132,14 @@ extension OrchestratorState {
 
     /// How many holders from recent `holders` answers a session remembers for `want.p`.
     static let offeredMemory = 256
+
+    /// The `holders` answer for `asker`, remembered as offered (so its `want` may name them).
+    /// (A cluster's merged answer is noted where it is merged.)
+    mutating func answer(_ query: WhoHas, asker: PeerID) -> Holders {
+        let answer = holders(query, asker: asker)
+        noteOffered(answer.peers, to: asker)
+        return answer
+    }
 
     /// Remembers that `peers` were given to `asker` as holders (so its `want` may name them).
     mutating func noteOffered(_ peers: [PeerID], to asker: PeerID) {

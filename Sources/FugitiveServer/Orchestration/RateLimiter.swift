@@ -17,8 +17,7 @@ struct RateLimiter: Sendable {
     mutating func take(now: ContinuousClock.Instant) -> Bool {
         let elapsed = now - last
         last = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        tokens = min(burst, tokens + seconds * rate)
+        tokens = min(burst, tokens + elapsed.seconds * rate)
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true

@@ -119,7 +119,7 @@ public final class Orchestrator: Sendable {
                 // Saturated: this instance's holders only.
                 locked { core in
                     guard core.state.isConnected(asker) else { return }
-                    core.execute([.send(asker, .holders(core.state.holders(query, asker: asker)))])
+                    core.execute([.send(asker, .holders(core.state.answer(query, asker: asker)))])
                 }
                 continue
             }
@@ -324,8 +324,6 @@ struct Core {
         case .signal:
             metrics.signalsRelayed.increment()
             bump(id) { $0.signalsRelayed += 1 }
-        case .holders(let holders):
-            state.noteOffered(holders.peers, to: id)
         case .error(let error):
             count(error.code, swarm: state.swarm(of: id))
         default:
