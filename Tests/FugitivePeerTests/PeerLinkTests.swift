@@ -49,7 +49,7 @@ struct PeerLinkTests {
         guard let remote = await incoming.value else { throw PeerLinkTestFailure("no channel arrived") }
         let store = try ResourceStore(logger: logger)
         let downloader = PeerLink(channel: channel, store: try ResourceStore(logger: logger), slots: UploadSlots(), logger: logger)
-        let uploader = PeerLink(channel: remote, store: store, slots: slots, configuration: uploaderConfiguration, logger: logger, corruptsUploadsForTesting: lying)
+        let uploader = PeerLink(channel: remote, store: store, slots: slots, configuration: uploaderConfiguration, logger: logger, uploadFaultForTesting: UploadFault(corrupts: lying))
         let runs = [Task { await downloader.run() }, Task { await uploader.run() }]
         return Pair(loop: loop, a: a, b: b, downloader: downloader, uploader: uploader, store: store, slots: slots, tasks: trickle + runs)
     }

@@ -6,31 +6,35 @@ extension FetchPipeline {
     /// linked peer (tier 1); if none of those can serve it but the server named holders,
     /// links to one of them (tier 2). New requests stop at `until`; a transfer under way
     /// may run on to `deadline` as long as it does not stall.
+    /// `size`, when known from the origin, is what every head must announce.
     func peerPhase(
-        _ url: String, digest: ResourceDigest, until: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+        _ url: String, digest: ResourceDigest, size: Int? = nil, until: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
         progress: FetchProgress.Reporter? = nil
     ) async -> (PeerID, PeerDownload)? {
+        let limits = TransferLimits(expectedSize: size, stallTimeout: configuration.stallTimeout, deadline: deadline)
         let whoHasTimeout = min(configuration.serverTimeout, until - .now)
         let holders = whoHasTimeout > .zero ? await swarm.holders(of: digest, url: url, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) } : []
-        let linked = swarm.linkedPeers().filter { !swarm.isLiar($0, for: digest) }
+        let linkedPeers = swarm.linkedPeers()
+        let linked = linkedPeers.filter { !swarm.isLiar($0, for: digest) && !swarm.isBenched($0) }
         let linkedHolders = holders.filter(linked.contains)
         var tried: Set<PeerID> = []
         var candidates = linkedHolders.isEmpty ? linked : linkedHolders
         while !candidates.isEmpty, ContinuousClock.now < until, !Task.isCancelled {
-            let round = await race(url, digest: digest, among: candidates, until: until, deadline: deadline, progress: progress)
+            let round = await race(url, digest: digest, among: candidates, until: until, limits: limits, progress: progress)
             if let found = round.found { return found }
             tried.formUnion(round.done)
             // Those that lost the race hold it: they are next, should the winner fail.
             candidates = round.lost.filter { !tried.contains($0) }
         }
         // Tier 2: a holder the server knows that this peer is not linked to yet.
-        let unlinked = holders.filter { !linked.contains($0) && !tried.contains($0) }
+        let unlinked = holders.filter { !linkedPeers.contains($0) && !tried.contains($0) && !swarm.isBenched($0) }
         let left = min(configuration.tier2Timeout, until - .now)
         guard !unlinked.isEmpty, left > .zero, !Task.isCancelled,
             let peer = await swarm.link(toOneOf: unlinked, holding: digest, timeout: left)
         else { return nil }
         return await race(
-            url, digest: digest, among: [peer], until: max(until, .now + configuration.stallTimeout), deadline: deadline, progress: progress
+            url, digest: digest, among: [peer], until: min(deadline, max(until, .now + configuration.stallTimeout)), limits: limits,
+            progress: progress
         ).found
     }
 
@@ -45,17 +49,17 @@ extension FetchPipeline {
     /// Requests `digest` from every candidate at once; the first response head wins and
     /// the others are cancelled (they are told `cancel`).
     private func race(
-        _ url: String, digest: ResourceDigest, among candidates: [PeerID], until: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+        _ url: String, digest: ResourceDigest, among candidates: [PeerID], until: ContinuousClock.Instant, limits: TransferLimits,
         progress: FetchProgress.Reporter?
     ) async -> RaceRound {
         let claimed = ClaimFlag()
-        let stallTimeout = configuration.stallTimeout
+        let deadline = limits.deadline
         return await withTaskGroup(of: (PeerID, Result<PeerDownload, PeerLinkError>)?.self) { group in
             for peer in candidates {
                 group.addTask {
                     do throws(PeerLinkError) {
                         let download = try await self.swarm.download(
-                            digest, url: url, from: peer, stallTimeout: stallTimeout, progress: progress
+                            digest, url: url, from: peer, limits: limits, progress: progress
                         ) { _ in claimed.claim(for: peer) }
                         return (peer, .success(download))
                     } catch {
@@ -76,7 +80,12 @@ extension FetchPipeline {
             var round = RaceRound()
             var pending = candidates.count
             while pending > 0, let next = await group.next() {
-                guard let (peer, result) = next else { break }  // out of time
+                guard let (peer, result) = next else {
+                    // Out of time. A winner still sending ran out of the peers' time: that
+                    // counts against it (its own watchdog normally ends it first).
+                    if let winner = claimed.winner { swarm.record(.tooSlow, peer: winner, digest: digest) }
+                    break
+                }
                 pending -= 1
                 switch result {
                 case .success(let download):
@@ -90,7 +99,9 @@ extension FetchPipeline {
                     round.done.insert(peer)
                     if error.code == .corrupted {
                         swarm.record(.corrupted, peer: peer, digest: digest)
-                    } else if error.code != .miss, error.code != .busy, error.code != .cancelled {
+                    } else if error.code == .tooSlow {
+                        swarm.record(.tooSlow, peer: peer, digest: digest)
+                    } else if ![.miss, .busy, .cancelled, .overBudget].contains(error.code) {
                         swarm.record(.failed, peer: peer, digest: digest)
                     }
                     logger.debug("peer transfer failed", metadata: ["peer": "\(peer)", "error": "\(error)"])

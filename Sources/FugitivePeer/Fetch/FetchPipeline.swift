@@ -25,6 +25,9 @@ final class FetchPipeline: Sendable {
         var tier2Timeout: Duration = .seconds(5)
         /// How long a stored copy without `max-age` is used without revalidation.
         var defaultFreshness: Double = 300
+        /// Time kept back for the origin: peer transfers end this long before the
+        /// deadline (at most a third of the fetch's time).
+        var originReserve: Duration = .seconds(10)
         /// The largest resource fetched.
         var maxResourceSize: Int = 256 << 20
     }
@@ -54,7 +57,9 @@ final class FetchPipeline: Sendable {
         progress: FetchProgress.Reporter? = nil
     ) async throws(FetchError) -> Resource {
         let started = ContinuousClock.now
-        let deadline = started + (deadline ?? configuration.defaultDeadline)
+        let allowed = deadline ?? configuration.defaultDeadline
+        let deadline = started + allowed
+        let peersDeadline = deadline - min(configuration.originReserve, allowed / 3)
         var timings = FetchTimings()
         func done(_ bytes: [UInt8], _ digest: ResourceDigest, _ contentType: String?, _ source: ResourceSource) -> Resource {
             timings.total = .now - started
@@ -94,7 +99,8 @@ final class FetchPipeline: Sendable {
         if let trusted {
             let phase = ContinuousClock.now
             let found = await peerPhase(
-                url, digest: trusted, until: min(deadline, phase + configuration.peerPhase), deadline: deadline, progress: progress)
+                url, digest: trusted, size: head?.reprDigest == trusted ? head?.contentLength : nil, until: min(peersDeadline, phase + configuration.peerPhase),
+                deadline: peersDeadline, progress: progress)
             timings.peers = .now - phase
             try checkCancellation(url)
             if let (peer, download) = found {

@@ -19,6 +19,9 @@ public struct OriginResponse: Sendable, Hashable {
     /// Whether the swarm may be told this peer holds it: not when it came through a
     /// redirect, from a non-public address, or marked `private` or `no-store`.
     public var shareable = true
+    /// `Content-Length`, as the origin sent it (for a HEAD: the size of the body a GET
+    /// would bring).
+    public var contentLength: Int?
 
     public init(
         bytes: [UInt8] = [], reprDigest: ResourceDigest? = nil, contentType: String? = nil, etag: String? = nil, lastModified: String? = nil,
@@ -129,6 +132,7 @@ public struct HTTPOrigin: OriginFetching {
                 contentType: response.headers.first(name: "Content-Type"), etag: response.headers.first(name: "ETag"),
                 lastModified: response.headers.first(name: "Last-Modified"), maxAge: Self.maxAge(response.headers))
             result.shareable = !Self.isPrivate(response.headers)
+            result.contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
             if method == .GET {
                 if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxSize {
                     throw FetchError(.tooLarge, "\(url) is \(length) bytes, over the limit of \(maxSize)")

@@ -7,6 +7,17 @@ enum PeerOutcome: Sendable, Hashable {
     case failed
     /// Sent bytes that do not hash to the digest: never asked for it again, link dropped.
     case corrupted
+    /// Moved too slowly to finish in time: a failure, and not asked again for a while.
+    case tooSlow
+}
+
+/// What bounds one transfer from a peer.
+struct TransferLimits: Sendable {
+    /// The resource's size when known elsewhere (a head announcing another is refused).
+    var expectedSize: Int?
+    var stallTimeout: Duration
+    /// When the transfer must be complete: the rest of the fetch's time is the origin's.
+    var deadline: ContinuousClock.Instant
 }
 
 /// The swarm as the fetch pipeline sees it. The real one is the peer's ``LinkManager``
@@ -18,15 +29,18 @@ protocol PeerSwarm: Sendable {
     func vouch(_ url: String, timeout: Duration) async -> ResourceDigest?
     /// Peers with an open link, best first.
     func linkedPeers() -> [PeerID]
-    /// Downloads `digest` from a linked peer (see ``PeerLink/fetch(_:url:stallTimeout:claim:)``).
+    /// Downloads `digest` from a linked peer (see
+    /// ``PeerLink/fetch(_:url:expectedSize:stallTimeout:deadline:progress:claim:)``).
     func download(
-        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, progress: FetchProgress.Reporter?,
+        _ digest: ResourceDigest, url: String, from peer: PeerID, limits: TransferLimits, progress: FetchProgress.Reporter?,
         claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload
     /// Links to one of `holders` (tier 2); the peer it linked to, or `nil`.
     func link(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> PeerID?
     /// Whether `peer` lied about `digest` before.
     func isLiar(_ peer: PeerID, for digest: ResourceDigest) -> Bool
+    /// Whether `peer` was too slow lately and is not to be asked for now.
+    func isBenched(_ peer: PeerID) -> Bool
     /// Records how a transfer from `peer` went.
     func record(_ outcome: PeerOutcome, peer: PeerID, digest: ResourceDigest)
     /// Tells the server this peer now holds a resource.
@@ -53,11 +67,13 @@ extension LinkManager: PeerSwarm {
     func linkedPeers() -> [PeerID] { openLinks().map(\.peer) }
 
     func download(
-        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, progress: FetchProgress.Reporter?,
+        _ digest: ResourceDigest, url: String, from peer: PeerID, limits: TransferLimits, progress: FetchProgress.Reporter?,
         claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload {
         guard let link = link(to: peer) else { throw PeerLinkError(.closed, "no link to \(peer)") }
-        return try await link.fetch(digest, url: url, stallTimeout: stallTimeout, progress: progress, claim: claim)
+        return try await link.fetch(
+            digest, url: url, expectedSize: limits.expectedSize, stallTimeout: limits.stallTimeout, deadline: limits.deadline,
+            progress: progress, claim: claim)
     }
 
     func link(toOneOf holders: [PeerID], holding digest: ResourceDigest, timeout: Duration) async -> PeerID? {
@@ -69,6 +85,7 @@ extension LinkManager: PeerSwarm {
         case .succeeded: succeeded(peer)
         case .failed: failed(peer)
         case .corrupted: caughtLying(peer, digest: digest)
+        case .tooSlow: tooSlow(peer)
         }
     }
 

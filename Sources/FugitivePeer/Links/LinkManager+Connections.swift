@@ -78,7 +78,7 @@ extension LinkManager {
         let link = PeerLink(
             channel: channel, store: store, slots: slots, configuration: configuration.peerLink, logger: logger,
             onUpload: { [emit] upload in emit(.served(peer: peer, digest: upload.digest, bytes: upload.bytes, transferredBytes: upload.transferredBytes)) },
-            corruptsUploadsForTesting: corruptsUploads)
+            uploadFaultForTesting: uploadFault)
         // A failed or closed connection ends the channel too, so `run` returns.
         let watch = Task {
             for await state in connection.states {

@@ -56,6 +56,9 @@ final class LinkManager: Sendable {
         var lastWant: ContinuousClock.Instant?
         /// Peers that sent bad bytes for a resource: never asked for it again.
         var liars: [ResourceDigest: Set<PeerID>] = [:]
+        /// Peers too slow lately, until when: not asked, linked or kept meanwhile (kept
+        /// apart from the links, so that dropping the link does not forgive them).
+        var benched: [PeerID: ContinuousClock.Instant] = [:]
         /// What fetches wanted lately: the server prefers partners holding these.
         var recentlyWanted: [ResourceDigest] = []
     }
@@ -68,12 +71,12 @@ final class LinkManager: Sendable {
     let loop: GLibEventLoop
     let logger: Logger
     let emit: @Sendable (PeerEvent) -> Void
-    let corruptsUploads: Bool
+    let uploadFault: UploadFault
     let state = Mutex(State())
 
     init(
         configuration: Configuration, server: ServerLink, store: ResourceStore, slots: UploadSlots, loop: GLibEventLoop, logger: Logger,
-        corruptsUploadsForTesting: Bool = false, emit: @escaping @Sendable (PeerEvent) -> Void
+        uploadFault: UploadFault = .none, emit: @escaping @Sendable (PeerEvent) -> Void
     ) {
         self.configuration = configuration
         self.server = server
@@ -81,7 +84,7 @@ final class LinkManager: Sendable {
         self.slots = slots
         self.loop = loop
         self.logger = logger
-        self.corruptsUploads = corruptsUploadsForTesting
+        self.uploadFault = uploadFault
         self.emit = emit
     }
 
@@ -118,6 +121,12 @@ final class LinkManager: Sendable {
         }.sorted { $0.2 < $1.2 }.map { ($0.0, $0.1) }
     }
 
+    /// Whether `peer` was too slow lately (see ``tooSlow(_:)``).
+    func isBenched(_ peer: PeerID) -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { ($0.benched[peer] ?? now) > now }
+    }
+
     /// The open link to `peer`, if any.
     func link(to peer: PeerID) -> PeerLink? { state.withLock { $0.entries[peer]?.link } }
 
@@ -134,6 +143,22 @@ final class LinkManager: Sendable {
 
     /// A transfer from `peer` failed (stalled, closed, protocol): counted towards eviction.
     func failed(_ peer: PeerID) { state.withLock { $0.entries[peer]?.failures += 1 } }
+
+    /// A transfer from `peer` crawled (under the least rate, or too slow for its deadline):
+    /// a failure, and the peer is not asked again for ``benchTime`` — so that a peer that
+    /// drips bytes costs one fetch its grace, not every fetch its deadline.
+    func tooSlow(_ peer: PeerID) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            state.entries[peer]?.failures += 1
+            state.benched = state.benched.filter { $0.value > now }
+            if state.benched.count < Self.maxBenched { state.benched[peer] = now + Self.benchTime }
+        }
+        emit(.penalised(peer: peer, reason: "too slow"))
+    }
+
+    static let benchTime: Duration = .seconds(60)
+    static let maxBenched = 1024
 
     /// `peer` sent bytes that do not hash to `digest`: it is never asked for it again,
     /// the link is dropped and the server is told the link failed.
@@ -188,7 +213,10 @@ final class LinkManager: Sendable {
         let victim: PeerID? = state.withLock { state in
             let open = state.entries.filter { $0.value.link != nil }
             guard open.count >= configuration.targetLinks else { return nil }
-            if let failing = open.first(where: { $0.value.failures >= configuration.maxFailures }) { return failing.key }
+            let now = ContinuousClock.now
+            if let failing = open.first(where: { $0.value.failures >= configuration.maxFailures || (state.benched[$0.key] ?? now) > now }) {
+                return failing.key
+            }
             let times = open.compactMap(\.value.roundTrip).sorted()
             guard times.count >= 3 else { return nil }
             let median = times[times.count / 2]

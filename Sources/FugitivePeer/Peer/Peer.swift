@@ -33,7 +33,7 @@ public final class Peer: Service, Sendable {
     ///   - origin: how origins are fetched (``HTTPOrigin`` by default).
     ///   - corruptsUploadsForTesting: makes this peer a liar (flips a byte per chunk).
     public init(
-        configuration: Configuration, origin: any OriginFetching = HTTPOrigin(), logger: Logger, corruptsUploadsForTesting: Bool = false
+        configuration: Configuration, origin: any OriginFetching = HTTPOrigin(), logger: Logger, uploadFaultForTesting: UploadFault = .none
     ) throws(StoreError) {
         self.configuration = configuration
         let store = try ResourceStore(configuration: configuration.store, logger: logger)
@@ -53,7 +53,8 @@ public final class Peer: Service, Sendable {
         }
         let peerLink = PeerLink.Configuration(
             maxResourceSize: configuration.maxResourceSize, uploadLimit: configuration.uploadBytesPerSecond.map { TokenBucket(bytesPerSecond: $0) },
-            downloadLimit: configuration.downloadBytesPerSecond.map { TokenBucket(bytesPerSecond: $0) })
+            downloadLimit: configuration.downloadBytesPerSecond.map { TokenBucket(bytesPerSecond: $0) },
+            downloadBudget: DownloadBudget(bytes: configuration.downloadMemory), minimumRate: configuration.minimumPeerRate)
         links = LinkManager(
             configuration: .init(
                 targetLinks: configuration.targetLinks, maxLinks: configuration.maxLinks, connectTimeout: configuration.connectTimeout,
@@ -62,11 +63,11 @@ public final class Peer: Service, Sendable {
                 connection: PeerConnection.Configuration(portRange: configuration.portRange, localAddresses: configuration.localAddresses),
                 peerLink: peerLink),
             server: serverLink, store: store, slots: UploadSlots(total: configuration.uploadSlots, perLink: configuration.uploadSlotsPerPeer),
-            loop: loop, logger: logger, corruptsUploadsForTesting: corruptsUploadsForTesting, emit: emit)
+            loop: loop, logger: logger, uploadFault: uploadFaultForTesting, emit: emit)
         pipeline = FetchPipeline(
             configuration: .init(
                 defaultDeadline: configuration.fetchDeadline, peerPhase: configuration.peerPhase, stallTimeout: configuration.stallTimeout,
-                maxResourceSize: configuration.maxResourceSize),
+                originReserve: configuration.originReserve, maxResourceSize: configuration.maxResourceSize),
             store: store, swarm: links, origin: origin, logger: logger, emit: emit)
         let serverLink = self.serverLink
         // Evicted from disk: the server should stop sending peers here for it.

@@ -51,6 +51,15 @@ extension Peer {
         public var rttInterval: Duration
         /// A join token from the site's backend, for swarms the orchestrator admits by token.
         public var joinToken: String? = nil
+        /// The memory downloads from peers may hold at once, all links together; a transfer
+        /// that would go over it moves on to another source. Default 512 MiB.
+        public var downloadMemory: Int = 512 << 20
+        /// Bytes per second a transfer from a peer must average (after 2 s); a slower one
+        /// is abandoned and counts against that peer. Default 32 KiB/s.
+        public var minimumPeerRate: Int = 32 << 10
+        /// Time kept back for the origin: transfers from peers must end this long before
+        /// the fetch's deadline. Default 10 s (at most a third of the deadline).
+        public var originReserve: Duration = .seconds(10)
 
         public init(
             servers: [String], swarm: String, targetLinks: Int = 4, maxLinks: Int = 8, store: ResourceStore.Configuration = .init(),

@@ -21,16 +21,37 @@ public final class PeerLink: Sendable {
         public var downloadLimit: TokenBucket?
         /// Whether this side offers to inflate deflated transfers.
         public var acceptsDeflate: Bool
+        /// The memory all downloads of the peer may hold at once (shared by its links).
+        public var downloadBudget: DownloadBudget?
+        /// Bytes per second a download must average once it has had ``rateGrace`` to get
+        /// going (less when ``downloadLimit`` is lower). Default 32 KiB/s.
+        public var minimumRate: Int
+        public var rateGrace: Duration
+        /// The smallest chunk size accepted for a transfer of more than one chunk
+        /// (1 KiB; senders use 16 361).
+        public var minimumChunkSize: Int
+        /// Refused requests (over this link's slots, duplicates, unknown request ids) a
+        /// link may draw within ``refusalWindow`` before it is closed. Default 64 in 10 s.
+        public var maxRefusals: Int
+        public var refusalWindow: Duration
 
         public init(
             maxResourceSize: Int = 256 << 20, maxMessageSize: Int = ChunkSplitter.defaultMaxMessageSize, uploadLimit: TokenBucket? = nil,
-            downloadLimit: TokenBucket? = nil, acceptsDeflate: Bool = true
+            downloadLimit: TokenBucket? = nil, acceptsDeflate: Bool = true, downloadBudget: DownloadBudget? = nil,
+            minimumRate: Int = 32 << 10, rateGrace: Duration = .seconds(2), minimumChunkSize: Int = 1024, maxRefusals: Int = 64,
+            refusalWindow: Duration = .seconds(10)
         ) {
             self.maxResourceSize = maxResourceSize
             self.maxMessageSize = maxMessageSize
             self.uploadLimit = uploadLimit
             self.downloadLimit = downloadLimit
             self.acceptsDeflate = acceptsDeflate
+            self.downloadBudget = downloadBudget
+            self.minimumRate = minimumRate
+            self.rateGrace = rateGrace
+            self.minimumChunkSize = minimumChunkSize
+            self.maxRefusals = maxRefusals
+            self.refusalWindow = refusalWindow
         }
     }
 
@@ -40,6 +61,8 @@ public final class PeerLink: Sendable {
         public var bytesUploaded = 0
         public var uploadsServed = 0
         public var uploadsRefusedBusy = 0
+        /// Requests and messages refused with an `error` (3009, 3001, duplicates).
+        public var refusals = 0
         /// Bytes that went over the channel compressed, and what they inflated to.
         public var deflatedBytesSent = 0
         public var deflatedContentSent = 0
@@ -60,8 +83,8 @@ public final class PeerLink: Sendable {
     let codec = WireCodec(limits: .peerLink)
     let state = Mutex(State())
     let onUpload: @Sendable (Upload) -> Void
-    /// Test hook: the uploader flips a byte in every chunk (a lying peer).
-    let corruptsUploads: Bool
+    /// Test hook: how this side's uploads misbehave.
+    let uploadFault: UploadFault
 
     struct State {
         var nextRequest: UInt32 = 1
@@ -70,11 +93,14 @@ public final class PeerLink: Sendable {
         var uploads: [UInt32: Task<Void, Never>] = [:]
         var pings: [UInt64: AsyncStream<Void>.Continuation] = [:]
         var statistics = Statistics()
+        /// When the refusals of the current window began, and how many there were.
+        var refusalWindowStart = ContinuousClock.now
+        var refusalsInWindow = 0
     }
 
     public init(
         channel: DataChannel, store: ResourceStore, slots: UploadSlots, configuration: Configuration = .init(), logger: Logger,
-        onUpload: @escaping @Sendable (Upload) -> Void = { _ in }, corruptsUploadsForTesting: Bool = false
+        onUpload: @escaping @Sendable (Upload) -> Void = { _ in }, uploadFaultForTesting: UploadFault = .none
     ) {
         self.channel = channel
         self.store = store
@@ -82,7 +108,7 @@ public final class PeerLink: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onUpload = onUpload
-        self.corruptsUploads = corruptsUploadsForTesting
+        self.uploadFault = uploadFaultForTesting
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
@@ -101,8 +127,9 @@ public final class PeerLink: Sendable {
             do {
                 decoded = try codec.decodePeerMessage(ByteBuffer(bytes: bytes))
             } catch {
+                // 1xxx: the peer is told why (PROTOCOL.md), then the link closes.
                 logger.debug("undecodable peer message; closing the link", metadata: ["error": "\(error)"])
-                channel.close()
+                await closeTelling(error)
                 break
             }
             handle(decoded)
@@ -132,7 +159,14 @@ public final class PeerLink: Sendable {
         case .busy(let busy):
             route(busy.id, message)
         case .error(let error):
-            if let id = error.requestID { route(id, message) }
+            // An error naming one of this side's uploads ends it, like `cancel`; one
+            // naming a download is that download's answer.
+            guard let id = error.requestID else { return }
+            if let upload = state.withLock({ $0.uploads.removeValue(forKey: id) }) {
+                upload.cancel()
+            } else {
+                route(id, message, answerUnknown: false)
+            }
         case .ping(let heartbeat):
             send(.pong(heartbeat))
         case .pong(let heartbeat):
@@ -188,8 +222,43 @@ public final class PeerLink: Sendable {
         onUpload(upload)
     }
 
-    private func route(_ id: UInt32, _ message: PeerMessage) {
-        _ = state.withLock { $0.downloads[id] }?.yield(message)
+    /// Hands a response to its download. A response for a request this side never made is
+    /// refused with 3001; one for a request that has ended (chunks still in flight after
+    /// a `cancel`) is dropped.
+    private func route(_ id: UInt32, _ message: PeerMessage, answerUnknown: Bool = true) {
+        let (sink, issued) = state.withLock { ($0.downloads[id], id != 0 && id < $0.nextRequest) }
+        if let sink {
+            sink.yield(message)
+        } else if !issued, answerUnknown {
+            refuse(id, WireError(.unknownRequest, "request \(id) was never made on this link"))
+        }
+    }
+
+    func isUploading(_ id: UInt32) -> Bool { state.withLock { $0.uploads[id] != nil } }
+
+    /// Counts one refusal; true when the link drew more than it may in the window.
+    func countRefusal() -> Bool {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            if now - state.refusalWindowStart > configuration.refusalWindow {
+                state.refusalWindowStart = now
+                state.refusalsInWindow = 0
+            }
+            state.refusalsInWindow += 1
+            state.statistics.refusals += 1
+            return state.refusalsInWindow > configuration.maxRefusals
+        }
+    }
+
+    /// Sends `error` and closes the channel once it went.
+    func closeWithError(_ error: WireError) {
+        Task { await closeTelling(error) }
+    }
+
+    private func closeTelling(_ error: WireError) async {
+        let bytes = Array(buffer: codec.encode(PeerMessage.error(ErrorMessage(error))))
+        try? await channel.send(.binary(bytes))
+        channel.close()
     }
 
     func send(_ message: PeerMessage) {

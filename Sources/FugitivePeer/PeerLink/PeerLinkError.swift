@@ -3,7 +3,7 @@ import FugitiveWire
 /// Why a fetch from a peer failed; the pipeline then tries elsewhere.
 public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable { case miss, busy, corrupted, closed, protocolViolation, stalled, lostRace, cancelled }
+        private enum Value: String, Hashable, Sendable { case miss, busy, corrupted, closed, protocolViolation, stalled, tooSlow, overBudget, lostRace, cancelled }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -19,6 +19,12 @@ public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let protocolViolation = Code(.protocolViolation)
         /// Nothing arrived for the stall timeout.
         public static let stalled = Code(.stalled)
+        /// The transfer moved, but too slowly: under the least rate accepted, or at a pace
+        /// that would not finish before the fetch's deadline. Counts against the peer.
+        public static let tooSlow = Code(.tooSlow)
+        /// Taking the transfer would go over this peer's ``DownloadBudget``: not the
+        /// sender's fault, the fetch moves on.
+        public static let overBudget = Code(.overBudget)
         /// Another peer answered first; this transfer was abandoned.
         public static let lostRace = Code(.lostRace)
         /// The fetching task was cancelled.
@@ -29,10 +35,19 @@ public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible 
 
     public let code: Code
     public let message: String
+    /// The protocol error the sender is told (an `error` naming the request) instead of a
+    /// plain `cancel`, when it broke the protocol.
+    public let wireCode: WireErrorCode?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, wireCode: WireErrorCode? = nil) {
         self.code = code
         self.message = message
+        self.wireCode = wireCode
+    }
+
+    /// The sender broke the protocol in a way `wireCode` names.
+    static func violation(_ wireCode: WireErrorCode, _ message: String) -> PeerLinkError {
+        PeerLinkError(.protocolViolation, message, wireCode: wireCode)
     }
 
     public var description: String { "\(code): \(message)" }

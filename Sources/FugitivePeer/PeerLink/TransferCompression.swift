@@ -43,10 +43,10 @@ public enum TransferCompression {
         do {
             inflated = try input.decompress(with: .deflate(), maxSize: contentLength + 1)
         } catch {
-            throw PeerLinkError(.protocolViolation, "inflate failed or went beyond \(contentLength) bytes: \(error)")
+            throw PeerLinkError.violation(.inflateFailed, "inflate failed or went beyond \(contentLength) bytes: \(error)")
         }
         guard inflated.readableBytes == contentLength else {
-            throw PeerLinkError(.protocolViolation, "inflated to \(inflated.readableBytes) bytes, \(contentLength) announced")
+            throw PeerLinkError.violation(.inflateFailed, "inflated to \(inflated.readableBytes) bytes, \(contentLength) announced")
         }
         return Array(buffer: inflated)
     }

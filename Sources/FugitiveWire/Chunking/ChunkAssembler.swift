@@ -36,7 +36,8 @@ public struct ChunkAssembler: Sendable {
         self.head = head
         self.chunkCount = Int(head.chunkCount)
         self.buffer = ByteBuffer()
-        self.buffer.reserveCapacity(min(Int(head.transferLength), 1 << 20))
+        // Small: memory follows what arrives, not what the head announces.
+        self.buffer.reserveCapacity(min(Int(head.transferLength), 64 << 10))
         self.received = Array(repeating: 0, count: (chunkCount + 63) / 64)
     }
 

@@ -50,9 +50,10 @@ final class InMemorySwarm: PeerSwarm {
     func linkedPeers() -> [PeerID] { linked.withLock { $0 } }
 
     func download(
-        _ digest: ResourceDigest, url: String, from peer: PeerID, stallTimeout: Duration, progress: FetchProgress.Reporter?,
+        _ digest: ResourceDigest, url: String, from peer: PeerID, limits: TransferLimits, progress: FetchProgress.Reporter?,
         claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload {
+        let stallTimeout = limits.stallTimeout
         log.withLock { $0.asked.append(peer) }
         let behaviour = peers.withLock { $0[peer] } ?? .misses
         let head = ResponseHead(id: 1, transferLength: 1, contentLength: 1, encoding: .identity, chunkSize: 1)
@@ -101,6 +102,8 @@ final class InMemorySwarm: PeerSwarm {
     }
 
     func isLiar(_ peer: PeerID, for digest: ResourceDigest) -> Bool { log.withLock { $0.outcomes[peer] == .corrupted } }
+
+    func isBenched(_ peer: PeerID) -> Bool { log.withLock { $0.outcomes[peer] == .tooSlow } }
 
     func record(_ outcome: PeerOutcome, peer: PeerID, digest: ResourceDigest) { log.withLock { $0.outcomes[peer] = outcome } }
 

@@ -46,11 +46,11 @@ enum TestSwarm {
 
     static func start(
         server: String, storePath: String = storePath(), targetLinks: Int = 2, lying: Bool = false,
-        adjust: (inout Peer.Configuration) -> Void = { _ in }
+        fault: UploadFault = .none, adjust: (inout Peer.Configuration) -> Void = { _ in }
     ) throws -> RunningPeer {
         var configuration = configuration(server: server, storePath: storePath, targetLinks: targetLinks)
         adjust(&configuration)
-        return RunningPeer(try Peer(configuration: configuration, logger: logger, corruptsUploadsForTesting: lying), storePath: storePath)
+        return RunningPeer(try Peer(configuration: configuration, logger: logger, uploadFaultForTesting: lying ? UploadFault(corrupts: true) : fault), storePath: storePath)
     }
 
     /// Waits until every peer has at least `links` open links.
