@@ -69,6 +69,9 @@ extension LiveServerTests {
                 _ = try await d.expect { $0 == .pong(Heartbeat(nonce: 9)) ? true : nil }
                 a.send(.link(LinkReport(peer: idd, state: .connected, rttMillis: 12)))
                 a.send(.link(LinkReport(peer: idd, state: .disconnected)))
+                // The pair is over, and both sides hear it (D would otherwise learn it from a 2001).
+                #expect(try await a.next() == .unpair(Unpair(peer: idd, reason: .linkEnded)))
+                #expect(try await d.next() == .unpair(Unpair(peer: ida, reason: .linkEnded)))
                 let c = TestPeer(server.signalURL, address: "192.0.2.1")
                 let idc = try await c.join().peer
                 let b = TestPeer(server.signalURL, address: "10.1.1.9")

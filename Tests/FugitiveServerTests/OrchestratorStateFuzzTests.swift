@@ -137,7 +137,14 @@ import Testing
             total += cost
             if state.sessionByToken[session.resumeToken] != id { try fail("\(id)'s token does not lead back to it") }
             for partner in session.partners {
-                guard let other = state.sessions[partner] else { try fail("\(id) is partnered with \(partner), who has no session"); continue }
+                guard let other = state.sessions[partner] else {
+                    // A link kept for a parked session's resume, and only that.
+                    let keptFor = state.parked.values.first { $0.id == partner }
+                    if keptFor?.links.contains(id) != true || !session.connected.contains(partner) {
+                        try fail("\(id) is partnered with \(partner), who has no session and no parked one keeping the link")
+                    }
+                    continue
+                }
                 if other.swarm != session.swarm { try fail("\(id) and \(partner) are partners across swarms") }
                 if session.connected.contains(partner) != other.connected.contains(id) || (session.pending[partner] != nil) != (other.pending[id] != nil) {
                     try fail("\(id) and \(partner) disagree about their partnership")

@@ -72,16 +72,19 @@ extension OrchestratorState {
     /// sessions per address and in total: the address's oldest parked session makes room
     /// for the newest; when all parked sessions are at the bound, the session is not
     /// parked. The holdings' cost stays charged while parked. Returns whether it was parked.
-    mutating func park(_ session: Session, now: Instant) -> Bool {
+    mutating func park(_ session: Session, links: Set<PeerID>, now: Instant, actions: inout [Action]) -> Bool {
         let key = limitKey(session.address)
         while let tokens = ledger.parkedByAddress[key], tokens.count >= configuration.parkedPerAddress, let oldest = tokens.first {
             ledger.parkedByAddress[key] = tokens.count == 1 ? nil : Array(tokens.dropFirst())
-            if let evicted = unpark(oldest), instance != nil { journal.remove(evicted.id) }
+            if let evicted = unpark(oldest) {
+                actions += endKeptLinks(of: evicted.id, evicted.links)
+                if instance != nil { journal.remove(evicted.id) }
+            }
         }
         guard parked.count < configuration.maxParkedSessions else { return false }
         let parkedSession = Parked(
             id: session.id, swarm: session.swarm, address: session.address, resumeToken: session.resumeToken,
-            held: Array(session.held.values), expires: now + configuration.resumeGrace)
+            held: Array(session.held.values), expires: now + configuration.resumeGrace, links: links)
         parked[session.resumeToken] = parkedSession
         ledger.parkedByAddress[key, default: []].append(session.resumeToken)
         ledger.parkedHoldings += parkedSession.held.count

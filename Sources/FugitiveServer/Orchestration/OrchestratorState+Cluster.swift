@@ -182,7 +182,8 @@ extension OrchestratorState {
             if let parkedSession = parked[token], parkedSession.id == peer {
                 unpark(token)
                 if instance != nil { journal.parked[peer] = nil }
-                return []
+                // Its links do not move with it: the partners here drop them.
+                return endKeptLinks(of: peer, parkedSession.links)
             }
             guard sessions[peer]?.resumeToken == token else { return [] }
             // Not parked and not journaled as removed: the row now belongs to the other instance.

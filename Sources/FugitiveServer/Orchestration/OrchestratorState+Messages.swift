@@ -105,7 +105,14 @@ extension OrchestratorState {
         }
         reindex(id)
         reindex(other)
-        guard remotes[other] != nil else { return [] }
+        guard remotes[other] != nil else {
+            guard report.state != .connected else { return [] }
+            // The pair is over: both sides hear it (the other would otherwise learn it from
+            // a 2001 on its next signal), so that both free the slot.
+            var actions: [Action] = [.send(id, .unpair(Unpair(peer: other, reason: .linkEnded)))]
+            if sessions[other] != nil { actions.append(.send(other, .unpair(Unpair(peer: id, reason: .linkEnded)))) }
+            return actions
+        }
         let forwarded = forwardLink(report, from: id)
         if report.state != .connected { detach(other, from: id) }
         return forwarded
@@ -217,6 +224,7 @@ extension OrchestratorState {
         if parked.values.contains(where: { $0.expires <= now }) {
             for parkedSession in parked.values where parkedSession.expires <= now {
                 unpark(parkedSession.resumeToken)
+                actions += endKeptLinks(of: parkedSession.id, parkedSession.links)
                 if instance != nil { journal.remove(parkedSession.id) }
             }
         }

@@ -112,6 +112,9 @@ public struct OrchestratorState: Sendable {
         let resumeToken: String
         let held: [Holding]
         let expires: Instant
+        /// Links to partners on this instance, kept for the resume: the partners were not
+        /// told `peer-left` and keep the link in their slots until the session ends.
+        var links: Set<PeerID> = []
     }
 
     public let configuration: Configuration
@@ -164,16 +167,19 @@ public struct OrchestratorState: Sendable {
         var id = newID
         var token = newToken
         var restored: [Holding] = []
+        var links: Set<PeerID> = []
         var resumed = false
         if let resumeToken = hello.resumeToken {
             if let live = sessionByToken[resumeToken].flatMap({ sessions[$0] }), live.swarm == hello.swarm {
                 // The peer reconnected before its old connection was noticed gone.
                 actions += [.close(live.id, WireError(.resumeRejected, "session resumed elsewhere"))]
                 let held = Array(live.held.values)
-                actions += disconnect(live.id, now: now, park: false)
+                links = keptLinks(of: live)
+                actions += disconnect(live.id, now: now, park: false, keepingLinks: true)
                 (id, token, restored, resumed) = (live.id, resumeToken, held, true)
             } else if let parkedSession = parked[resumeToken], parkedSession.swarm == hello.swarm, parkedSession.expires > now {
                 (id, token, restored, resumed) = (parkedSession.id, resumeToken, parkedSession.held, true)
+                links = parkedSession.links
             } else if let stored, stored.record.resumeToken == resumeToken, stored.record.swarm == hello.swarm,
                 sessions[stored.record.id] == nil, let instance, stored.record.instance != instance
             {
@@ -191,6 +197,16 @@ public struct OrchestratorState: Sendable {
         sessions[id] = Session(
             id: id, swarm: hello.swarm, address: address, resumeToken: token, max: hello.maxPeers, lastSeen: now, reportedAt: now,
             pairBudget: RateLimiter(rate: configuration.pairsPerSecond, burst: configuration.pairBurst, now: now))
+        // The links that waited for this resume, as far as the partners still keep them.
+        // The links that waited for this resume, as far as the partners still keep them and
+        // the peer's new maximum allows.
+        let alive = links.filter { sessions[$0]?.connected.contains(id) == true }.sorted { $0.rawValue < $1.rawValue }
+        sessions[id]!.connected = Set(alive.prefix(max(0, hello.maxPeers)))
+        actions += endKeptLinks(of: id, Set(alive.dropFirst(max(0, hello.maxPeers))))
+        // Those that ended meanwhile, or did not fit: the peer hears it now.
+        for gone in links.subtracting(sessions[id]!.connected).sorted(by: { $0.rawValue < $1.rawValue }) {
+            actions.append(.send(id, .peerLeft(PeerLeft(peer: gone))))
+        }
         for holding in restored { _ = addHolding(holding, to: id) }
         sessionByToken[token] = id
         members[hello.swarm, default: []].insert(id)
@@ -202,11 +218,20 @@ public struct OrchestratorState: Sendable {
         return (welcome, actions)
     }
 
-    /// Ends a session: partners are told `peer-left`, pairs and holdings go; unless
-    /// `park` is false, the id and holdings wait `resumeGrace` for a resume. `moved`: the
-    /// session lives on in another instance, which owns its directory row now.
-    public mutating func disconnect(_ id: PeerID, now: Instant, park: Bool = true, moved: Bool = false) -> [Action] {
+    /// Ends a session: pairs and holdings go; unless `park` is false, the id and holdings
+    /// wait `resumeGrace` for a resume, and so do its links to partners here (they are told
+    /// `peer-left` only when the session really ends). Partners of a session that is not
+    /// parked are told `peer-left` at once, unless `keepingLinks` (it resumes right away).
+    /// `moved`: the session lives on in another instance, which owns its directory row now.
+    public mutating func disconnect(
+        _ id: PeerID, now: Instant, park: Bool = true, moved: Bool = false, keepingLinks: Bool = false
+    ) -> [Action] {
         guard sessions[id] != nil else { return [] }
+        var actions: [Action] = []
+        let kept = keptLinks(of: sessions[id]!)
+        // Parked first, so that the partners' links are kept only when it was.
+        let parkedIt = park && self.park(sessions[id]!, links: kept, now: now, actions: &actions)
+        let keep = parkedIt || keepingLinks
         forget(id)
         indexes[sessions[id]!.swarm]?.removeAll(of: id)
         let session = sessions.removeValue(forKey: id)!
@@ -214,9 +239,9 @@ public struct OrchestratorState: Sendable {
         members[session.swarm]?.remove(id)
         if members[session.swarm]?.isEmpty == true { members[session.swarm] = nil }
         if indexes[session.swarm]?.resourceCount == 0 { indexes[session.swarm] = nil }
-        var actions: [Action] = []
         var remotePartners: [InstanceID: [PeerID]] = [:]
         for partner in session.partners.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if keep && kept.contains(partner) { continue }
             if let remote = remotes[partner] {
                 if !remote.awaiting.contains(id) { remotePartners[remote.instance, default: []].append(partner) }
                 detach(partner, from: id)
@@ -232,12 +257,30 @@ public struct OrchestratorState: Sendable {
         }
         forgetMeasurements(of: id)
         // Parked, the holdings stay charged until the session expires or resumes.
-        if park, self.park(session, now: now) { return actions }
+        if parkedIt { return actions }
         refundHoldings(of: session)
         if instance != nil, moved {
             journal.disown(id)
         } else if instance != nil {
             journal.remove(id)
+        }
+        return actions
+    }
+
+    /// The links of `session` that may wait for its resume: to live partners on this
+    /// instance (a remote partner's instance is told at once, as before).
+    func keptLinks(of session: Session) -> Set<PeerID> {
+        session.connected.filter { remotes[$0] == nil && sessions[$0] != nil }
+    }
+
+    /// A session whose links were kept ends for good (or its resume failed): the partners
+    /// that still keep a link to it drop it and are told `peer-left`.
+    mutating func endKeptLinks(of id: PeerID, _ links: Set<PeerID>) -> [Action] {
+        var actions: [Action] = []
+        for partner in links.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[partner]?.connected.contains(id) == true {
+            sessions[partner]!.connected.remove(id)
+            reindex(partner)
+            actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
         }
         return actions
     }
