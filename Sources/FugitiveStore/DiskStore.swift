@@ -32,6 +32,16 @@ final class DiskStore: Sendable {
         }
     }
 
+    /// Moves the write-ahead log into the database file and empties it, so that the file
+    /// alone holds everything (a lost `-wal` then loses nothing).
+    func checkpoint() throws(StoreError) {
+        do {
+            try database.writeWithoutTransaction { db in _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        } catch {
+            throw StoreError(.writeFailed, "checkpoint failed: \(error)")
+        }
+    }
+
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -55,10 +65,12 @@ final class DiskStore: Sendable {
 
     /// Stores `bytes` under `digest` (and `metadata.url` when given), then evicts the
     /// least recently used blobs until the store fits its capacity again. Returns the
-    /// digests evicted. A blob larger than the whole store is not kept.
+    /// digests evicted. A blob larger than the whole store is refused (``StoreError/Code/tooLarge``).
     @discardableResult
     func put(_ digest: ResourceDigest, _ bytes: [UInt8], metadata: ResourceMetadata?) throws(StoreError) -> [ResourceDigest] {
-        guard bytes.count <= capacity else { return [] }
+        guard bytes.count <= capacity else {
+            throw StoreError(.tooLarge, "\(bytes.count) bytes do not fit a store of \(capacity)")
+        }
         do {
             return try database.write { db -> [ResourceDigest] in
                 let key = Data(digest.bytes)

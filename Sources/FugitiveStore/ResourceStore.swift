@@ -1,3 +1,4 @@
+import Foundation
 import FugitiveWire
 import Logging
 import Synchronization
@@ -45,6 +46,8 @@ public final class ResourceStore: Sendable {
     }
 
     /// Stores `bytes`, which must hash to `expected` when given; returns their digest.
+    /// - Throws: ``StoreError/Code/tooLarge`` when they are larger than the whole disk
+    ///   store (they stay in memory if they fit there, but are not persisted).
     @discardableResult
     public func store(_ bytes: [UInt8], expected: ResourceDigest? = nil, metadata: ResourceMetadata? = nil) throws(StoreError) -> ResourceDigest {
         let digest = ResourceDigest.sha256(of: bytes)
@@ -101,6 +104,26 @@ public final class ResourceStore: Sendable {
     /// (so that the peer can tell the server it no longer holds them).
     public func onEviction(_ handler: @escaping @Sendable ([ResourceDigest]) -> Void) {
         evictionHandler.withLock { $0 = handler }
+    }
+
+    /// Writes everything to the database file itself (SQLite's write-ahead log emptied):
+    /// done when a peer stops, so that the file alone is the whole cache.
+    public func checkpoint() throws(StoreError) { try disk.checkpoint() }
+
+    /// Moves a store that cannot be opened aside (the file and its `-wal`/`-shm`, renamed
+    /// with `.damaged-<time>`), so that a fresh one can be created at `path`. Returns
+    /// where the old file went.
+    public static func moveAside(_ path: String) throws(StoreError) -> String {
+        let aside = "\(path).damaged-\(Int(Date().timeIntervalSince1970))"
+        let files = FileManager.default
+        do {
+            for suffix in ["", "-wal", "-shm"] where files.fileExists(atPath: path + suffix) {
+                try files.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+        } catch {
+            throw StoreError(.writeFailed, "cannot move the store at \(path) aside: \(error)")
+        }
+        return aside
     }
 
     var diskForTesting: DiskStore? { disk }

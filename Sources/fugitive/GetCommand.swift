@@ -20,6 +20,7 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "The SHA-256 the bytes must have: sha256:<hex> or <hex>.") var digest: String?
     @Option(name: .shortAndLong, help: "Write the bytes to this file (default: standard output).") var output: String?
     @Option(help: "Directory (or SQLite file) of a persistent store to use.") var store: String?
+    @Flag(help: "When the store cannot be opened, move it aside and start with an empty one.") var resetDamagedStore = false
     @Option(help: "Seconds the fetch may take.") var timeout: Double = 30
     @Option(help: "Seconds to wait for a first link before fetching (peers need one).") var linkWait: Double = 3
     @Option(name: .customLong("local-address"), help: "Local address ICE may use (repeatable).") var localAddresses: [String] = []
@@ -41,7 +42,7 @@ struct GetCommand: AsyncParsableCommand {
             servers: servers.isEmpty ? ["ws://127.0.0.1:8080/v1/signal"] : servers, swarm: swarm ?? origin, targetLinks: 2, maxLinks: 4,
             store: ResourceStore.Configuration(path: PeerCommand.storeFile(store)), localAddresses: localAddresses)
         configuration.joinToken = joinToken
-        let peer = try Peer(configuration: configuration, logger: logger)
+        let peer = try PeerCommand.openPeer(configuration, logger: logger, command: "get", resetDamagedStore: resetDamagedStore)
         let running = Task { try? await peer.run() }
         defer { running.cancel() }
         let status = StatusLine(enabled: isatty(STDERR_FILENO) == 1)

@@ -22,6 +22,7 @@ struct PeerCommand: AsyncParsableCommand {
     @Option(help: "Directory (or SQLite file) of the persistent store (default: in memory).") var store: String?
     @Option(help: "Bytes kept in memory.") var memoryBytes = 64 << 20
     @Option(help: "Bytes kept in the persistent store.") var diskBytes = 1 << 30
+    @Flag(help: "When the store cannot be opened, move it aside and start with an empty one.") var resetDamagedStore = false
     @Option(help: "Links to keep.") var targetLinks = 4
     @Option(help: "Most links to accept.") var maxLinks = 8
     @Option(name: .customLong("local-address"), help: "Local address ICE may use (repeatable; default: all).") var localAddresses: [String] = []
@@ -49,7 +50,7 @@ struct PeerCommand: AsyncParsableCommand {
             downloadBytesPerSecond: downloadRate, localAddresses: localAddresses)
         configuration.joinToken = joinToken
         let peer: Peer
-        do { peer = try Peer(configuration: configuration, logger: logger) } catch { throw ValidationError("\(error)") }
+        peer = try Self.openPeer(configuration, logger: logger, command: "peer", resetDamagedStore: resetDamagedStore)
         let printer = Task {
             for await event in peer.events { Self.print(Self.fields(of: event)) }
         }
@@ -113,5 +114,28 @@ struct PeerCommand: AsyncParsableCommand {
         guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
         Swift.print(String(decoding: data, as: UTF8.self))
         fflush(nil)
+    }
+}
+
+extension PeerCommand {
+    /// Creates the peer. A store that cannot be opened is a runtime error with a clear
+    /// message (not a usage error); with `resetDamagedStore` it is moved aside first and
+    /// a fresh one created.
+    static func openPeer(_ configuration: Peer.Configuration, logger: Logger, command: String, resetDamagedStore: Bool) throws -> Peer {
+        let failure: StoreError
+        do {
+            return try Peer(configuration: configuration, logger: logger)
+        } catch {
+            failure = error
+        }
+        guard failure.code == .openFailed, let path = configuration.store.path else { throw failure }
+        guard resetDamagedStore else {
+            let advice = "(start with --reset-damaged-store to move it aside and begin with an empty store)"
+            FileHandle.standardError.write(Data("fugitive \(command): \(failure.message)\n\(advice)\n".utf8))
+            throw ExitCode(1)
+        }
+        let aside = try ResourceStore.moveAside(path)
+        logger.warning("the store could not be opened; moved aside, starting empty", metadata: ["store": "\(path)", "moved-to": "\(aside)"])
+        return try Peer(configuration: configuration, logger: logger)
     }
 }

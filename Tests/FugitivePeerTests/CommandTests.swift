@@ -75,6 +75,25 @@ struct CommandTests {
         #expect((summary["originBytes"] as? Int ?? 0) > 0 && (summary["peerBytes"] as? Int ?? 0) > 0)
         for key in ["p50Ms", "p95Ms"] { #expect(summary[key] is Double) }
     }
+
+    @Test func aDamagedStoreIsARuntimeErrorAndCanBeMovedAside() async throws {
+        let body = TestSwarm.bytes(10_000, seed: 13)
+        let origin = try await DigestOrigin(["/s.bin": .init(body: body)])
+        defer { Task { await origin.stop() } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-damaged-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data(repeating: 0x5a, count: 8192).write(to: directory.appendingPathComponent("store.sqlite"))
+        let arguments = ["get", origin.url("/s.bin"), "--store", directory.path, "--link-wait", "0", "--server", "ws://127.0.0.1:9/v1/signal"]
+        let refused = try await Self.run(arguments)
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("cannot open the store") && refused.err.contains("--reset-damaged-store"), "\(refused.err)")
+        #expect(!refused.err.contains("Usage"), "\(refused.err)")
+        let reset = try await Self.run(arguments + ["--reset-damaged-store"])
+        #expect(reset.status == 0, "\(reset.err)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files.contains { $0.hasPrefix("store.sqlite.damaged-") }, "\(files)")
+    }
 }
 
 /// The dashboard in headless Chromium against a running `fugitive demo --keep`.

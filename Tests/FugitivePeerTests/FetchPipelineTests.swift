@@ -179,4 +179,16 @@ extension FetchPipelineTests {
             #expect(fetched.source == .peer("a") && fetched.contentType == expected, "\(claimed) → \(fetched.contentType ?? "nil")")
         }
     }
+
+    @Test func aResourceTooBigForTheDiskIsNotAnnounced() async throws {
+        // 50 000 bytes against a 10 000-byte disk: served, never announced (a phantom
+        // holding would send others here for a `miss`).
+        let store = try ResourceStore(configuration: .init(memoryBytes: 100_000, diskBytes: 10_000), logger: Self.logger)
+        let swarm = InMemorySwarm(peers: [:], linked: [])
+        let pipeline = try Self.pipeline(swarm: swarm, origin: InMemoryOrigin([Self.url: Self.bytes]), store: store)
+        let fetched = try await pipeline.fetch(Self.url, digest: nil, deadline: nil)
+        #expect(fetched.bytes == Self.bytes && fetched.source == .origin)
+        #expect(swarm.log.withLock { $0.announced }.isEmpty)
+    }
+
 }

@@ -229,4 +229,23 @@ struct PeerEndToEndTests {
         #expect(try await other.peer.fetch(origin.url("/keep.bin")).source == .peer(after.peer.id!))
         #expect(origin.gets("/keep.bin") == 1)
     }
+
+    @Test func aGracefulStopLeavesTheWholeCacheInTheStoreFile() async throws {
+        let body = TestSwarm.bytes(300_000, seed: 14)
+        let origin = try await DigestOrigin(["/w.bin": .init(body: body)])
+        let server = try await Orchestrator.start()
+        let peer = try TestSwarm.start(server: server.url)
+        defer { Task { await server.stop(); await origin.stop() } }
+        let fetched = try await peer.peer.fetch(origin.url("/w.bin"))
+        await peer.stop()
+        let wal = (try? FileManager.default.attributesOfItem(atPath: peer.storePath + "-wal")[.size] as? Int) ?? 0
+        #expect(wal == 0, "the log still holds \(wal) bytes after the stop")
+        // Copy the file alone (no -wal): the cache is all there.
+        let copy = peer.storePath + ".copy"
+        try FileManager.default.copyItem(atPath: peer.storePath, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let reopened = try ResourceStore(configuration: .init(path: copy), logger: TestSwarm.logger)
+        #expect(try reopened.bytes(for: fetched.digest)?.bytes == body)
+    }
+
 }

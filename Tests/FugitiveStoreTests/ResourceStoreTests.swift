@@ -53,6 +53,53 @@ struct ResourceStoreTests {
         #expect(try disk.get(digests[1]) == .miss)
     }
 
+    @Test func aBlobLargerThanTheDiskIsRefusedNotSilentlyDropped() throws {
+        let store = try ResourceStore(configuration: .init(memoryBytes: 10_000, diskBytes: 1000), logger: Self.logger)
+        let big = Self.blob(9, size: 2000)
+        #expect(throws: StoreError.self) { try store.store(big) }
+        do { try store.store(big) } catch { #expect(error.code == .tooLarge, "\(error)") }
+        #expect(try store.holdings().isEmpty)
+    }
+
+    @Test func aCheckpointLeavesTheWholeStoreInTheFile() throws {
+        let path = Self.temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let blob = Self.blob(5, size: 200_000)
+        let digest: ResourceDigest
+        do {
+            let store = try ResourceStore(configuration: .init(path: path), logger: Self.logger)
+            digest = try store.store(blob, metadata: ResourceMetadata(url: "https://example.org/c", storedAt: 1))
+            let wal = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            #expect(wal > blob.count, "the write went to the log first (\(wal) bytes)")
+            try store.checkpoint()
+            #expect((try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) == 0)
+            // The log is lost (what a crash or a careless copy does): nothing is.
+            try FileManager.default.removeItem(atPath: path + "-wal")
+            try? FileManager.default.removeItem(atPath: path + "-shm")
+        }
+        let reopened = try ResourceStore(configuration: .init(path: path), logger: Self.logger)
+        #expect(try reopened.bytes(for: digest)?.bytes == blob)
+        #expect(try reopened.resource(for: "https://example.org/c")?.digest == digest)
+    }
+
+    @Test func aDamagedStoreIsRefusedClearlyAndCanBeMovedAside() throws {
+        let path = Self.temporaryPath()
+        defer { for file in (try? FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)) ?? [] where file.hasPrefix((path as NSString).lastPathComponent) {
+            try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent(file).path)
+        } }
+        try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try ResourceStore(configuration: .init(path: path), logger: Self.logger)
+            Issue.record("a damaged file opened as a store")
+        } catch {
+            #expect(error.code == .openFailed && error.message.contains(path), "\(error)")
+        }
+        let aside = try ResourceStore.moveAside(path)
+        #expect(FileManager.default.fileExists(atPath: aside) && !FileManager.default.fileExists(atPath: path))
+        let fresh = try ResourceStore(configuration: .init(path: path), logger: Self.logger)
+        #expect(try fresh.holdings().isEmpty)
+    }
+
     @Test func entriesSurviveReopeningWithTheirMetadata() throws {
         let path = Self.temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: path) }

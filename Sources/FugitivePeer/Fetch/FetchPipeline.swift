@@ -152,6 +152,9 @@ final class FetchPipeline: Sendable {
         do {
             try store.store(bytes, expected: digest, metadata: metadata)
             if announce { swarm.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count))) }
+        } catch where error.code == .tooLarge {
+            // Not on disk, so not announced: others would ask and get `miss`.
+            logger.info("a fetched resource is larger than the store; not kept or announced", metadata: ["url": "\(url)", "bytes": "\(bytes.count)"])
         } catch {
             logger.warning("could not store a fetched resource", metadata: ["url": "\(url)", "error": "\(error)"])
         }

@@ -23,6 +23,7 @@ public final class Peer: Service, Sendable {
     let links: LinkManager
     let pipeline: FetchPipeline
     let loop: GLibEventLoop
+    let logger: Logger
     private let counters = Counters()
 
     final class Counters: Sendable {
@@ -36,6 +37,7 @@ public final class Peer: Service, Sendable {
         configuration: Configuration, origin: any OriginFetching = HTTPOrigin(), logger: Logger, uploadFaultForTesting: UploadFault = .none
     ) throws(StoreError) {
         self.configuration = configuration
+        self.logger = logger
         let store = try ResourceStore(configuration: configuration.store, logger: logger)
         self.store = store
         let (events, eventSink) = AsyncStream.makeStream(of: PeerEvent.self, bufferingPolicy: .bufferingNewest(4096))
@@ -91,6 +93,7 @@ public final class Peer: Service, Sendable {
             }
         }
         links.closeAll()
+        do { try store.checkpoint() } catch { logger.warning("the store could not be checkpointed", metadata: ["error": "\(error)"]) }
         eventSink.finish()
     }
 
