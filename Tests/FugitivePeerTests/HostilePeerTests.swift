@@ -181,8 +181,9 @@ struct HostilePeerTests {
         let refused = hostile.drain { if case .error(let error) = $0 { error.code == .tooManyRequests } else { false } }
         print("a flood of \(sent) requests: \(reads()) store reads, \(refused.count) refused with 3009, link closed")
         #expect(reads() <= 2)
-        #expect(refused.count > 64)
+        // Every refusal was counted; most reached the flooder before the close.
         #expect(hostile.victim.statistics.refusals > 64)
+        #expect(refused.count > 32)
     }
 
     @Test func unknownRequestsAndBrokenFramesAreAnsweredBeforeTheLinkCloses() async throws {

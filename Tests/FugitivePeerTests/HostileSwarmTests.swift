@@ -15,9 +15,10 @@ struct HostileSwarmTests {
         let second = TestSwarm.bytes(2_000_000, seed: 12)
         let origin = try await DigestOrigin(["/first.bin": .init(body: first), "/second.bin": .init(body: second)])
         let server = try await Orchestrator.start()
-        // Head at once, then a chunk every 1.5 s: under the 2 s stall timeout for ever.
+        // Head at once, then a chunk every 1.5 s: under the victim's stall timeout for ever.
         let dripper = try TestSwarm.start(server: server.url, targetLinks: 1, fault: UploadFault(dripInterval: .milliseconds(1500)))
-        let victim = try TestSwarm.start(server: server.url, targetLinks: 1)
+        // A stall timeout well above the drip: only the rate can catch it.
+        let victim = try TestSwarm.start(server: server.url, targetLinks: 1) { $0.stallTimeout = .seconds(5) }
         defer { Task { await dripper.stop(); await victim.stop(); await server.stop(); await origin.stop() } }
         try await TestSwarm.waitForLinks([dripper, victim], atLeast: 1)
         for path in ["/first.bin", "/second.bin"] { _ = try await dripper.peer.fetch(origin.url(path)) }

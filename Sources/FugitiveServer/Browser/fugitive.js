@@ -401,6 +401,12 @@ class Link {
     switch (type) {
       case PeerType.request: this.owner.serve(this, body); break;
       case PeerType.cancel: { const upload = this.uploads.get(body.q); if (upload) upload.cancelled = true; break; }
+      case PeerType.error: {
+        // An error naming one of this side's uploads ends it, like cancel (PROTOCOL.md).
+        const upload = body.q === undefined ? undefined : this.uploads.get(body.q);
+        if (upload) upload.cancelled = true; else if (body.q !== undefined) this.downloads.get(body.q)?.handle(type, body);
+        break;
+      }
       case PeerType.ping: this.send(PeerType.pong, { n: body.n }); break;
       case PeerType.pong: this.pings.get(body.n)?.(); break;
       default: this.downloads.get(body.q)?.handle(type, body);
