@@ -19,28 +19,37 @@ struct HostilePeerTests {
             chunkSize: UInt32(chunkSize ?? ChunkSplitter.payloadSize()))
     }
 
-    @Test func aDrippingPeerIsAbandonedForItsRateLongBeforeTheDeadline() async throws {
-        let hostile = try await HostileChannel()
-        defer { hostile.close() }
-        let bytes = PeerLinkTests.resource(300_000)
+    /// The victim fetches `bytes` with a 5 s stall timeout and `deadline`; the hostile peer
+    /// answers with the head at once, then one chunk every `interval`. Expects the victim
+    /// to give up with `.tooSlow`; returns how long that took and the request.
+    static func drip(
+        _ bytes: [UInt8], every interval: Duration, deadline: Duration, on hostile: HostileChannel
+    ) async throws -> (elapsed: Duration, request: Request) {
         let started = ContinuousClock.now
         let fetch = Task {
-            try await hostile.victim.fetch(ResourceDigest.sha256(of: bytes), stallTimeout: .seconds(5), deadline: .now + .seconds(25))
+            try await hostile.victim.fetch(ResourceDigest.sha256(of: bytes), stallTimeout: .seconds(5), deadline: .now + deadline)
         }
         let request = try await hostile.nextRequest()
         try await hostile.send(.head(Self.head(for: request, bytes)))
-        // One chunk every 1.5 s: never stalls (5 s), ~11 KB/s.
         let drip = Task {
             for chunk in ChunkSplitter(id: request.id, data: ByteBuffer(bytes: bytes)) {
                 try await hostile.send(.chunk(chunk))
-                try await Task.sleep(for: .milliseconds(1500))
+                try await Task.sleep(for: interval)
             }
         }
         defer { drip.cancel() }
         await #expect {
             _ = try await fetch.value
         } throws: { ($0 as? PeerLinkError)?.code == .tooSlow }
-        let elapsed = ContinuousClock.now - started
+        return (ContinuousClock.now - started, request)
+    }
+
+    @Test func aDrippingPeerIsAbandonedForItsRateLongBeforeTheDeadline() async throws {
+        let hostile = try await HostileChannel()
+        defer { hostile.close() }
+        // One chunk every 1.5 s: never stalls (5 s), ~11 KB/s.
+        let (elapsed, request) = try await Self.drip(
+            PeerLinkTests.resource(300_000), every: .milliseconds(1500), deadline: .seconds(25), on: hostile)
         print("a dripping peer was abandoned after \(elapsed) (deadline 25 s, stall timeout 5 s)")
         #expect(elapsed < .seconds(5))
         // It was told to stop.
@@ -50,25 +59,10 @@ struct HostilePeerTests {
     @Test func aPaceThatCannotMeetTheDeadlineEndsTheTransferEarly() async throws {
         let hostile = try await HostileChannel()
         defer { hostile.close() }
-        let bytes = PeerLinkTests.resource(4_000_000, seed: 4)
-        let started = ContinuousClock.now
-        let fetch = Task {
-            try await hostile.victim.fetch(ResourceDigest.sha256(of: bytes), stallTimeout: .seconds(5), deadline: .now + .seconds(8))
-        }
-        let request = try await hostile.nextRequest()
-        try await hostile.send(.head(Self.head(for: request, bytes)))
         // ~80 KB/s: above the least rate, but 4 MB would take 50 s.
-        let drip = Task {
-            for chunk in ChunkSplitter(id: request.id, data: ByteBuffer(bytes: bytes)) {
-                try await hostile.send(.chunk(chunk))
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
-        defer { drip.cancel() }
-        await #expect {
-            _ = try await fetch.value
-        } throws: { ($0 as? PeerLinkError)?.code == .tooSlow }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        let (elapsed, _) = try await Self.drip(
+            PeerLinkTests.resource(4_000_000, seed: 4), every: .milliseconds(200), deadline: .seconds(8), on: hostile)
+        #expect(elapsed < .seconds(5))
     }
 
     @Test func tinyChunksAndLyingSizesAreRefusedAndTheSenderIsToldWhy() async throws {

@@ -14,9 +14,7 @@ struct PeerLinkTests {
 
     /// `a` downloads through `downloader`; `b` serves from `store` through `uploader`.
     struct Pair {
-        let loop: GLibEventLoop
-        let a: PeerConnection
-        let b: PeerConnection
+        let channels: ConnectedChannels
         let downloader: PeerLink
         let uploader: PeerLink
         let store: ResourceStore
@@ -25,33 +23,18 @@ struct PeerLinkTests {
 
         func close() {
             for task in tasks { task.cancel() }
-            a.close()
-            b.close()
+            channels.close()
         }
     }
 
     static func pair(slots: UploadSlots = UploadSlots(), lying: Bool = false, uploader uploaderConfiguration: PeerLink.Configuration = .init()) async throws -> Pair {
-        let loop = GLibEventLoop()
-        let configuration = PeerConnection.Configuration(localAddresses: ["127.0.0.1"])
-        let a = try PeerConnection(configuration: configuration, loop: loop, logger: logger)
-        let b = try PeerConnection(configuration: configuration, loop: loop, logger: logger)
-        try b.setRemoteDescription(SessionDescription(kind: .offer, sdp: try a.createOffer().sdp))
-        try a.setRemoteDescription(SessionDescription(kind: .answer, sdp: try b.createAnswer().sdp))
-        let trickle = [
-            Task { for await candidate in a.localCandidates { b.addRemoteCandidate(candidate) } },
-            Task { for await candidate in b.localCandidates { a.addRemoteCandidate(candidate) } },
-        ]
-        let incoming = Task { () -> DataChannel? in
-            for await channel in b.incomingChannels { return channel }
-            return nil
-        }
-        let channel = try await a.createDataChannel(label: "fugitive")
-        guard let remote = await incoming.value else { throw PeerLinkTestFailure("no channel arrived") }
+        let channels = try await ConnectedChannels.open(logger: logger)
+        let (channel, remote) = (channels.opened, channels.accepted)
         let store = try ResourceStore(logger: logger)
         let downloader = PeerLink(channel: channel, store: try ResourceStore(logger: logger), slots: UploadSlots(), logger: logger)
         let uploader = PeerLink(channel: remote, store: store, slots: slots, configuration: uploaderConfiguration, logger: logger, uploadFaultForTesting: UploadFault(corrupts: lying))
         let runs = [Task { await downloader.run() }, Task { await uploader.run() }]
-        return Pair(loop: loop, a: a, b: b, downloader: downloader, uploader: uploader, store: store, slots: slots, tasks: trickle + runs)
+        return Pair(channels: channels, downloader: downloader, uploader: uploader, store: store, slots: slots, tasks: runs)
     }
 
     static func resource(_ size: Int, seed: UInt8 = 1) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) &+ seed } }

@@ -134,10 +134,10 @@ public struct HTTPOrigin: OriginFetching {
             result.shareable = !Self.isPrivate(response.headers)
             result.contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
             if method == .GET {
-                if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxSize {
+                if let length = result.contentLength, length > maxSize {
                     throw FetchError(.tooLarge, "\(url) is \(length) bytes, over the limit of \(maxSize)")
                 }
-                let announced = response.headers.first(name: "Content-Length").flatMap(Int.init)
+                let announced = result.contentLength
                 var body = ByteBuffer()
                 for try await part in response.body {
                     guard body.readableBytes + part.readableBytes <= maxSize else {

@@ -59,6 +59,8 @@ final class LinkManager: Sendable {
         /// Peers too slow lately, until when: not asked, linked or kept meanwhile (kept
         /// apart from the links, so that dropping the link does not forgive them).
         var benched: [PeerID: ContinuousClock.Instant] = [:]
+
+        func isBenched(_ peer: PeerID, at now: ContinuousClock.Instant) -> Bool { benched[peer].map { $0 > now } ?? false }
         /// What fetches wanted lately: the server prefers partners holding these.
         var recentlyWanted: [ResourceDigest] = []
     }
@@ -124,7 +126,7 @@ final class LinkManager: Sendable {
     /// Whether `peer` was too slow lately (see ``tooSlow(_:)``).
     func isBenched(_ peer: PeerID) -> Bool {
         let now = ContinuousClock.now
-        return state.withLock { ($0.benched[peer] ?? now) > now }
+        return state.withLock { $0.isBenched(peer, at: now) }
     }
 
     /// The open link to `peer`, if any.
@@ -214,7 +216,7 @@ final class LinkManager: Sendable {
             let open = state.entries.filter { $0.value.link != nil }
             guard open.count >= configuration.targetLinks else { return nil }
             let now = ContinuousClock.now
-            if let failing = open.first(where: { $0.value.failures >= configuration.maxFailures || (state.benched[$0.key] ?? now) > now }) {
+            if let failing = open.first(where: { $0.value.failures >= configuration.maxFailures || state.isBenched($0.key, at: now) }) {
                 return failing.key
             }
             let times = open.compactMap(\.value.roundTrip).sorted()
@@ -279,8 +281,4 @@ final class LinkManager: Sendable {
         default: break
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }

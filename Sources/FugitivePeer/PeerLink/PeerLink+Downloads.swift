@@ -79,6 +79,8 @@ extension PeerLink {
         return min(configuration.minimumRate, limit.rate / 4)
     }
 
+    static let overBudget = PeerLinkError(.overBudget, "downloads in flight hold the whole budget")
+
     struct Expectation: Sendable {
         var digest: ResourceDigest
         var size: Int?
@@ -109,7 +111,7 @@ extension PeerLink {
                 let count = chunk.data.readableBytes
                 // Charged for what arrived, not for what the head announced.
                 guard expectation.charge.charge(count) else {
-                    return .failure(PeerLinkError(.overBudget, "downloads in flight hold the whole budget"))
+                    return .failure(Self.overBudget)
                 }
                 do { try assembler!.append(chunk) } catch { return .failure(.violation(error.code, error.message)) }
                 watch.received(count)
@@ -155,7 +157,7 @@ extension PeerLink {
         let head = assembler.head
         // The resource's own bytes are memory too, beside the transfer's.
         guard expectation.charge.charge(Int(head.contentLength)) else {
-            return .failure(PeerLinkError(.overBudget, "downloads in flight hold the whole budget"))
+            return .failure(Self.overBudget)
         }
         let bytes: [UInt8]
         do {

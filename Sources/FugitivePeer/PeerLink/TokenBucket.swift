@@ -21,9 +21,7 @@ public final class TokenBucket: Sendable {
     public func take(_ count: Int) async throws {
         let wait: Double = state.withLock { state in
             let now = ContinuousClock.now
-            let elapsed = now - state.refilled
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            state.tokens = min(Double(burst), state.tokens + seconds * Double(rate))
+            state.tokens = min(Double(burst), state.tokens + (now - state.refilled).seconds * Double(rate))
             state.refilled = now
             state.tokens -= Double(count)
             return state.tokens >= 0 ? 0 : -state.tokens / Double(rate)

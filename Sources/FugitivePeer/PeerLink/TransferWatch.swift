@@ -67,8 +67,3 @@ final class TransferWatch: Sendable {
         return nil
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -11,8 +11,7 @@ import Synchronization
 /// loopback, one side a real ``PeerLink`` (the victim), the other a bare data channel
 /// the test writes any message to, valid or not, and reads the victim's answers from.
 final class HostileChannel: Sendable {
-    let loop: GLibEventLoop
-    let connections: [PeerConnection]
+    let channels: ConnectedChannels
     let victim: PeerLink
     let store: ResourceStore
     let raw: DataChannel
@@ -29,22 +28,8 @@ final class HostileChannel: Sendable {
     static let logger = Logger(label: "test.hostile")
 
     init(victim configuration: PeerLink.Configuration = .init(), slots: UploadSlots = UploadSlots()) async throws {
-        let loop = GLibEventLoop()
-        let connection = PeerConnection.Configuration(localAddresses: ["127.0.0.1"])
-        let a = try PeerConnection(configuration: connection, loop: loop, logger: Self.logger)
-        let b = try PeerConnection(configuration: connection, loop: loop, logger: Self.logger)
-        try b.setRemoteDescription(SessionDescription(kind: .offer, sdp: try a.createOffer().sdp))
-        try a.setRemoteDescription(SessionDescription(kind: .answer, sdp: try b.createAnswer().sdp))
-        let trickle = [
-            Task { for await candidate in a.localCandidates { b.addRemoteCandidate(candidate) } },
-            Task { for await candidate in b.localCandidates { a.addRemoteCandidate(candidate) } },
-        ]
-        let incoming = Task { () -> DataChannel? in
-            for await channel in b.incomingChannels { return channel }
-            return nil
-        }
-        let channel = try await a.createDataChannel(label: "fugitive")
-        guard let remote = await incoming.value else { throw PeerLinkTestFailure("no channel arrived") }
+        let channels = try await ConnectedChannels.open(logger: Self.logger)
+        let (channel, remote) = (channels.opened, channels.accepted)
         store = try ResourceStore(logger: Self.logger)
         victim = PeerLink(channel: channel, store: store, slots: slots, configuration: configuration, logger: Self.logger)
         raw = remote
@@ -58,14 +43,13 @@ final class HostileChannel: Sendable {
             inbox.withLock { $0.closed = true }
         }
         let victim = self.victim
-        tasks = trickle + [reader, Task { await victim.run() }]
-        self.loop = loop
-        connections = [a, b]
+        tasks = [reader, Task { await victim.run() }]
+        self.channels = channels
     }
 
     func close() {
         for task in tasks { task.cancel() }
-        for connection in connections { connection.close() }
+        channels.close()
     }
 
     /// Sends one message as the hostile peer.
