@@ -76,6 +76,11 @@ let package = Package(
             dependencies: [
                 "FugitivePeer", "FugitiveWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -142,9 +147,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What the test targets share: a seeded generator, resident memory, raw TCP
+        // connections, and the network lab (namespaces, veth, a DNS server of the test's own).
+        .target(
+            name: "FugitiveTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/FugitiveTestSupport"
+        ),
         .testTarget(
             name: "FugitiveWireTests",
-            dependencies: ["FugitiveWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FugitiveWire", "FugitiveTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
@@ -152,6 +164,7 @@ let package = Package(
             name: "FugitivePeerTests",
             dependencies: [
                 "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore", "FugitiveGateway", "FugitivePostgres",
+                "FugitiveTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -163,12 +176,12 @@ let package = Package(
         .testTarget(name: "FugitiveStoreTests", dependencies: ["FugitiveStore", "FugitiveWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FugitiveRTCTests",
-            dependencies: ["FugitiveRTC", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FugitiveRTC", "FugitiveTestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "FugitiveServerTests",
             dependencies: [
-                "FugitiveServer", "FugitiveWire", "FugitivePostgres",
+                "FugitiveServer", "FugitiveWire", "FugitivePostgres", "FugitiveTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,6 +1,7 @@
 import FugitivePeer
 import FugitiveWire
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -62,7 +63,8 @@ public struct PeerGateway: Service {
         }
         router.get("/health") { _, _ in "ok" }
         application = Application(
-            router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            router: router, server: HTTPServerBuilder { GatewayChannel(responder: $0, idleTimeout: .seconds(30)) },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 bound.port.withLock { $0 = port }
@@ -73,9 +75,10 @@ public struct PeerGateway: Service {
     public func run() async throws { try await application.run() }
 }
 
-/// Requests addressed to another host than the gateway are forward-proxy requests
-/// (HTTP/1 absolute form: the request line names `http://origin/…` and `Host` is the
-/// origin); everything else goes on to the gateway's own routes.
+/// Requests addressed to another host than the gateway are forward-proxy requests (HTTP/1
+/// absolute form: the request line names `http://origin/…`, whose authority
+/// ``AbsoluteFormTarget`` made the `Host`); everything else goes on to the gateway's own
+/// routes.
 struct ForwardProxyMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let handler: GatewayHandler

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import FugitiveGateway
 import FugitivePeer
+import FugitiveTestSupport
 import FugitiveWire
 import NIOCore
 import Testing
@@ -113,5 +114,45 @@ struct GatewaySecurityTests {
             #expect(ContinuousClock.now - started < .seconds(2))
         }
         #expect(try await Self.fetch(gateway, target).headers["x-content-type-options"] == "nosniff")
+    }
+
+    /// RFC 9112 §3.2: an absolute-form request line names what is fetched, whatever `Host`
+    /// says; only `http://` is proxied; one `Host` exactly; no user information. Sent as raw
+    /// bytes: HTTP clients never send a `Host` that disagrees with the request line.
+    @Test func absoluteFormTargetsFollowRFC9112() async throws {
+        let origin = try await DigestOrigin(["/x": .init(body: Array("from the request line".utf8))])
+        let server = try await Orchestrator.start()
+        let peer = try TestSwarm.start(server: server.url)
+        let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
+        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        func send(_ head: String) async throws -> (status: Int, text: String) {
+            let text = try await withRawTCP {
+                let connection = try RawTCPConnection(to: "127.0.0.1", port: gateway.port)
+                try connection.send(head + "Connection: close\r\n\r\n")
+                return String(decoding: connection.readToEnd(timeout: 20) ?? [], as: UTF8.self)
+            }
+            let status = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            return (status, text)
+        }
+        // The request line's authority wins over a Host naming somewhere else.
+        let proxied = try await send("GET \(origin.url("/x")) HTTP/1.1\r\nHost: unreachable.invalid:1\r\n")
+        #expect(proxied.status == 200 && proxied.text.hasSuffix("from the request line"), "\(proxied.text.prefix(300))")
+        #expect(origin.gets("/x") == 1)
+        // An absolute form naming the gateway is the gateway's own route, whatever Host says.
+        let own = try await send("GET http://127.0.0.1:\(gateway.port)/health HTTP/1.1\r\nHost: somewhere.else:80\r\n")
+        #expect(own.status == 200 && own.text.hasSuffix("ok"), "\(own.text.prefix(300))")
+        // https:// is not fetched over plain HTTP; tunnels are not offered.
+        let secure = try await send("GET https://127.0.0.1:\(origin.port)/x HTTP/1.1\r\nHost: 127.0.0.1:\(origin.port)\r\n")
+        #expect(secure.status == 400 && secure.text.contains("http:// URLs only"), "\(secure.text.prefix(300))")
+        let tunnel = try await send("CONNECT 127.0.0.1:\(origin.port) HTTP/1.1\r\nHost: 127.0.0.1:\(origin.port)\r\n")
+        #expect(tunnel.status == 405, "\(tunnel.text.prefix(300))")
+        // Exactly one Host in HTTP/1.1; no user information in the target.
+        let twoHosts = try await send("GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(gateway.port)\r\nHost: other:1\r\n")
+        #expect(twoHosts.status == 400, "\(twoHosts.text.prefix(300))")
+        let noHost = try await send("GET /health HTTP/1.1\r\n")
+        #expect(noHost.status == 400, "\(noHost.text.prefix(300))")
+        let userinfo = try await send("GET http://user@127.0.0.1:\(origin.port)/x HTTP/1.1\r\nHost: 127.0.0.1:\(origin.port)\r\n")
+        #expect(userinfo.status == 400, "\(userinfo.text.prefix(300))")
+        #expect(origin.gets("/x") == 1, "a refused request reached the origin")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import FugitiveStore
+import FugitiveTestSupport
 import FugitiveWire
 import NIOCore
 import Synchronization
@@ -209,12 +210,4 @@ struct HostilePeerTests {
         print("after the error: \(after) bytes still arrived (of 30 MB)")
         #expect(after < 8 << 20)
     }
-}
-
-/// This process's resident memory, from /proc.
-func residentBytes() -> Int {
-    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-        let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-    else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

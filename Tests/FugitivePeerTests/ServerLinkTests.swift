@@ -17,8 +17,9 @@ struct ServerLinkTests {
         let task: Task<Void, any Error>
         let port: Int
 
-        static func start(port: Int = 0) async throws -> Orchestrator {
+        static func start(host: String = "127.0.0.1", port: Int = 0) async throws -> Orchestrator {
             var configuration = ServerConfiguration()
+            configuration.host = host
             configuration.port = port
             configuration.holdingsPerPeer = 10_000
             var logger = Logger(label: "test.orchestrator")
@@ -32,7 +33,7 @@ struct ServerLinkTests {
             return Orchestrator(server: server, group: group, task: task, port: bound)
         }
 
-        var url: String { "ws://127.0.0.1:\(port)/v1/signal" }
+        var url: String { "ws://\(server.configuration.host):\(port)/v1/signal" }
 
         func stop() async {
             await group.triggerGracefulShutdown()

@@ -1,4 +1,5 @@
 import FugitiveRTC
+import FugitiveTestSupport
 import Testing
 
 @Suite("Fingerprint, SetupRole and IceCredentials")

@@ -1,5 +1,6 @@
 import Foundation
 import FugitiveServer
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
@@ -41,10 +42,10 @@ extension LiveServerTests {
                 let before = residentBytes()
                 let port = server.port
                 let outcome = try await Task.detached { () -> (sent: Int, closed: Bool) in
-                    let client = try RawClient(port: port, source: "127.0.0.2")
+                    let client = try RawTCPConnection(port: port, from: "127.0.0.2")
                     guard client.upgrade() else { throw TestFailure("no upgrade") }
                     // Before hello, 125-byte pings, as fast as the socket takes them, never reading.
-                    let ping = RawClient.frame(opcode: 0x9, payload: [UInt8](repeating: 0x70, count: 125))
+                    let ping = RawTCPConnection.frame(opcode: 0x9, payload: [UInt8](repeating: 0x70, count: 125))
                     let batch = Array([[UInt8]](repeating: ping, count: 1000).joined())
                     var sent = 0
                     while sent < 200_000, client.send(batch) { sent += 1000 }
@@ -64,10 +65,10 @@ extension LiveServerTests {
             try await LiveServer.with { server in
                 let port = server.port
                 let answer = try await Task.detached { () -> [UInt8]? in
-                    let client = try RawClient(port: port)
+                    let client = try RawTCPConnection(port: port)
                     guard client.upgrade() else { throw TestFailure("no upgrade") }
                     let hello = WireCodec(limits: .serverLink).encode(ServerMessage.hello(Hello(swarm: "s", targetPeers: 1, maxPeers: 1)))
-                    client.send(RawClient.frame(opcode: 0x2, payload: Array(hello.readableBytesView), masked: false))
+                    client.send(RawTCPConnection.frame(opcode: 0x2, payload: Array(hello.readableBytesView), masked: false))
                     return client.readToEnd(timeout: 5)
                 }.value
                 let bytes = try #require(answer, "the connection stayed open")
@@ -85,8 +86,8 @@ extension LiveServerTests {
                 $0.requestHeadTimeout = 1
             }) { server in
                 let port = server.port
-                let opened = try await Task.detached { () -> [RawClient] in
-                    try (0..<40).map { _ in try RawClient(port: port, source: "127.0.0.3") }
+                let opened = try await Task.detached { () -> [RawTCPConnection] in
+                    try (0..<40).map { _ in try RawTCPConnection(port: port, from: "127.0.0.3") }
                 }.value
                 // Beyond 8 from that address: closed at once.
                 try await Task.sleep(for: .milliseconds(200))
@@ -109,17 +110,18 @@ extension LiveServerTests {
         @Test func openConnectionsAreCappedInTotal() async throws {
             try await LiveServer.with({
                 $0.maxConnections = 10
-                $0.requestHeadTimeout = 1
+                // Long enough that a loaded machine checks the refusals before it passes.
+                $0.requestHeadTimeout = 3
             }) { server in
                 let port = server.port
-                let opened = try await Task.detached { () -> [RawClient] in
-                    try (0..<20).map { try RawClient(port: port, source: "127.0.1.\($0 + 1)") }
+                let opened = try await Task.detached { () -> [RawTCPConnection] in
+                    try (0..<20).map { try RawTCPConnection(port: port, from: "127.0.1.\($0 + 1)") }
                 }.value
                 try await Task.sleep(for: .milliseconds(200))
                 let refused = await Task.detached { opened.filter { $0.readToEnd(timeout: 0.02) != nil }.count }.value
                 #expect(refused == 10)
                 // After the head timeout the places are free again.
-                _ = await Task.detached { opened.map { $0.readToEnd(timeout: 3) } }.value
+                _ = await Task.detached { opened.map { $0.readToEnd(timeout: 5) } }.value
                 try await LiveLimitsTests.stillServes(server)
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import FugitiveServer
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
@@ -14,17 +15,6 @@ import Testing
 /// Runs `FUGITIVE_STATE_FUZZ_SECONDS` (default 3) per run; `make test` gives it a minute
 /// beside the decoder fuzzer.
 @Suite struct OrchestratorStateFuzzTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let ids = (0..<24).map { PeerID("p\($0)") }
     static let swarms = ["a", "b", "c"]
     static let addresses = ["198.51.100.1", "198.51.100.2", "203.0.113.9", "2001:db8:1:1::1", "2001:db8:1:1::2", "10.0.0.1"]
@@ -44,7 +34,7 @@ import Testing
         configuration.maxParkedSessions = 8
         configuration.maxPeersPerSwarm = 10
         configuration.pairBurst = 6
-        var random = Generator(state: seed)
+        var random = SplitMix64(seed: seed)
         var state = OrchestratorState(configuration: configuration)
         var now = ContinuousClock.now
         var tokens: [String] = []
@@ -66,7 +56,7 @@ import Testing
         #expect(pairsMade > 0 && links > 0, "the fuzzer never reached pairing and links")
     }
 
-    func step(_ state: inout OrchestratorState, _ random: inout Generator, _ now: inout ContinuousClock.Instant, _ tokens: inout [String]) -> [OrchestratorState.Action] {
+    func step(_ state: inout OrchestratorState, _ random: inout SplitMix64, _ now: inout ContinuousClock.Instant, _ tokens: inout [String]) -> [OrchestratorState.Action] {
         let id = Self.ids.randomElement(using: &random)!
         let other = Self.ids.randomElement(using: &random)!
         now += .milliseconds(Int.random(in: 0...300, using: &random))
@@ -97,7 +87,7 @@ import Testing
         }
     }
 
-    func message(_ random: inout Generator, other: PeerID) -> ServerMessage {
+    func message(_ random: inout SplitMix64, other: PeerID) -> ServerMessage {
         let digest = Self.digests.randomElement(using: &random)!
         let url = "https://o.example/" + String(repeating: "x", count: Int.random(in: 0...3000, using: &random))
         switch Int.random(in: 0..<14, using: &random) {

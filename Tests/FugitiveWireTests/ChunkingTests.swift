@@ -1,3 +1,4 @@
+import FugitiveTestSupport
 import NIOCore
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveTestSupport
 import NIOCore
 import Testing
 

@@ -18,6 +18,7 @@ final class DigestOrigin: Sendable {
         var redirect: String? = nil
     }
 
+    let host: String
     let port: Int
     private let counts: Counts
     private let group: ServiceGroup
@@ -28,12 +29,16 @@ final class DigestOrigin: Sendable {
         let heads = Mutex<[String: Int]>([:])
     }
 
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    func url(_ path: String) -> String { "http://\(host):\(port)\(path)" }
     /// Bodies served for `path` (HEADs aside).
     func gets(_ path: String) -> Int { counts.gets.withLock { $0[path, default: 0] } }
     var totalGets: Int { counts.gets.withLock { $0.values.reduce(0, +) } }
+    /// Every request, GET or HEAD.
+    var totalRequests: Int { totalGets + counts.heads.withLock { $0.values.reduce(0, +) } }
 
-    init(_ resources: [String: Resource]) async throws {
+    /// Serves `resources` on `host`:`port` (0: a free port).
+    init(_ resources: [String: Resource], host: String = "127.0.0.1", port: Int = 0) async throws {
+        self.host = host
         let counts = Counts()
         let router = Router()
         @Sendable func respond(_ path: String, body: Bool) -> Response {
@@ -65,7 +70,7 @@ final class DigestOrigin: Sendable {
         logger.logLevel = .warning
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         self.group = group
