@@ -3,16 +3,19 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A real HTTP origin on 127.0.0.1 for tests: serves fixed resources and counts hits.
+/// A real HTTP origin for tests (on 127.0.0.1 unless told): serves fixed resources and
+/// counts hits.
 final class TestOrigin: Sendable {
+    let host: String
     let port: Int
     private let hitCount: Hits
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    var url: String { "http://\(host):\(port)" }
 
     func hits(_ path: String) -> Int { hitCount.counts.withLock { $0[path, default: 0] } }
+    var totalHits: Int { hitCount.counts.withLock { $0.values.reduce(0, +) } }
 
     final class Hits: Sendable {
         let counts = Mutex<[String: Int]>([:])
@@ -21,7 +24,11 @@ final class TestOrigin: Sendable {
     /// - Parameters:
     ///   - resources: path → (body, Cache-Control value or nil).
     ///   - dripping: paths whose body comes one byte per second (an origin that never ends).
-    init(_ resources: [String: (body: [UInt8], cacheControl: String?)], dripping: Set<String> = []) async throws {
+    ///   - host, port: where to listen (port 0: a free one).
+    init(
+        _ resources: [String: (body: [UInt8], cacheControl: String?)], dripping: Set<String> = [], host: String = "127.0.0.1", port: Int = 0
+    ) async throws {
+        self.host = host
         let hitCount = Hits()
         let router = Router()
         router.get("**") { request, _ -> Response in
@@ -45,7 +52,7 @@ final class TestOrigin: Sendable {
         logger.logLevel = .warning
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         self.group = group
