@@ -12,6 +12,7 @@ bootstrap:
 build: bootstrap
 	$(SWIFT) build --build-tests
 	$(SWIFT) build -c release --product fugitive
+	$(SWIFT) build -c release --product fugitive-bench
 
 ## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer
 ## and the orchestrator's stateful fuzzer (a minute each).
@@ -28,7 +29,8 @@ build: bootstrap
 ## port for the whole run and is stopped afterwards, also when a step fails.
 test: build
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
-	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" && \
+	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" \
+	FUGITIVE_BENCH_BINARY="$$(pwd)/.build/release/fugitive-bench" && \
 	echo "test: PostgreSQL at $$url" && \
 	$(SWIFT) test --skip-build --skip FugitivePeerTests --skip LiveClusterTests --skip theGraphOfAHugeSwarmDoesNotDelayTheRelay && \
 	$(SWIFT) test --skip-build --filter FugitivePeerTests --skip ClusterEndToEndTests --skip HostilePeerTests --skip HostileSwarmTests && \
@@ -48,10 +50,12 @@ fuzz: bootstrap
 	$(SWIFT) build --build-tests
 	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests
 
+## The benchmarks are `fugitive-bench`; it starts the `fugitive` server beside it.
 bench: bootstrap
 	$(SWIFT) build -c release --product fugitive
-	.build/release/fugitive bench wire
-	.build/release/fugitive bench signal --peers 10000
-	.build/release/fugitive bench rtc
+	$(SWIFT) build -c release --product fugitive-bench
+	.build/release/fugitive-bench wire
+	.build/release/fugitive-bench signal --peers 10000
+	.build/release/fugitive-bench rtc
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
-	.build/release/fugitive bench signal --cluster "$$url?sslmode=disable" --peers 10000
+	.build/release/fugitive-bench signal --cluster "$$url?sslmode=disable" --peers 10000

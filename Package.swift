@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "FugitiveGateway", targets: ["FugitiveGateway"]),
         .library(name: "FugitivePostgres", targets: ["FugitivePostgres"]),
         .executable(name: "fugitive", targets: ["fugitive"]),
+        .executable(name: "fugitive-bench", targets: ["fugitive-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -123,6 +124,33 @@ let package = Package(
         ),
         .executableTarget(
             name: "fugitive",
+            dependencies: [
+                "FugitiveWire",
+                "FugitiveServer",
+                "FugitiveRTC",
+                "FugitivePeer",
+                "FugitiveStore",
+                "FugitiveGateway",
+                "FugitivePostgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The benchmarks and the processes tests start (`rtc-peer`, `rtc-churn`, floors).
+        .executableTarget(
+            name: "fugitive-bench",
             dependencies: [
                 "FugitiveWire",
                 "FugitiveServer",

@@ -65,7 +65,7 @@ public final class PostgresClusterStore: ClusterStore {
 
     public func expireInstances(silentFor expiry: Duration) async throws -> Set<InstanceID> {
         self.expiry.withLockedValue { $0 = expiry }
-        let seconds = Self.seconds(expiry)
+        let seconds = expiry.seconds
         try await client.query("DELETE FROM fugitive_instances WHERE heartbeat_at < now() - make_interval(secs => \(seconds))", logger: logger)
         try await client.query("DELETE FROM fugitive_mailbox WHERE created_at < now() - interval '5 minutes'", logger: logger)
         var alive: Set<InstanceID> = []
@@ -169,7 +169,7 @@ public final class PostgresClusterStore: ClusterStore {
     /// Columns of a peer row, in ``decodeRecords(_:)``'s order.
     static let recordColumns = "p.id, p.instance, p.swarm, p.resume_token, p.max_peers, p.free_slots, p.address, p.live"
 
-    func aliveSince() -> Double { Self.seconds(expiry.withLockedValue { $0 }) }
+    func aliveSince() -> Double { expiry.withLockedValue { $0 }.seconds }
 
     public func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord] {
         let keys = address.flatMap(NetworkAddress.init)?.networkKeys
@@ -264,10 +264,6 @@ public final class PostgresClusterStore: ClusterStore {
             INSERT INTO fugitive_digests (url, digest, size, expires_at) VALUES (\(url), \(digest.digest.hex), \(Int(clamping: digest.size)), to_timestamp(\(digest.expiresAt)))
             ON CONFLICT (url) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at
             """, logger: logger)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

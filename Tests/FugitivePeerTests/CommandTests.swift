@@ -38,6 +38,17 @@ struct CommandTests {
         return (process.terminationStatus, data, (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
     }
 
+    /// `fugitive` is the user's tool: its help lists the user's commands, and the
+    /// benchmarks and test helpers are `fugitive-bench`'s.
+    @Test func theHelpListsOnlyUserCommands() async throws {
+        let help = try await Self.run(["--help"])
+        let text = String(decoding: help.out, as: UTF8.self)
+        #expect(help.status == 0)
+        for command in ["demo", "get", "server", "peer"] { #expect(text.contains("  \(command)"), "\(command) missing: \(text)") }
+        for helper in ["bench", "rtc-peer", "rtc-churn", "floor"] { #expect(!text.contains(helper), "\(helper) listed: \(text)") }
+        #expect(try await Self.run(["bench", "wire"]).status != 0)
+    }
+
     @Test func getFetchesFromAPeerAndRefusesTheWrongDigest() async throws {
         let body = TestSwarm.bytes(400_000, seed: 9)
         let origin = try await DigestOrigin(["/g.bin": .init(body: body)])

@@ -9,7 +9,7 @@ import Testing
 struct FailureTests {
     @Test func aKilledPeerIsNoticedWithinSeconds() async throws {
         let session = try await InteropScenario.connect(
-            command: [InteropScenario.fugitive, "rtc-peer"], offerer: .swift, channelOpener: .swift, total: 1 << 30)
+            command: [InteropScenario.bench, "rtc-peer"], offerer: .swift, channelOpener: .swift, total: 1 << 30)
         defer { session.end() }
         try await session.channel.send(.binary([1, 2, 3]))
         let start = ContinuousClock.now
@@ -61,11 +61,11 @@ struct FailureTests {
         await #expect(throws: RTCError.self) { _ = try await a.createDataChannel(label: "never") }
     }
 
-    /// Measured by `fugitive rtc-churn` in a process of its own: in this one, the other
+    /// Measured by `fugitive-bench rtc-churn` in a process of its own: in this one, the other
     /// suites' allocations would drown the signal.
     @Test func aHundredConnectionsOpenedAndClosedLeaveNothingBehind() async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: InteropScenario.fugitive)
+        process.executableURL = URL(fileURLWithPath: InteropScenario.bench)
         process.arguments = ["rtc-churn", "--cycles", "100"]
         let output = Pipe()
         process.standardOutput = output

@@ -1,6 +1,6 @@
 """Two aiortc peers in one process on loopback: one data channel, --megabytes in
 --size messages. Prints {"MBps": …, "bytes": …, "seconds": …}: the reference that
-`fugitive bench rtc` compares FugitiveRTC with."""
+`fugitive-bench rtc` compares FugitiveRTC with."""
 
 import argparse
 import asyncio

@@ -1,6 +1,6 @@
 """Two RTCPeerConnections in one headless Chromium page (Debian's chromium, through
 Playwright) on loopback: one data channel, --megabytes in --size messages. Prints
-{"MBps": …, "bytes": …, "seconds": …}: the reference of `fugitive bench rtc`."""
+{"MBps": …, "bytes": …, "seconds": …}: the reference of `fugitive-bench rtc`."""
 
 import argparse
 import asyncio

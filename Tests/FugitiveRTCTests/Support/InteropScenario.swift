@@ -11,10 +11,11 @@ enum InteropScenario {
     enum Side: String, Sendable { case swift, peer }
 
     static let python = InteropProcess.root.appendingPathComponent(".venv/bin/python").path
-    /// The executable: `FUGITIVE_BINARY` (`make test` points it at the release build, what
-    /// users run), else the debug build's.
-    static let fugitive =
-        ProcessInfo.processInfo.environment["FUGITIVE_BINARY"] ?? InteropProcess.root.appendingPathComponent(".build/debug/fugitive").path
+    /// The executable with `rtc-peer` and `rtc-churn`: `FUGITIVE_BENCH_BINARY` (`make test`
+    /// points it at the release build, as the libraries ship), else the debug build's.
+    static let bench =
+        ProcessInfo.processInfo.environment["FUGITIVE_BENCH_BINARY"]
+        ?? InteropProcess.root.appendingPathComponent(".build/debug/fugitive-bench").path
 
     static func run(script: String, offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
         try await run(command: [python, script], offerer: offerer, channelOpener: channelOpener, total: total)

@@ -3,7 +3,7 @@ import Foundation
 import FugitiveRTC
 import Logging
 
-/// `fugitive bench rtc`: FugitiveRTC on loopback — bulk throughput of one data channel
+/// `fugitive-bench rtc`: FugitiveRTC on loopback — bulk throughput of one data channel
 /// with 16 KiB and 64 KiB messages, connection setup time (offer → channel open) — and,
 /// in the same run, the same bulk transfer between two aiortc peers and between two
 /// RTCPeerConnections in one headless Chromium page, with the ratios.
@@ -169,8 +169,4 @@ struct RTCBench: AsyncParsableCommand {
     }
 
     static func format(_ value: Double) -> String { String(format: "%.1f", value) }
-}
-
-extension Duration {
-    var milliseconds: Double { seconds * 1000 }
 }

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// `fugitive bench signal --cluster URL`: pairing and relay between two instances that
+/// `fugitive-bench signal --cluster URL`: pairing and relay between two instances that
 /// share a PostgreSQL, next to the same load on one instance, measured in one run.
 ///
 /// Half the peers ("open", up to 8 links each) join one instance; the other half

@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-/// `fugitive bench nio-floor-server`: the same bare relay as `floor-server`, written
+/// `fugitive-bench nio-floor-server`: the same bare relay as `floor-server`, written
 /// directly on SwiftNIO channel handlers (no async sequences, no task per connection),
 /// to show what a leaner WebSocket path could reach in memory and CPU per message.
 struct NIORelayFloorServer: AsyncParsableCommand {

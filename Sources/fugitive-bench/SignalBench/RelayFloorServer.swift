@@ -7,7 +7,7 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// `fugitive bench floor-server`: the floor the signalling benchmark compares against —
+/// `fugitive-bench floor-server`: the floor the signalling benchmark compares against —
 /// a bare Hummingbird WebSocket relay with the same shape as the orchestrator's
 /// connections (a queue and a writer task per connection) but no protocol: the first
 /// frame registers a 4-byte index, every later frame goes to the index in its first

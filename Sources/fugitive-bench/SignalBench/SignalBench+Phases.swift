@@ -92,7 +92,7 @@ extension SignalBench {
 
     /// The same join and relay load against a bare relay (`floor-server` or `nio-floor-server`).
     func measureFloor(_ command: String, frameSize: Int, logger: Logger) async throws -> Side {
-        let server = try ServerProcess(arguments: ["bench", command, "--port", "0"])
+        let server = try ServerProcess(.bench, arguments: [command, "--port", "0"])
         defer { server.stop() }
         let url = "ws://127.0.0.1:\(server.port)/relay"
         try await Task.sleep(for: .milliseconds(500))
@@ -151,8 +151,4 @@ extension SignalBench {
         for connection in connections { connection.close() }
         for connection in connections { await connection.task.value }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// `fugitive bench signal`: N real WebSocket peers from this process against a
+/// `fugitive-bench signal`: N real WebSocket peers from this process against a
 /// `fugitive server` child process — join, pair, relay signalling — and the same relay
 /// load against a bare Hummingbird WebSocket relay (the floor), measured in one run.
 struct SignalBench: AsyncParsableCommand {

@@ -3,7 +3,7 @@ import Foundation
 import FugitiveWire
 import NIOCore
 
-/// `fugitive bench wire`: encode/decode throughput of a full 16 KiB chunk message and a
+/// `fugitive-bench wire`: encode/decode throughput of a full 16 KiB chunk message and a
 /// signalling message, next to Python's msgpack C extension on the same bytes.
 struct WireBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,7 +3,7 @@ import Foundation
 import FugitiveRTC
 import Logging
 
-/// `fugitive rtc-churn` (hidden): opens and closes connection pairs in a loop and prints
+/// `fugitive-bench rtc-churn` (hidden): opens and closes connection pairs in a loop and prints
 /// the process's descriptors and resident memory before and after, as one JSON object.
 /// A process of its own, so that nothing else allocates while it measures (the leak
 /// test runs it).

@@ -6,10 +6,27 @@ final class ServerProcess {
     let process = Process()
     let port: Int
 
-    /// Starts `fugitive <arguments>` and waits for the line announcing the port
+    /// Which binary runs the server: the user's `fugitive` beside this one, or this
+    /// `fugitive-bench` (for the floors).
+    enum Binary {
+        case fugitive, bench
+
+        var url: URL {
+            let own = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            switch self {
+            case .bench: return own
+            case .fugitive: return own.deletingLastPathComponent().appendingPathComponent("fugitive")
+            }
+        }
+    }
+
+    /// Starts `binary <arguments>` and waits for the line announcing the port
     /// (`… listening on ws://host:PORT/…`).
-    init(arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    init(_ binary: Binary = .fugitive, arguments: [String]) throws {
+        process.executableURL = binary.url
+        guard FileManager.default.isExecutableFile(atPath: binary.url.path) else {
+            throw BenchError("\(binary.url.path) is missing: build the fugitive product too")
+        }
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output

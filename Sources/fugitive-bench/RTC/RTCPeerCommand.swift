@@ -4,7 +4,7 @@ import Foundation
 import FugitiveRTC
 import Logging
 
-/// `fugitive rtc-peer`: a FugitiveRTC peer signalled over JSON lines on stdin/stdout,
+/// `fugitive-bench rtc-peer`: a FugitiveRTC peer signalled over JSON lines on stdin/stdout,
 /// the protocol of Tests/Interop/aiortc_peer.py — so that tests and the RTC benchmark
 /// can put a Swift peer in a process of its own. Not a user command.
 struct RTCPeerCommand: AsyncParsableCommand {
