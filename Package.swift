@@ -35,7 +35,10 @@ let package = Package(
     targets: [
         .target(
             name: "FugitiveWire",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // WebRTC data channels: Debian's libnice (ICE), OpenSSL (DTLS) and usrsctp (SCTP)
         // behind a one-call-per-function C shim.
@@ -55,7 +58,6 @@ let package = Package(
             dependencies: [
                 "FugitiveWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -125,23 +127,9 @@ let package = Package(
         .executableTarget(
             name: "fugitive",
             dependencies: [
-                "FugitiveWire",
-                "FugitiveServer",
-                "FugitiveRTC",
-                "FugitivePeer",
-                "FugitiveStore",
-                "FugitiveGateway",
-                "FugitivePostgres",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "FugitiveWire", "FugitiveServer", "FugitivePeer", "FugitiveStore", "FugitiveGateway", "FugitivePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -152,13 +140,7 @@ let package = Package(
         .executableTarget(
             name: "fugitive-bench",
             dependencies: [
-                "FugitiveWire",
-                "FugitiveServer",
-                "FugitiveRTC",
-                "FugitivePeer",
-                "FugitiveStore",
-                "FugitiveGateway",
-                "FugitivePostgres",
+                "FugitiveWire", "FugitiveRTC", "FugitivePostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -169,17 +151,20 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // What the test targets share: a seeded generator, resident memory, raw TCP
-        // connections, and the network lab (namespaces, veth, a DNS server of the test's own).
+        // What the test targets share: the HTTP test origin, a seeded generator, resident
+        // memory, raw TCP connections, and the network lab (namespaces, veth, a DNS server
+        // of the test's own).
         .target(
             name: "FugitiveTestSupport",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/FugitiveTestSupport"
         ),
         .testTarget(

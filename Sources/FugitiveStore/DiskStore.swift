@@ -156,9 +156,9 @@ final class DiskStore: Sendable {
         }
     }
 
-    /// One holding per stored blob that a URL names (SQLite takes the bare columns from
+    /// One entry per stored blob that a URL names (SQLite takes the bare columns from
     /// the row with the newest `storedAt`).
-    func holdings() throws(StoreError) -> [Holding] {
+    func heldBlobs() throws(StoreError) -> [HeldBlob] {
         do {
             return try database.read { db in
                 try Row.fetchAll(
@@ -169,7 +169,7 @@ final class DiskStore: Sendable {
                         GROUP BY blob.digest
                         """
                 ).compactMap { row in
-                    ResourceDigest(bytes: [UInt8](row["digest"] as Data)).map { Holding(digest: $0, url: row["url"], size: UInt64(row["size"] as Int)) }
+                    ResourceDigest(bytes: [UInt8](row["digest"] as Data)).map { HeldBlob(digest: $0, url: row["url"], size: UInt64(row["size"] as Int)) }
                 }
             }
         } catch {

@@ -97,8 +97,8 @@ public final class ResourceStore: Sendable {
         (memory.withLock { $0.usedBytes }, try disk.usage().bytes)
     }
 
-    /// What to announce to the server: one holding per stored resource.
-    public func holdings() throws(StoreError) -> [Holding] { try disk.holdings() }
+    /// What a peer announces as held: one entry per stored blob, with a URL it was stored under.
+    public func heldBlobs() throws(StoreError) -> [HeldBlob] { try disk.heldBlobs() }
 
     /// Called with the digests the persistent store evicted to stay within its bound
     /// (so that the peer can tell the server it no longer holds them).

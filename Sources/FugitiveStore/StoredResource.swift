@@ -33,3 +33,16 @@ public struct StoredBytes: Sendable, Hashable {
     public var bytes: [UInt8]
     public var tier: StoreTier
 }
+
+/// A blob the store holds and a URL it was stored under: what a peer announces as held.
+public struct HeldBlob: Sendable, Hashable {
+    public var digest: ResourceDigest
+    public var url: String
+    public var size: UInt64
+
+    public init(digest: ResourceDigest, url: String, size: UInt64) {
+        self.digest = digest
+        self.url = url
+        self.size = size
+    }
+}

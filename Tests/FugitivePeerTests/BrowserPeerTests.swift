@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveTestSupport
 import FugitiveWire
 import NIOCore
 import Testing
@@ -12,13 +13,13 @@ struct BrowserPeerTests {
     typealias Orchestrator = ServerLinkTests.Orchestrator
 
     struct Setup {
-        let origin: DigestOrigin
+        let origin: TestOrigin
         let server: Orchestrator
         let browsers: BrowserDriver
         var swarm: String { "http://127.0.0.1:\(origin.port)" }
 
-        static func start(_ resources: [String: DigestOrigin.Resource]) async throws -> Setup {
-            let origin = try await DigestOrigin(resources)
+        static func start(_ resources: [String: TestOrigin.Resource]) async throws -> Setup {
+            let origin = try await TestOrigin(resources)
             let server = try await Orchestrator.start()
             return Setup(origin: origin, server: server, browsers: try BrowserDriver(server: "http://127.0.0.1:\(server.port)"))
         }
@@ -132,7 +133,7 @@ struct BrowserPeerTests {
         let svgs = (0..<4).map { index in
             Array("<svg xmlns='http://www.w3.org/2000/svg' width='40' height='40'><circle cx='20' cy='20' r='\(10 + index)' fill='#2a7'/></svg>".utf8)
         }
-        var resources: [String: DigestOrigin.Resource] = [:]
+        var resources: [String: TestOrigin.Resource] = [:]
         for (index, svg) in svgs.enumerated() { resources["/\(index).svg"] = .init(body: svg, contentType: "image/svg+xml") }
         let setup = try await Setup.start(resources)
         defer { Task { await setup.stop() } }

@@ -1,5 +1,6 @@
 import Foundation
 import FugitivePostgres
+import FugitiveTestSupport
 import FugitiveWire
 import Logging
 import Testing
@@ -86,7 +87,7 @@ struct ClusterEndToEndTests {
         let serverA = try await ServerProcess(cluster: cluster, instanceExpiry: expiry)
         let serverB = try await ServerProcess(cluster: cluster, instanceExpiry: expiry)
         let body = TestSwarm.bytes(400_000, seed: 3)
-        let origin = try await DigestOrigin([
+        let origin = try await TestOrigin([
             "/one.bin": .init(body: body), "/two.bin": .init(body: TestSwarm.bytes(300_000, seed: 4)),
             "/three.bin": .init(body: TestSwarm.bytes(200_000, seed: 5)),
         ])

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
@@ -51,7 +52,7 @@ struct CommandTests {
 
     @Test func getFetchesFromAPeerAndRefusesTheWrongDigest() async throws {
         let body = TestSwarm.bytes(400_000, seed: 9)
-        let origin = try await DigestOrigin(["/g.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/g.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let holder = try TestSwarm.start(server: server.url, targetLinks: 2) { $0.swarm = "http://127.0.0.1:\(origin.port)" }
         defer { Task { await holder.stop(); await server.stop(); await origin.stop() } }
@@ -89,7 +90,7 @@ struct CommandTests {
 
     @Test func aDamagedStoreIsARuntimeErrorAndCanBeMovedAside() async throws {
         let body = TestSwarm.bytes(10_000, seed: 13)
-        let origin = try await DigestOrigin(["/s.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/s.bin": .init(body: body)])
         defer { Task { await origin.stop() } }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-damaged-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

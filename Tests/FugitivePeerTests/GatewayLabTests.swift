@@ -24,10 +24,10 @@ struct GatewayLabTests {
         let names = try await LabNameServer(
             host: "11.203.0.1",
             answers: ["rebind.fugitive.test": [Self.publicHost, Self.internalHost], "stable.fugitive.test": [Self.publicHost]])
-        let publicOrigin = try await DigestOrigin(
+        let publicOrigin = try await TestOrigin(
             ["/page": .init(body: Array("public page".utf8)), "/other": .init(body: Array("public other".utf8))], host: "11.203.0.1")
         // The internal service listens on the same port, so that only the address differs.
-        let internalService = try await DigestOrigin(
+        let internalService = try await TestOrigin(
             ["/page": .init(body: Array("internal secret".utf8)), "/other": .init(body: Array("internal secret".utf8))],
             host: "10.203.0.1", port: publicOrigin.port)
         let server = try await Orchestrator.start(host: "11.203.0.1")

@@ -29,7 +29,7 @@ struct GatewaySecurityTests {
     }
 
     @Test func privateDestinationsAreRefusedByDefaultAfterResolution() async throws {
-        let origin = try await DigestOrigin(["/secret": .init(body: Array("internal".utf8))])
+        let origin = try await TestOrigin(["/secret": .init(body: Array("internal".utf8))])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0))
@@ -47,8 +47,8 @@ struct GatewaySecurityTests {
     }
 
     @Test func redirectsAreCheckedHopByHopAndNeverAnnounced() async throws {
-        let inner = try await DigestOrigin(["/inner": .init(body: Array("behind the allowlist".utf8))])
-        let outer = try await DigestOrigin([
+        let inner = try await TestOrigin(["/inner": .init(body: Array("behind the allowlist".utf8))])
+        let outer = try await TestOrigin([
             "/out": .init(body: [], redirect: inner.url("/inner")), "/here": .init(body: [], redirect: "/page"),
             "/page": .init(body: Array("same origin".utf8)),
         ])
@@ -68,7 +68,7 @@ struct GatewaySecurityTests {
     }
 
     @Test func privateAnswersAndPrivateAddressesAreNotAnnounced() async throws {
-        let origin = try await DigestOrigin([
+        let origin = try await TestOrigin([
             "/mine": .init(body: Array("per user".utf8), cacheControl: "private, max-age=60"),
             "/never": .init(body: Array("no store".utf8), cacheControl: "no-store"),
             "/public": .init(body: Array("public".utf8)),
@@ -84,7 +84,7 @@ struct GatewaySecurityTests {
         try await TestSwarm.wait("the public holding") { server.server.orchestrator.statistics().holdings == 1 }
         // Through the gateway, a private address is never announced, even when allowed.
         #expect(try await Self.fetch(gateway, origin.url("/gateway-only")).status == 502)
-        let viaGateway = try await DigestOrigin(["/g": .init(body: Array("g".utf8))])
+        let viaGateway = try await TestOrigin(["/g": .init(body: Array("g".utf8))])
         defer { Task { await viaGateway.stop() } }
         #expect(try await Self.fetch(gateway, viaGateway.url("/g")).status == 200)
         try await Task.sleep(for: .milliseconds(500))
@@ -92,7 +92,7 @@ struct GatewaySecurityTests {
     }
 
     @Test func crossSiteRequestsForeignHostsAndItselfAreRefused() async throws {
-        let origin = try await DigestOrigin(["/x": .init(body: Array("x".utf8))])
+        let origin = try await TestOrigin(["/x": .init(body: Array("x".utf8))])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
@@ -120,7 +120,7 @@ struct GatewaySecurityTests {
     /// says; only `http://` is proxied; one `Host` exactly; no user information. Sent as raw
     /// bytes: HTTP clients never send a `Host` that disagrees with the request line.
     @Test func absoluteFormTargetsFollowRFC9112() async throws {
-        let origin = try await DigestOrigin(["/x": .init(body: Array("from the request line".utf8))])
+        let origin = try await TestOrigin(["/x": .init(body: Array("from the request line".utf8))])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))

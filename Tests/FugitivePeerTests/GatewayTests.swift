@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import FugitiveGateway
 import FugitivePeer
+import FugitiveTestSupport
 import FugitiveWire
 import NIOCore
 import Testing
@@ -37,7 +38,7 @@ struct GatewayTests {
     @Test func fetchesThroughThePeerAndProxiesForCurl() async throws {
         let script = TestSwarm.text(200_000)
         let image = TestSwarm.bytes(700_000, seed: 8)
-        let origin = try await DigestOrigin([
+        let origin = try await TestOrigin([
             "/app.js": .init(body: script, contentType: "text/javascript"), "/img.jpg": .init(body: image, contentType: "image/jpeg"),
         ])
         let server = try await Orchestrator.start()
@@ -81,7 +82,7 @@ struct GatewayTests {
     }
 
     @Test func failuresMapToHTTPStatuses() async throws {
-        let origin = try await DigestOrigin(["/slow": .init(body: [1, 2, 3], delay: .seconds(3))])
+        let origin = try await TestOrigin(["/slow": .init(body: [1, 2, 3], delay: .seconds(3))])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let open = try await Self.gateway(peer.peer, .init(port: 0, deadline: .seconds(1), allowPrivateAddresses: true))

@@ -1,4 +1,5 @@
 import FugitiveWire
+import FugitiveTestSupport
 import Synchronization
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 struct HTTPOriginTests {
     @Test func headAndGetCarryTheDigestAndCachingHeaders() async throws {
         let body = TestSwarm.text(10_000)
-        let origin = try await DigestOrigin(["/a.txt": .init(body: body, contentType: "text/plain", cacheControl: "public, max-age=120")])
+        let origin = try await TestOrigin(["/a.txt": .init(body: body, contentType: "text/plain", cacheControl: "public, max-age=120")])
         defer { Task { await origin.stop() } }
         let client = HTTPOrigin()
         let head = try await client.head(origin.url("/a.txt"), timeout: .seconds(5))
@@ -26,7 +27,7 @@ struct HTTPOriginTests {
     }
 
     @Test func failuresAreNamed() async throws {
-        let origin = try await DigestOrigin(["/slow": .init(body: [1, 2, 3], delay: .seconds(3))])
+        let origin = try await TestOrigin(["/slow": .init(body: [1, 2, 3], delay: .seconds(3))])
         let port = origin.port
         let client = HTTPOrigin()
         try await expectCode(.originStatus) { try await client.get(origin.url("/missing"), timeout: .seconds(5), maxSize: 100) }

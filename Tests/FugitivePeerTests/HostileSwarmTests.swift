@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
@@ -13,7 +14,7 @@ struct HostileSwarmTests {
     @Test func aDrippingPeerCostsOneFetchItsGraceAndIsNotAskedAgain() async throws {
         let first = TestSwarm.bytes(2_000_000, seed: 11)
         let second = TestSwarm.bytes(2_000_000, seed: 12)
-        let origin = try await DigestOrigin(["/first.bin": .init(body: first), "/second.bin": .init(body: second)])
+        let origin = try await TestOrigin(["/first.bin": .init(body: first), "/second.bin": .init(body: second)])
         let server = try await Orchestrator.start()
         // Head at once, then a chunk every 1.5 s: under the victim's stall timeout for ever.
         let dripper = try TestSwarm.start(server: server.url, targetLinks: 1, fault: UploadFault(dripInterval: .milliseconds(1500)))

@@ -1,6 +1,7 @@
 import Foundation
 import FugitivePeer
 import FugitiveStore
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
@@ -14,7 +15,7 @@ struct PeerEndToEndTests {
     @Test func peersServeEachOtherAndTheOriginServesEachResourceOnce() async throws {
         let video = TestSwarm.bytes(3_000_000, seed: 1)
         let script = TestSwarm.text(300_000)
-        let origin = try await DigestOrigin([
+        let origin = try await TestOrigin([
             "/video.bin": .init(body: video), "/app.js": .init(body: script, contentType: "text/javascript"),
             "/data.json": .init(body: TestSwarm.text(40_000), contentType: "application/json"),
         ])
@@ -64,7 +65,7 @@ struct PeerEndToEndTests {
 
     @Test func aLyingPeerIsCaughtAndTheFetchStillReturnsTheRightBytes() async throws {
         let body = TestSwarm.bytes(500_000, seed: 2)
-        let origin = try await DigestOrigin(["/x.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/x.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let liar = try TestSwarm.start(server: server.url, targetLinks: 1, lying: true)
         let honest = try TestSwarm.start(server: server.url, targetLinks: 1)
@@ -83,7 +84,7 @@ struct PeerEndToEndTests {
 
     @Test func aPeerThatVanishesMidTransferIsReplacedByAnotherSource() async throws {
         let body = TestSwarm.bytes(6_000_000, seed: 3)
-        let origin = try await DigestOrigin(["/big.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/big.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         // Two slow uploaders that both hold it, and the downloader.
         let uploaders = try (0..<2).map { _ in
@@ -119,7 +120,7 @@ struct PeerEndToEndTests {
     /// the closed port), and the fetch completes from the origin.
     @Test func aPeerProcessKilledMidTransferCostsAStallNotTheFetch() async throws {
         let body = TestSwarm.bytes(8_000_000, seed: 7)
-        let origin = try await DigestOrigin(["/big.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/big.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let binary = ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -159,7 +160,7 @@ struct PeerEndToEndTests {
 
     @Test func aCancelledFetchFreesTheUploadersSlot() async throws {
         let body = TestSwarm.bytes(4_000_000, seed: 4)
-        let origin = try await DigestOrigin(["/big.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/big.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let uploader = try TestSwarm.start(server: server.url, targetLinks: 1) { $0.uploadBytesPerSecond = 500_000 }
         let downloader = try TestSwarm.start(server: server.url, targetLinks: 1)
@@ -183,7 +184,7 @@ struct PeerEndToEndTests {
 
     @Test func afterAServerRestartPeersReconnectAndShareAgain() async throws {
         let body = TestSwarm.bytes(200_000, seed: 5)
-        let origin = try await DigestOrigin(["/one.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/one.bin": .init(body: body)])
         let first = try await Orchestrator.start()
         let a = try TestSwarm.start(server: first.url, targetLinks: 1)
         let b = try TestSwarm.start(server: first.url, targetLinks: 1)
@@ -211,7 +212,7 @@ struct PeerEndToEndTests {
 
     @Test func aResourceSurvivesAPeerRestart() async throws {
         let body = TestSwarm.bytes(300_000, seed: 6)
-        let origin = try await DigestOrigin(["/keep.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/keep.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let path = TestSwarm.storePath()
         let before = try TestSwarm.start(server: server.url, storePath: path)
@@ -232,7 +233,7 @@ struct PeerEndToEndTests {
 
     @Test func aGracefulStopLeavesTheWholeCacheInTheStoreFile() async throws {
         let body = TestSwarm.bytes(300_000, seed: 14)
-        let origin = try await DigestOrigin(["/w.bin": .init(body: body)])
+        let origin = try await TestOrigin(["/w.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         defer { Task { await server.stop(); await origin.stop() } }

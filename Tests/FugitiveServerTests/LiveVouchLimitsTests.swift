@@ -1,4 +1,5 @@
 @testable import FugitiveServer
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
@@ -11,7 +12,7 @@ extension LiveServerTests {
 
         /// 750 vouches for distinct query strings made the server download 708 MB in 1.6 s.
         @Test func originFetchesAreCappedPerPeer() async throws {
-            let origin = try await TestOrigin(["/big.bin": ([UInt8](repeating: 7, count: 200_000), "max-age=60")])
+            let origin = try await TestOrigin(["/big.bin": .init(body: [UInt8](repeating: 7, count: 200_000), cacheControl: "max-age=60")])
             defer { Task { await origin.stop() } }
             try await LiveServer.with({
                 $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true)
@@ -32,7 +33,7 @@ extension LiveServerTests {
                     default: continue
                     }
                 }
-                let fetched = origin.hits("/big.bin")
+                let fetched = origin.gets("/big.bin")
                 print("vouch flood: 100 distinct URLs, \(vouched) vouched, \(refused) refused, \(fetched) origin fetches (\(fetched * 200) KB)")
                 // The burst is a quarter of the per-minute rate, and at most 2 are in flight at once.
                 #expect(fetched <= 8 && vouched == fetched && refused == 100 - fetched, "\(fetched) fetches")
@@ -45,7 +46,7 @@ extension LiveServerTests {
         }
 
         @Test func failuresAreRememberedAndTheTimeoutCoversTheBody() async throws {
-            let origin = try await TestOrigin([:], dripping: ["/drip"])
+            let origin = try await TestOrigin(["/drip": .init(body: [], drips: true)])
             defer { Task { await origin.stop() } }
             try await LiveServer.with({
                 $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true)
@@ -65,7 +66,7 @@ extension LiveServerTests {
                     Self.vouch(a, origin.url + "/missing", id: id)
                     _ = try await a.expect { if case .error(let e) = $0, e.requestID == id { e } else { nil } }
                 }
-                #expect(origin.hits("/missing") == 1)
+                #expect(origin.gets("/missing") == 1)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Crypto
 @testable import FugitiveServer
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 extension LiveServerTests {
@@ -21,8 +22,8 @@ extension LiveServerTests {
 
         @Test func anAllowlistedOriginIsFetchedOnceAndCached() async throws {
             let origin = try await TestOrigin([
-                "/a.bin": (Self.body, "public, max-age=60"),
-                "/nostore.bin": ([1, 2, 3], "no-store"),
+                "/a.bin": .init(body: Self.body, cacheControl: "public, max-age=60"),
+                "/nostore.bin": .init(body: [1, 2, 3], cacheControl: "no-store"),
             ])
             defer { Task { await origin.stop() } }
             try await LiveServer.with({ $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true) }) { server in
@@ -32,11 +33,11 @@ extension LiveServerTests {
                 let url = origin.url + "/a.bin"
                 #expect(try await Self.vouchAnswer(a, url, id: 1) == .vouched(Vouched(requestID: 1, url: url, digest: expected, size: 100_000)))
                 #expect(try await Self.vouchAnswer(a, url, id: 2) == .vouched(Vouched(requestID: 2, url: url, digest: expected, size: 100_000)))
-                #expect(origin.hits("/a.bin") == 1)
+                #expect(origin.gets("/a.bin") == 1)
                 // no-store is kept only briefly (minimumTTL, 5 s): a burst costs one fetch.
                 _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 3)
                 _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 4)
-                #expect(origin.hits("/nostore.bin") == 1)
+                #expect(origin.gets("/nostore.bin") == 1)
                 // A missing resource is an origin failure, with the request id.
                 guard case .error(let missing) = try await Self.vouchAnswer(a, origin.url + "/missing", id: 5) else {
                     Issue.record("expected an error"); return
@@ -47,7 +48,7 @@ extension LiveServerTests {
         }
 
         @Test func otherOriginsAndPrivateAddressesAreRefused() async throws {
-            let origin = try await TestOrigin(["/a.bin": (Self.body, nil)])
+            let origin = try await TestOrigin(["/a.bin": .init(body: Self.body, cacheControl: nil)])
             // Allowlisted, but loopback without the explicit opt-in: refused before any fetch.
             try await LiveServer.with({ $0.vouch = VouchConfiguration(allowedOrigins: [origin.url, "http://localhost:\(origin.port)"]) }) { server in
                 let a = TestPeer(server.signalURL)
@@ -65,7 +66,7 @@ extension LiveServerTests {
                     }
                     #expect(refused.code == .originNotAllowed, "\(url): \(refused.message)")
                 }
-                #expect(origin.hits("/a.bin") == 0)
+                #expect(origin.gets("/a.bin") == 0)
             }
             // A server with no allowlist vouches for nothing.
             try await LiveServer.with { server in

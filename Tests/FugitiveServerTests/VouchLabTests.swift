@@ -22,9 +22,9 @@ extension LiveServerTests {
             let names = try await LabNameServer(
                 host: "11.203.0.1", answers: ["rebind.fugitive.test": [[11, 203, 0, 1], [10, 203, 0, 1]]])
             let body = Array("the public resource".utf8)
-            let publicOrigin = try await TestOrigin(["/a": (body, "max-age=60"), "/b": (body, "max-age=60")], host: "11.203.0.1")
+            let publicOrigin = try await TestOrigin(["/a": .init(body: body, cacheControl: "max-age=60"), "/b": .init(body: body, cacheControl: "max-age=60")], host: "11.203.0.1")
             let internalService = try await TestOrigin(
-                ["/a": (Array("internal secret".utf8), nil), "/b": (Array("internal secret".utf8), nil)], host: "10.203.0.1",
+                ["/a": .init(body: Array("internal secret".utf8), cacheControl: nil), "/b": .init(body: Array("internal secret".utf8), cacheControl: nil)], host: "10.203.0.1",
                 port: publicOrigin.port)
             defer { Task { await publicOrigin.stop(); await internalService.stop(); await names.stop() } }
             let allowed = "http://rebind.fugitive.test:\(publicOrigin.port)"
@@ -52,8 +52,8 @@ extension LiveServerTests {
             }
             #expect(refused.code == .originNotAllowed && refused.message.contains("non-public"), "\(refused)")
             #expect(names.queries("rebind.fugitive.test") >= 2, "the resolver never handed out the internal address")
-            #expect(publicOrigin.hits("/a") == 1)
-            #expect(internalService.totalHits == 0, "the internal service was reached \(internalService.totalHits) times")
+            #expect(publicOrigin.gets("/a") == 1)
+            #expect(internalService.totalGets == 0, "the internal service was reached \(internalService.totalGets) times")
         }
     }
 }

@@ -58,7 +58,7 @@ struct ResourceStoreTests {
         let big = Self.blob(9, size: 2000)
         #expect(throws: StoreError.self) { try store.store(big) }
         do { try store.store(big) } catch { #expect(error.code == .tooLarge, "\(error)") }
-        #expect(try store.holdings().isEmpty)
+        #expect(try store.heldBlobs().isEmpty)
     }
 
     @Test func aCheckpointLeavesTheWholeStoreInTheFile() throws {
@@ -97,7 +97,7 @@ struct ResourceStoreTests {
         let aside = try ResourceStore.moveAside(path)
         #expect(FileManager.default.fileExists(atPath: aside) && !FileManager.default.fileExists(atPath: path))
         let fresh = try ResourceStore(configuration: .init(path: path), logger: Self.logger)
-        #expect(try fresh.holdings().isEmpty)
+        #expect(try fresh.heldBlobs().isEmpty)
     }
 
     @Test func entriesSurviveReopeningWithTheirMetadata() throws {
@@ -172,10 +172,10 @@ struct ResourceStoreTests {
         store.onEviction { digests in evicted.withLock { $0 += digests } }
         let first = try store.store(Self.blob(1, size: 1000), metadata: ResourceMetadata(url: "https://a/1", storedAt: 1))
         let second = try store.store(Self.blob(2, size: 1000), metadata: ResourceMetadata(url: "https://a/2", storedAt: 2))
-        #expect(Set(try store.holdings()) == [Holding(digest: first, url: "https://a/1", size: 1000), Holding(digest: second, url: "https://a/2", size: 1000)])
+        #expect(Set(try store.heldBlobs()) == [HeldBlob(digest: first, url: "https://a/1", size: 1000), HeldBlob(digest: second, url: "https://a/2", size: 1000)])
         #expect(try store.resource(for: "https://a/2")?.digest == second)
         let third = try store.store(Self.blob(3, size: 1000), metadata: ResourceMetadata(url: "https://a/3", storedAt: 3))
         #expect(evicted.withLock { $0 } == [first])
-        #expect(Set(try store.holdings().map(\.digest)) == [second, third])
+        #expect(Set(try store.heldBlobs().map(\.digest)) == [second, third])
     }
 }

@@ -46,7 +46,7 @@ public final class Peer: Service, Sendable {
             configuration: .init(
                 servers: configuration.servers, swarm: configuration.swarm, targetPeers: configuration.targetLinks, maxPeers: configuration.maxLinks,
                 backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap, joinToken: configuration.joinToken),
-            holdings: { (try? store.holdings()) ?? [] }, logger: logger)
+            holdings: { ((try? store.heldBlobs()) ?? []).map { Holding(digest: $0.digest, url: $0.url, size: $0.size) } }, logger: logger)
         loop = GLibEventLoop(name: "fugitive-peer-ice")
         let counters = self.counters
         let emit: @Sendable (PeerEvent) -> Void = { event in

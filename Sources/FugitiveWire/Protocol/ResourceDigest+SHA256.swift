@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import FugitiveWire
 
 extension ResourceDigest {
     /// The SHA-256 of `bytes`.
