@@ -167,6 +167,17 @@ let package = Package(
             ],
             path: "Tests/FugitiveTestSupport"
         ),
+        // A real orchestrator in the test's process, for the server's and the peers' tests.
+        .target(
+            name: "FugitiveServerTesting",
+            dependencies: [
+                "FugitiveServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/FugitiveServerTesting"
+        ),
         .testTarget(
             name: "FugitiveWireTests",
             dependencies: ["FugitiveWire", "FugitiveTestSupport", .product(name: "NIOCore", package: "swift-nio")],
@@ -177,7 +188,7 @@ let package = Package(
             name: "FugitivePeerTests",
             dependencies: [
                 "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore", "FugitiveGateway", "FugitivePostgres",
-                "FugitiveTestSupport",
+                "FugitiveTestSupport", "FugitiveServerTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -194,7 +205,7 @@ let package = Package(
         .testTarget(
             name: "FugitiveServerTests",
             dependencies: [
-                "FugitiveServer", "FugitiveWire", "FugitivePostgres", "FugitiveTestSupport",
+                "FugitiveServer", "FugitiveWire", "FugitivePostgres", "FugitiveTestSupport", "FugitiveServerTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,4 +1,5 @@
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveWire
 import Logging
 import Prometheus
@@ -10,36 +11,7 @@ import Testing
 /// The server link against a real orchestrator in this process.
 @Suite("Server link", .serialized, .timeLimit(.minutes(1)))
 struct ServerLinkTests {
-    /// An orchestrator on 127.0.0.1, on a free port or the one given (to restart it).
-    struct Orchestrator {
-        let server: OrchestratorServer
-        let group: ServiceGroup
-        let task: Task<Void, any Error>
-        let port: Int
-
-        static func start(host: String = "127.0.0.1", port: Int = 0) async throws -> Orchestrator {
-            var configuration = ServerConfiguration()
-            configuration.host = host
-            configuration.port = port
-            configuration.holdingsPerPeer = 10_000
-            var logger = Logger(label: "test.orchestrator")
-            logger.logLevel = .critical
-            let (ports, sink) = AsyncStream.makeStream(of: Int.self)
-            let server = try OrchestratorServer(configuration: configuration, registry: PrometheusCollectorRegistry(), logger: logger) { sink.yield($0) }
-            let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
-            let task = Task { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let bound = await iterator.next() else { throw LinkTestFailure("the orchestrator did not start") }
-            return Orchestrator(server: server, group: group, task: task, port: bound)
-        }
-
-        var url: String { "ws://\(server.configuration.host):\(port)/v1/signal" }
-
-        func stop() async {
-            await group.triggerGracefulShutdown()
-            _ = try? await task.value
-        }
-    }
+    typealias Orchestrator = LiveOrchestrator
 
     static func holdings(_ count: Int) -> [Holding] {
         // Distinct digests: the index in the first two bytes.
@@ -122,4 +94,19 @@ struct ServerLinkTests {
 struct LinkTestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension LiveOrchestrator {
+    /// An orchestrator for the peers' tests: on `host` (127.0.0.1), on a free port or the
+    /// one given (to restart it), with room for many holdings per peer.
+    static func start(host: String = "127.0.0.1", port: Int = 0) async throws -> LiveOrchestrator {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.holdingsPerPeer = 10_000
+        return try await launch(configuration, logLevel: .critical)
+    }
+
+    /// The signalling URL peers are given.
+    var url: String { signalURL }
 }
