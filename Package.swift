@@ -206,6 +206,10 @@ let package = Package(
             name: "FugitiveServerTests",
             dependencies: [
                 "FugitiveServer", "FugitiveWire", "FugitivePostgres", "FugitiveTestSupport", "FugitiveServerTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),

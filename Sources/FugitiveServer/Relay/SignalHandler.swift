@@ -11,16 +11,11 @@ import NIOWebSocket
 ///
 /// A handler rather than a task per connection: a peer costs a few objects on its event
 /// loop, not a task with its stacks and streams (see docs/BENCHMARKS.md, memory per peer).
+/// The handler is thin: what state the connection is in, and what follows from each
+/// event, is ``SignalStateMachine``'s.
 final class SignalHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
-
-    private enum State {
-        case open
-        /// Our close frame is sent; waiting for the peer's, then the socket closes.
-        case closing
-        case closed
-    }
 
     private let orchestrator: Orchestrator
     private let configuration: ServerConfiguration
@@ -32,15 +27,8 @@ final class SignalHandler: ChannelInboundHandler {
     private var logger: Logger
     private var limiter: RateLimiter
     private var context: ChannelHandlerContext?
-    private var link: SignalLink?
-    private var id: PeerID?
-    private var state = State.open
-    /// Messages that came while the `hello` waited on the cluster's store (a resume from
-    /// another instance); handled in order once the session is open.
-    private var early: [ServerMessage]?
-    /// The payload of the latest ping not answered yet.
-    private var pendingPong: ByteBuffer?
-    static let maxEarlyMessages = 32
+    /// Refused until ``handlerAdded(context:)`` admits the connection.
+    private var machine = SignalStateMachine<SignalLink>(admitted: nil)
 
     /// - Parameter client: the client's IP address as text (after trusted proxies).
     /// - Parameter pageOrigin: the upgrade request's `Origin` header, if any.
@@ -62,14 +50,13 @@ final class SignalHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         let link = SignalLink(limit: configuration.outboundQueueLimit, handler: self, eventLoop: context.eventLoop)
-        self.link = link
         guard orchestrator.admit(host: host, link: link) else {
-            // Not admitted, so not counted: `leave` must not run for it.
-            self.link = nil
+            // Not admitted, so not counted: the machine holds no link, and `leave` never runs for it.
             let error = WireError(.tooManyConnections, "more than \(configuration.connectionsPerIP) connections from \(host)")
             write([.close(error)], context: context)
             return
         }
+        machine = SignalStateMachine(admitted: link)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -96,7 +83,7 @@ final class SignalHandler: ChannelInboundHandler {
             // The peer half-closed without a close frame: nothing more will come.
             context.close(promise: nil)
         case is ChannelShouldQuiesceEvent:
-            link?.close(WireError(.shuttingDown, "server is shutting down"))
+            machine.link?.close(WireError(.shuttingDown, "server is shutting down"))
         default:
             context.fireUserInboundEventTriggered(event)
         }
@@ -111,44 +98,41 @@ final class SignalHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        if state == .open, frame.maskKey == nil {
+        if machine.isOpen, frame.maskKey == nil {
             // RFC 6455 §5.1: a server must close on a frame from the client that is not masked.
-            orchestrator.recordError(.malformedFrame, peer: id)
+            orchestrator.recordError(.malformedFrame, peer: machine.peer)
             return closeWebSocket(.protocolError, reason: "unmasked frame", context: context)
         }
         switch frame.opcode {
-        case .binary where state == .open:
+        case .connectionClose:
+            var data = frame.unmaskedData
+            switch machine.closeFrameReceived(code: data.readWebSocketErrorCode()) {
+            case .answer(let code):
+                // The peer closes first: answer, then close the socket.
+                var answer = context.channel.allocator.buffer(capacity: 2)
+                answer.write(webSocketErrorCode: code)
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: answer)))
+                    .whenComplete { _ in channel.close(promise: nil) }
+            case .closeSocket:
+                context.close(promise: nil)
+            }
+        case _ where !machine.isOpen:
+            // Anything after a close frame is ignored.
+            break
+        case .binary:
             receive(frame.unmaskedData)
-        case .text where state == .open:
+        case .text:
             fail(WireError(.malformedFrame, "text frames are not part of the protocol; send binary"))
-        case .ping where state == .open:
+        case .ping:
             // Control frames count against the same bucket as messages, and only the latest
             // ping is answered, when the socket can take it: a client that pings without
             // reading costs one pending frame, not a queue.
-            guard limiter.take(now: .now) else {
-                return fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
-            }
-            pendingPong = frame.unmaskedData
-        case .pong where state == .open:
-            guard limiter.take(now: .now) else {
-                return fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
-            }
-        case .connectionClose:
-            if state == .open {
-                // The peer closes first: echo a valid code (RFC 6455 §7.4), then close the socket.
-                state = .closing
-                var data = frame.unmaskedData
-                let code = Self.echoCode(for: data.readWebSocketErrorCode())
-                var echo = context.channel.allocator.buffer(capacity: 2)
-                echo.write(webSocketErrorCode: code)
-                let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: echo)))
-                    .whenComplete { _ in channel.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
+            guard limiter.take(now: .now) else { return failRateLimited() }
+            machine.pingReceived(frame.unmaskedData)
+        case .pong:
+            guard limiter.take(now: .now) else { return failRateLimited() }
         default:
-            // Anything after our close frame is ignored.
             break
         }
     }
@@ -159,99 +143,79 @@ final class SignalHandler: ChannelInboundHandler {
     }
 
     private func writePendingPong(context: ChannelHandlerContext) {
-        guard state == .open, let pong = pendingPong, context.channel.isWritable else { return }
-        pendingPong = nil
+        guard context.channel.isWritable, let pong = machine.takePendingPong() else { return }
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: pong)), promise: nil)
-    }
-
-    /// The code to answer a peer's close with: its own when RFC 6455 allows it on the wire
-    /// (1000–1003, 1007–1011, 3000–4999), else 1000 (no code) or 1002 (a forbidden one).
-    static func echoCode(for code: WebSocketErrorCode?) -> WebSocketErrorCode {
-        guard let code else { return .normalClosure }
-        let raw = UInt16(webSocketErrorCode: code)
-        switch raw {
-        case 1000...1003, 1007...1011, 3000...4999: return code
-        default: return .protocolError
-        }
     }
 
     // MARK: Messages
 
     private func receive(_ frame: ByteBuffer) {
-        guard let link else { return }
-        guard limiter.take(now: .now) else {
-            return fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
-        }
+        guard limiter.take(now: .now) else { return failRateLimited() }
         let message: ServerMessage
         do {
             message = try codec.decodeServerMessage(frame)
         } catch {
             return fail(error)
         }
-        if let id {
+        switch machine.messageReceived(message) {
+        case .deliver(let message, let id, let link):
             orchestrator.receive(message, from: id, link: link)
-            return
-        }
-        if early != nil {
-            guard early!.count < Self.maxEarlyMessages else {
-                return fail(WireError(.rateLimited, "more than \(Self.maxEarlyMessages) messages before welcome"))
+        case .fail(let error):
+            fail(error)
+        case .none:
+            break
+        case .hello(let hello, _):
+            do {
+                try configuration.admission.rule(for: hello.swarm).admit(hello, pageOrigin: pageOrigin)
+            } catch {
+                return fail(error)
             }
-            early!.append(message)
-            return
+            guard orchestrator.resumesElsewhere(hello), let context else { return join(hello, stored: nil) }
+            // The session may be another instance's: look it up without blocking the loop.
+            machine.lookUpStarted()
+            let (orchestrator, handler) = (orchestrator, NIOLoopBound(self, eventLoop: context.eventLoop))
+            let lookup = context.eventLoop.makePromise(of: StoredSession?.self)
+            lookup.completeWithTask { await orchestrator.storedSession(for: hello) }
+            lookup.futureResult.whenSuccess { stored in handler.value.join(hello, stored: stored) }
         }
-        guard case .hello(let hello) = message else {
-            return fail(WireError(.unexpectedMessage, "the first message must be hello, not type \(message.type)"))
-        }
-        do {
-            try configuration.admission.rule(for: hello.swarm).admit(hello, pageOrigin: pageOrigin)
-        } catch {
-            return fail(error)
-        }
-        guard orchestrator.resumesElsewhere(hello), let context else { return join(hello, stored: nil) }
-        // The session may be another instance's: look it up without blocking the loop.
-        early = []
-        let (orchestrator, handler) = (orchestrator, NIOLoopBound(self, eventLoop: context.eventLoop))
-        let lookup = context.eventLoop.makePromise(of: StoredSession?.self)
-        lookup.completeWithTask { await orchestrator.storedSession(for: hello) }
-        lookup.futureResult.whenSuccess { stored in handler.value.join(hello, stored: stored) }
     }
 
     private func join(_ hello: Hello, stored: StoredSession?) {
-        guard let link, state == .open, id == nil else { return }
-        let queued = early ?? []
-        early = nil
+        guard let link = machine.joinable else { return }
+        let welcome: Welcome
         do {
-            let welcome = try orchestrator.join(hello, address: address, stored: stored, link: link)
-            id = welcome.peer
-            logger[metadataKey: "peer"] = "\(welcome.peer)"
-            logger.debug("joined", metadata: ["swarm": "\(hello.swarm)", "resumed": "\(welcome.resumed)"])
-            link.send(.welcome(welcome))
+            welcome = try orchestrator.join(hello, address: address, stored: stored, link: link)
         } catch {
             return fail(error)
         }
-        for message in queued { orchestrator.receive(message, from: id!, link: link) }
+        logger[metadataKey: "peer"] = "\(welcome.peer)"
+        logger.debug("joined", metadata: ["swarm": "\(hello.swarm)", "resumed": "\(welcome.resumed)"])
+        link.send(.welcome(welcome))
+        for message in machine.joined(welcome.peer) { orchestrator.receive(message, from: welcome.peer, link: link) }
+    }
+
+    private func failRateLimited() {
+        fail(WireError(.rateLimited, "more than \(configuration.messagesPerSecond) messages per second"))
     }
 
     private func fail(_ error: WireError) {
         logger.info("closing connection", metadata: ["error": "\(error)"])
-        orchestrator.recordError(error.code, peer: id)
-        link?.close(error)
+        orchestrator.recordError(error.code, peer: machine.peer)
+        machine.link?.close(error)
     }
 
     /// The connection is gone (either side): the session ends now, whatever is queued.
     private func end() {
-        state = .closed
-        guard let link else { return }
-        self.link = nil
+        guard let (link, peer) = machine.ended() else { return }
         link.finish()
-        orchestrator.leave(id, host: host, link: link)
+        orchestrator.leave(peer, host: host, link: link)
     }
 
     // MARK: Writing
 
     /// Writes what the link has queued, in one flush. Runs on the event loop.
     func drainLink() {
-        guard let context, let link, state == .open else { return }
+        guard let context, machine.isOpen, let link = machine.link else { return }
         write(link.drain(writable: context.channel.isWritable), context: context)
     }
 
@@ -274,7 +238,7 @@ final class SignalHandler: ChannelInboundHandler {
     /// Sends a close frame and gives the peer a moment to answer before the socket closes
     /// (closing at once could reset the connection before the peer read the error).
     private func closeWebSocket(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) {
-        state = .closing
+        machine.closeFrameSent()
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)
