@@ -79,8 +79,8 @@ extension OrchestratorState {
                 return taken < Self.sampleSize
             }
         }
-        return ids.map { peer in
-            let other = sessions[peer]!
+        return ids.compactMap { peer in
+            guard let other = sessions[peer] else { return nil }
             let held = wanted.reduce(0) { $0 + ((index?.holds(peer, $1) ?? false) ? 1 : 0) }
             return .init(id: peer, address: other.address, freeSlots: other.freeSlots, rttMillis: rtts[PeerPair(id, peer)], wantedHeld: held)
         }

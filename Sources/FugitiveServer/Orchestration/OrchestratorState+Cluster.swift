@@ -111,7 +111,7 @@ extension OrchestratorState {
             let session = sessions[asker], session.swarm == candidate.swarm, session.freeSlots > 0,
             !session.isPartner(candidate.id)
         else { return [] }
-        sessions[asker]!.pending[candidate.id] = PendingPair(deadline: now + configuration.pairTimeout)
+        sessions[asker]?.pending[candidate.id] = PendingPair(deadline: now + configuration.pairTimeout)
         remotes[candidate.id, default: RemotePeer(instance: candidate.instance)].partners.insert(asker)
         remotes[candidate.id]!.awaiting.insert(asker)
         reindex(asker)
@@ -133,7 +133,7 @@ extension OrchestratorState {
             guard let session = sessions[to], session.swarm == swarm, session.freeSlots > 0, !session.isPartner(from),
                 sessions[from] == nil
             else { return [.forward(sender, .pairAnswer(from: from, to: to, accepted: false))] }
-            sessions[to]!.pending[from] = PendingPair(deadline: now + configuration.pairTimeout)
+            sessions[to]?.pending[from] = PendingPair(deadline: now + configuration.pairTimeout)
             remotes[from, default: RemotePeer(instance: sender)].partners.insert(to)
             reindex(to)
             return [.send(to, .pair(Pair(peer: from, offerer: false))), .forward(sender, .pairAnswer(from: from, to: to, accepted: true))]
@@ -161,9 +161,9 @@ extension OrchestratorState {
             switch state {
             case .connected:
                 // The remote side's claim; the link is up once the local peer claims it too.
-                sessions[to]!.pending[from]?.partnerClaimed = true
+                sessions[to]?.pending[from]?.partnerClaimed = true
                 confirmIfBothClaimed(to, from)
-                if let rtt, sessions[to]!.connected.contains(from) { measure(to, from, millis: rtt) }
+                if let rtt, sessions[to]?.connected.contains(from) == true { measure(to, from, millis: rtt) }
                 reindex(to)
             case .disconnected, .failed:
                 endPartnership(of: to, with: from)

@@ -35,7 +35,7 @@ extension OrchestratorState {
         // Pairs cost the partners' slots: a peer gets a bounded number of them over time.
         var granted = 0
         while granted < count, asker.pairBudget.take(now: now) { granted += 1 }
-        sessions[id]!.pairBudget = asker.pairBudget
+        sessions[id]?.pairBudget = asker.pairBudget
         count = granted
         guard count > 0 else { return [] }
         // Named peers first (tier 2: a holder the asker needs), when they can be paired —
@@ -57,8 +57,8 @@ extension OrchestratorState {
         }
         let deadline = now + configuration.pairTimeout
         for partner in chosen {
-            sessions[id]!.pending[partner.id] = PendingPair(deadline: deadline)
-            sessions[partner.id]!.pending[id] = PendingPair(deadline: deadline)
+            sessions[id]?.pending[partner.id] = PendingPair(deadline: deadline)
+            sessions[partner.id]?.pending[id] = PendingPair(deadline: deadline)
             reindex(partner.id)
             actions.append(.send(id, .pair(Pair(peer: partner.id, offerer: true))))
             actions.append(.send(partner.id, .pair(Pair(peer: id, offerer: false))))
@@ -83,20 +83,20 @@ extension OrchestratorState {
 
     mutating func link(_ report: LinkReport, from id: PeerID) -> [Action] {
         let other = report.peer
-        guard sessions[id]!.isPartner(other) else {
+        guard sessions[id]?.isPartner(other) == true else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(other) is not paired with you")))]
         }
         switch report.state {
         case .connected:
-            if sessions[id]!.connected.contains(other) {
+            if sessions[id]?.connected.contains(other) == true {
                 // A link both sides confirmed: a fresh round-trip time.
                 if let rtt = report.rttMillis { measure(id, other, millis: rtt) }
                 return []
             }
-            sessions[id]!.pending[other]?.claimed = true
+            sessions[id]?.pending[other]?.claimed = true
             sessions[other]?.pending[id]?.partnerClaimed = true
             confirmIfBothClaimed(id, other)
-            if let rtt = report.rttMillis, sessions[id]!.connected.contains(other) { measure(id, other, millis: rtt) }
+            if let rtt = report.rttMillis, sessions[id]?.connected.contains(other) == true { measure(id, other, millis: rtt) }
         case .disconnected, .failed:
             for (a, b) in [(id, other), (other, id)] {
                 sessions[a]?.pending[b] = nil
@@ -121,11 +121,11 @@ extension OrchestratorState {
     /// Turns a pending pair into a link once both sides have claimed it.
     mutating func confirmIfBothClaimed(_ id: PeerID, _ other: PeerID) {
         guard let pair = sessions[id]?.pending[other], pair.claimed, pair.partnerClaimed else { return }
-        sessions[id]!.pending[other] = nil
-        sessions[id]!.connected.insert(other)
+        sessions[id]?.pending[other] = nil
+        sessions[id]?.connected.insert(other)
         if sessions[other]?.pending[id] != nil {
-            sessions[other]!.pending[id] = nil
-            sessions[other]!.connected.insert(id)
+            sessions[other]?.pending[id] = nil
+            sessions[other]?.connected.insert(id)
         }
     }
 
@@ -164,7 +164,7 @@ extension OrchestratorState {
     /// Holders in the asker's swarm, best pairing score first (capacity does not exclude
     /// a holder here: the asker may already be linked to it).
     func holders(_ query: WhoHas, asker id: PeerID) -> Holders {
-        let asker = sessions[id]!
+        guard let asker = sessions[id] else { return Holders(requestID: query.requestID, digest: query.digest, peers: []) }
         let found = indexes[asker.swarm]?.holders(of: query.digest, url: query.url) ?? (digest: query.digest, peers: [])
         var pool = found.peers
         if pool.count > Self.holderSample {
@@ -208,7 +208,7 @@ extension OrchestratorState {
         overdue.sort { ($0.id.rawValue, $0.partner.rawValue) < ($1.id.rawValue, $1.partner.rawValue) }
         // Each pair is dropped once: the partner's side goes with it.
         for (id, partner) in overdue where sessions[id]?.pending[partner] != nil {
-            sessions[id]!.pending[partner] = nil
+            sessions[id]?.pending[partner] = nil
             reindex(id)
             if let remote = remotes[partner] {
                 // The other instance times out its side by its own clock.

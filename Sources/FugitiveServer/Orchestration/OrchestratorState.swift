@@ -201,10 +201,10 @@ public struct OrchestratorState: Sendable {
         // The links that waited for this resume, as far as the partners still keep them and
         // the peer's new maximum allows.
         let alive = links.filter { sessions[$0]?.connected.contains(id) == true }.sorted { $0.rawValue < $1.rawValue }
-        sessions[id]!.connected = Set(alive.prefix(max(0, hello.maxPeers)))
+        sessions[id]?.connected = Set(alive.prefix(max(0, hello.maxPeers)))
         actions += endKeptLinks(of: id, Set(alive.dropFirst(max(0, hello.maxPeers))))
         // Those that ended meanwhile, or did not fit: the peer hears it now.
-        for gone in links.subtracting(sessions[id]!.connected).sorted(by: { $0.rawValue < $1.rawValue }) {
+        for gone in links.subtracting(sessions[id]?.connected ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
             actions.append(.send(id, .peerLeft(PeerLeft(peer: gone))))
         }
         for holding in restored { _ = addHolding(holding, to: id) }
@@ -226,15 +226,15 @@ public struct OrchestratorState: Sendable {
     public mutating func disconnect(
         _ id: PeerID, now: Instant, park: Bool = true, moved: Bool = false, keepingLinks: Bool = false
     ) -> [Action] {
-        guard sessions[id] != nil else { return [] }
+        guard let session = sessions[id] else { return [] }
         var actions: [Action] = []
-        let kept = keptLinks(of: sessions[id]!)
+        let kept = keptLinks(of: session)
         // Parked first, so that the partners' links are kept only when it was.
-        let parkedIt = park && self.park(sessions[id]!, links: kept, now: now, actions: &actions)
+        let parkedIt = park && self.park(session, links: kept, now: now, actions: &actions)
         let keep = parkedIt || keepingLinks
         forget(id)
-        indexes[sessions[id]!.swarm]?.removeAll(of: id)
-        let session = sessions.removeValue(forKey: id)!
+        indexes[session.swarm]?.removeAll(of: id)
+        sessions[id] = nil
         sessionByToken[session.resumeToken] = nil
         members[session.swarm]?.remove(id)
         if members[session.swarm]?.isEmpty == true { members[session.swarm] = nil }
@@ -278,7 +278,7 @@ public struct OrchestratorState: Sendable {
     mutating func endKeptLinks(of id: PeerID, _ links: Set<PeerID>) -> [Action] {
         var actions: [Action] = []
         for partner in links.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[partner]?.connected.contains(id) == true {
-            sessions[partner]!.connected.remove(id)
+            sessions[partner]?.connected.remove(id)
             reindex(partner)
             actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
         }
