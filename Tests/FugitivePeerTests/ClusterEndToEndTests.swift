@@ -75,7 +75,7 @@ struct ClusterEndToEndTests {
 
     /// Who-has through `peer`'s own server link: the holders its instance reports.
     static func holders(_ peer: Peer, _ digest: ResourceDigest, url: String) async -> Set<PeerID> {
-        Set(await peer.links.holders(of: digest, url: url, timeout: .seconds(5)))
+        Set(await peer.links.queries.holders(of: digest, timeout: .seconds(5)))
     }
 
     @Test func peersOnTwoInstancesShareAndSurviveTheLossOfOne() async throws {

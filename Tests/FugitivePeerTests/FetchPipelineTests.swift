@@ -22,7 +22,8 @@ struct FetchPipelineTests {
         configuration.peerPhase = peerPhase
         configuration.stallTimeout = stallTimeout
         return FetchPipeline(
-            configuration: configuration, store: try store ?? ResourceStore(logger: logger), swarm: swarm, origin: origin, logger: logger,
+            configuration: configuration, store: try store ?? ResourceStore(logger: logger), swarm: swarm, directory: swarm, origin: origin,
+            logger: logger,
             emit: { _ in })
     }
 

@@ -48,7 +48,7 @@ public struct DestinationPolicy: Sendable, Hashable {
             let host = components.host?.lowercased(), !host.isEmpty, components.user == nil
         else { throw FetchError(.invalidURL, "\(url.prefix(200)) is not an absolute http(s) URL") }
         if !allowedOrigins.isEmpty {
-            let origin = Peer.origin(of: url)
+            let origin = Self.origin(of: url)
             guard let origin, allowedOrigins.contains(origin) else {
                 throw FetchError(.destinationRefused, "\(origin ?? url) is not an allowed origin")
             }
@@ -68,5 +68,14 @@ public struct DestinationPolicy: Sendable, Hashable {
         // Plain HTTP connects to the address just checked, not to a second resolution's.
         guard let pinned = PublicAddress.pinned(url, to: first) else { return Target(url: url, hostHeader: nil, isPublic: isPublic) }
         return Target(url: pinned.url, hostHeader: pinned.host, isPublic: isPublic)
+    }
+
+    /// `scheme://host[:port]` (lowercased) of an absolute http(s) URL without user info.
+    static func origin(of url: String) -> String? {
+        let lower = url.lowercased()
+        guard let scheme = ["http", "https"].first(where: { lower.hasPrefix($0 + "://") }) else { return nil }
+        let authority = url.dropFirst(scheme.count + 3).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        return "\(scheme)://\(authority.lowercased())"
     }
 }

@@ -13,7 +13,8 @@ extension FetchPipeline {
     ) async -> (PeerID, PeerDownload)? {
         let limits = TransferLimits(expectedSize: size, stallTimeout: configuration.stallTimeout, deadline: deadline)
         let whoHasTimeout = min(configuration.serverTimeout, until - .now)
-        let holders = whoHasTimeout > .zero ? await swarm.holders(of: digest, url: url, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) } : []
+        swarm.noteWanted(digest)
+        let holders = whoHasTimeout > .zero ? await directory.holders(of: digest, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) } : []
         let linkedPeers = swarm.linkedPeers()
         let linked = linkedPeers.filter { !swarm.isLiar($0, for: digest) && !swarm.isBenched($0) }
         let linkedHolders = holders.filter(linked.contains)

@@ -35,18 +35,20 @@ final class FetchPipeline: Sendable {
     let configuration: Configuration
     let store: ResourceStore
     let swarm: any PeerSwarm
+    let directory: any ServerDirectory
     let origin: any OriginFetching
     let logger: Logger
     let emit: @Sendable (PeerEvent) -> Void
-    let counters = Mutex(PeerStatistics())
+    let counters = Mutex(FetchStatistics())
 
     init(
-        configuration: Configuration, store: ResourceStore, swarm: any PeerSwarm, origin: any OriginFetching, logger: Logger,
-        emit: @escaping @Sendable (PeerEvent) -> Void
+        configuration: Configuration, store: ResourceStore, swarm: any PeerSwarm, directory: any ServerDirectory, origin: any OriginFetching,
+        logger: Logger, emit: @escaping @Sendable (PeerEvent) -> Void
     ) {
         self.configuration = configuration
         self.store = store
         self.swarm = swarm
+        self.directory = directory
         self.origin = origin
         self.logger = logger
         self.emit = emit
@@ -143,7 +145,7 @@ final class FetchPipeline: Sendable {
         if let digest = head?.reprDigest { return (digest, head) }
         let vouchTimeout = min(configuration.serverTimeout, deadline - .now)
         guard vouchTimeout > .zero, !Task.isCancelled else { return (nil, head) }
-        return (await swarm.vouch(url, timeout: vouchTimeout), head)
+        return (await directory.vouch(url, timeout: vouchTimeout), head)
     }
 
     /// Stores what was fetched and, when `announce` (the origin's answer was public, see
@@ -151,7 +153,7 @@ final class FetchPipeline: Sendable {
     private func keep(_ bytes: [UInt8], digest: ResourceDigest, metadata: ResourceMetadata, url: String, announce: Bool = true) {
         do {
             try store.store(bytes, expected: digest, metadata: metadata)
-            if announce { swarm.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count))) }
+            if announce { directory.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count))) }
         } catch where error.code == .tooLarge {
             // Not on disk, so not announced: others would ask and get `miss`.
             logger.info("a fetched resource is larger than the store; not kept or announced", metadata: ["url": "\(url)", "bytes": "\(bytes.count)"])

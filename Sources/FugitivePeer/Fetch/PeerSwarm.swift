@@ -20,13 +20,26 @@ struct TransferLimits: Sendable {
     var deadline: ContinuousClock.Instant
 }
 
-/// The swarm as the fetch pipeline sees it. The real one is the peer's ``LinkManager``
-/// and server link; unit tests give the pipeline an in-memory one.
-protocol PeerSwarm: Sendable {
+/// The server's directory as the fetch pipeline asks it. The real one is
+/// ``ServerQueries`` on the server link; unit tests give the pipeline an in-memory one.
+protocol ServerDirectory: Sendable {
     /// Holders of `digest` the server knows, best first; empty when it cannot say in time.
-    func holders(of digest: ResourceDigest, url: String, timeout: Duration) async -> [PeerID]
+    func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID]
     /// The digest the server vouches for `url`, if it can.
     func vouch(_ url: String, timeout: Duration) async -> ResourceDigest?
+    /// Tells the server this peer now holds a resource.
+    func announce(_ holding: Holding)
+}
+
+extension ServerQueries: ServerDirectory {
+    func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID] { await holders(of: digest, limit: 16, timeout: timeout) }
+}
+
+/// The peer's links as the fetch pipeline sees them. The real one is the peer's
+/// ``LinkManager``; unit tests give the pipeline an in-memory one.
+protocol PeerSwarm: Sendable {
+    /// Remembers that a fetch wants `digest`: new links prefer its holders.
+    func noteWanted(_ digest: ResourceDigest)
     /// Peers with an open link, best first.
     func linkedPeers() -> [PeerID]
     /// Downloads `digest` from a linked peer (see
@@ -43,27 +56,9 @@ protocol PeerSwarm: Sendable {
     func isBenched(_ peer: PeerID) -> Bool
     /// Records how a transfer from `peer` went.
     func record(_ outcome: PeerOutcome, peer: PeerID, digest: ResourceDigest)
-    /// Tells the server this peer now holds a resource.
-    func announce(_ holding: Holding)
 }
 
 extension LinkManager: PeerSwarm {
-    func holders(of digest: ResourceDigest, url: String, timeout: Duration) async -> [PeerID] {
-        noteWanted(digest)
-        let me = state.withLock { $0.me }
-        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
-            .whoHas(WhoHas(requestID: id, digest: digest, limit: 16))
-        }
-        guard case .holders(let holders) = answer else { return [] }
-        return holders.peers.filter { $0 != me }
-    }
-
-    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? {
-        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in .vouch(Vouch(requestID: id, url: url)) }
-        guard case .vouched(let vouched) = answer, vouched.url == url else { return nil }
-        return vouched.digest
-    }
-
     func linkedPeers() -> [PeerID] { openLinks().map(\.peer) }
 
     func download(
@@ -88,6 +83,4 @@ extension LinkManager: PeerSwarm {
         case .tooSlow: tooSlow(peer)
         }
     }
-
-    func announce(_ holding: Holding) { server.send(.have(Have(holdings: [holding]))) }
 }

@@ -67,7 +67,8 @@ final class LinkManager: Sendable {
 
     let configuration: Configuration
     let server: ServerLink
-    let requests = ServerRequests()
+    /// Where the server's answers to queries go (the fetch pipeline asks them).
+    let queries: ServerQueries
     let store: ResourceStore
     let slots: UploadSlots
     let loop: GLibEventLoop
@@ -77,11 +78,12 @@ final class LinkManager: Sendable {
     let state = Mutex(State())
 
     init(
-        configuration: Configuration, server: ServerLink, store: ResourceStore, slots: UploadSlots, loop: GLibEventLoop, logger: Logger,
+        configuration: Configuration, queries: ServerQueries, store: ResourceStore, slots: UploadSlots, loop: GLibEventLoop, logger: Logger,
         uploadFault: UploadFault = .none, emit: @escaping @Sendable (PeerEvent) -> Void
     ) {
         self.configuration = configuration
-        self.server = server
+        self.server = queries.server
+        self.queries = queries
         self.store = store
         self.slots = slots
         self.loop = loop
@@ -262,7 +264,7 @@ final class LinkManager: Sendable {
             }
             checkTarget()
         case .disconnected(_, let reason):
-            requests.failAll()
+            queries.failAll()
             emit(.leftServer(reason: reason))
         case .message(let message):
             handle(message)
@@ -275,9 +277,9 @@ final class LinkManager: Sendable {
         case .signal(let signal): receive(signal)
         case .unpair(let unpair): drop(unpair.peer, report: nil, reason: "unpaired: \(unpair.reason)")
         case .peerLeft(let left): drop(left.peer, report: nil, reason: "left")
-        case .holders, .vouched: requests.answer(message)
+        case .holders, .vouched: queries.answer(message)
         case .error(let error):
-            if !requests.answer(message) { logger.debug("server error", metadata: ["code": "\(error.code)", "message": "\(error.message)"]) }
+            if !queries.answer(message) { logger.debug("server error", metadata: ["code": "\(error.code)", "message": "\(error.message)"]) }
         default: break
         }
     }

@@ -57,6 +57,7 @@ public final class Peer: Service, Sendable {
             maxResourceSize: configuration.maxResourceSize, uploadLimit: configuration.uploadBytesPerSecond.map { TokenBucket(bytesPerSecond: $0) },
             downloadLimit: configuration.downloadBytesPerSecond.map { TokenBucket(bytesPerSecond: $0) },
             downloadBudget: DownloadBudget(bytes: configuration.downloadMemory), minimumRate: configuration.minimumPeerRate)
+        let queries = ServerQueries(server: serverLink)
         links = LinkManager(
             configuration: .init(
                 targetLinks: configuration.targetLinks, maxLinks: configuration.maxLinks, connectTimeout: configuration.connectTimeout,
@@ -64,13 +65,13 @@ public final class Peer: Service, Sendable {
                 maxFailures: 3, slowFactor: 4,
                 connection: PeerConnection.Configuration(portRange: configuration.portRange, localAddresses: configuration.localAddresses),
                 peerLink: peerLink),
-            server: serverLink, store: store, slots: UploadSlots(total: configuration.uploadSlots, perLink: configuration.uploadSlotsPerPeer),
+            queries: queries, store: store, slots: UploadSlots(total: configuration.uploadSlots, perLink: configuration.uploadSlotsPerPeer),
             loop: loop, logger: logger, uploadFault: uploadFaultForTesting, emit: emit)
         pipeline = FetchPipeline(
             configuration: .init(
                 defaultDeadline: configuration.fetchDeadline, peerPhase: configuration.peerPhase, stallTimeout: configuration.stallTimeout,
                 originReserve: configuration.originReserve, maxResourceSize: configuration.maxResourceSize),
-            store: store, swarm: links, origin: origin, logger: logger, emit: emit)
+            store: store, swarm: links, directory: queries, origin: origin, logger: logger, emit: emit)
         let serverLink = self.serverLink
         // Evicted from disk: the server should stop sending peers here for it.
         store.onEviction { digests in

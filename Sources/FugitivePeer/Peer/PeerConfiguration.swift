@@ -4,13 +4,7 @@ import FugitiveStore
 extension Peer {
     /// `scheme://host[:port]` (lowercased) of an absolute http(s) URL without user info:
     /// the origin a resource comes from, and the default swarm key for it.
-    public static func origin(of url: String) -> String? {
-        let lower = url.lowercased()
-        guard let scheme = ["http", "https"].first(where: { lower.hasPrefix($0 + "://") }) else { return nil }
-        let authority = url.dropFirst(scheme.count + 3).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        return "\(scheme)://\(authority.lowercased())"
-    }
+    public static func origin(of url: String) -> String? { DestinationPolicy.origin(of: url) }
 
     /// Everything a peer can be told; the defaults suit an app.
     public struct Configuration: Sendable {

@@ -6,7 +6,7 @@ import Synchronization
 
 /// An in-memory swarm for the pipeline's unit tests only: peers are scripted behaviours,
 /// not links. End-to-end tests use real peers over real WebRTC.
-final class InMemorySwarm: PeerSwarm {
+final class InMemorySwarm: PeerSwarm, ServerDirectory {
     enum Behaviour: Sendable {
         /// Answers after `delay` with these bytes.
         case serves([UInt8], delay: Duration = .zero, contentType: String = "text/plain")
@@ -40,7 +40,7 @@ final class InMemorySwarm: PeerSwarm {
         self.vouches = vouches
     }
 
-    func holders(of digest: ResourceDigest, url: String, timeout: Duration) async -> [PeerID] {
+    func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID] {
         log.withLock { $0.whoHas += 1 }
         return holders
     }
@@ -108,6 +108,8 @@ final class InMemorySwarm: PeerSwarm {
     func record(_ outcome: PeerOutcome, peer: PeerID, digest: ResourceDigest) { log.withLock { $0.outcomes[peer] = outcome } }
 
     func announce(_ holding: Holding) { log.withLock { $0.announced.append(holding) } }
+
+    func noteWanted(_ digest: ResourceDigest) {}
 }
 
 /// An in-memory origin for the pipeline's unit tests: counts requests, can be slow or dead.

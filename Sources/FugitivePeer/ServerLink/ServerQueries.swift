@@ -1,0 +1,44 @@
+import FugitiveWire
+
+/// The server as a directory the fetch pipeline asks: who holds a digest (`who-has` →
+/// `holders`), what digest the server vouches for a URL (`vouch` → `vouched`), and what
+/// this peer now holds (`have`). Requests and answers over the ``ServerLink``, matched by
+/// request id and bounded by a timeout; the link manager, which reads the server's
+/// messages, hands the answers here.
+final class ServerQueries: Sendable {
+    let server: ServerLink
+    private let requests = ServerRequests()
+
+    init(server: ServerLink) {
+        self.server = server
+    }
+
+    /// Holders of `digest` the server knows, best first, this peer aside; empty when the
+    /// server cannot say within `timeout`.
+    func holders(of digest: ResourceDigest, limit: Int = 16, timeout: Duration) async -> [PeerID] {
+        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
+            .whoHas(WhoHas(requestID: id, digest: digest, limit: limit))
+        }
+        guard case .holders(let holders) = answer else { return [] }
+        let me = server.welcome?.peer
+        return holders.peers.filter { $0 != me }
+    }
+
+    /// The digest the server vouches for `url`, if it can within `timeout`.
+    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? {
+        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in .vouch(Vouch(requestID: id, url: url)) }
+        guard case .vouched(let vouched) = answer, vouched.url == url else { return nil }
+        return vouched.digest
+    }
+
+    /// Tells the server this peer now holds `holding`.
+    func announce(_ holding: Holding) { server.send(.have(Have(holdings: [holding]))) }
+
+    /// Delivers an answer (`holders`, `vouched`, or an `error` naming a request); false
+    /// when it answers nothing this side asked.
+    @discardableResult
+    func answer(_ message: ServerMessage) -> Bool { requests.answer(message) }
+
+    /// Ends every wait: the connection to the server is gone.
+    func failAll() { requests.failAll() }
+}
