@@ -202,8 +202,8 @@ struct Core {
     mutating func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession?, link: SignalLink) throws(WireError) -> Welcome {
         greeting[ObjectIdentifier(link)] = nil
         let (welcome, actions) = try state.connect(
-            hello, address: address, newID: PeerID(Self.randomText(bytes: 10)),
-            newToken: Self.randomText(bytes: 16), stored: stored, now: .now)
+            hello, address: address, newID: PeerID(RandomText.make(bytes: 10)),
+            newToken: RandomText.make(bytes: 16), stored: stored, now: .now)
         // A resume that replaced a live connection closes the old one: done before the
         // new link takes the id, so the close reaches the old connection.
         execute(actions)
@@ -340,12 +340,5 @@ struct Core {
         metrics.error(code)
         totals.errors["\(code.rawValue)", default: 0] += 1
         if let swarm { countsBySwarm[swarm, default: .init()].errors["\(code.rawValue)", default: 0] += 1 }
-    }
-
-    static func randomText(bytes: Int) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
-        var generator = SystemRandomNumberGenerator()
-        // 5 bits per character.
-        return String((0..<(bytes * 8 + 4) / 5).map { _ in alphabet[Int(generator.next() & 31)] })
     }
 }
