@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -49,6 +50,36 @@ import Testing
         .pong(Heartbeat(nonce: 1)),
         .error(ErrorMessage(code: .digestMismatch, message: "bad bytes")),
     ]
+
+    /// The browser peer (`fugitive.js`, served by the orchestrator) spells the protocol's
+    /// numbers again in JavaScript: every message type number and the chunk sizes must be
+    /// Swift's.
+    @Test func theBrowserPeersConstantsAreSwifts() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/FugitiveServer/Browser/fugitive.js")
+        let script = try String(contentsOf: path, encoding: .utf8)
+        func table(_ name: String) throws -> [String: UInt8] {
+            let start = try #require(script.range(of: "export const \(name) = Object.freeze({"), "\(name) not found in fugitive.js")
+            let end = try #require(script[start.upperBound...].range(of: "})"))
+            var entries: [String: UInt8] = [:]
+            for entry in script[start.upperBound..<end.lowerBound].split(separator: ",") {
+                let parts = entry.split(separator: ":").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                guard parts.count == 2, let number = UInt8(parts[1]) else { continue }
+                entries[parts[0]] = number
+            }
+            return entries
+        }
+        func swiftTypes(_ names: [(String, UInt8)]) -> [String: UInt8] { Dictionary(names, uniquingKeysWith: { first, _ in first }) }
+        let server = swiftTypes(Self.serverMessages.map { (String(describing: $0).prefix { $0 != "(" }.description, $0.type) })
+        let peer = swiftTypes(Self.peerMessages.map { (String(describing: $0).prefix { $0 != "(" }.description, $0.type) })
+        #expect(server.count == 18 && peer.count == 9, "the samples cover every message type")
+        #expect(try table("ServerType") == server)
+        #expect(try table("PeerType") == peer)
+        let maxMessage = try #require(script.firstMatch(of: /export const MAX_MESSAGE = (\d+);/).flatMap { Int($0.1) })
+        #expect(maxMessage == ChunkSplitter.defaultMaxMessageSize)
+        let overhead = try #require(script.firstMatch(of: /const CHUNK_PAYLOAD = MAX_MESSAGE - (\d+);/).flatMap { Int($0.1) })
+        #expect(maxMessage - overhead == ChunkSplitter.payloadSize(), "a full chunk's payload")
+    }
 
     @Test(arguments: serverMessages)
     func serverMessagesRoundTrip(message: ServerMessage) throws {
