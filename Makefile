@@ -2,10 +2,18 @@
 SWIFT ?= swift
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test bootstrap build fuzz bench
+.PHONY: demo test bootstrap build fuzz bench lint format
 
 bootstrap:
 	scripts/bootstrap
+
+## The code's layout is swift-format's with `.swift-format` (150 columns): `make format`
+## rewrites it, `make lint` (the first step of `make test`) fails on any difference.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+format:
+	$(SWIFT) format format -i -r Sources Tests Package.swift
 
 ## The tests run in a debug build; every test that starts the `fugitive` binary runs the
 ## release build (what `make demo` builds and users run): a release-only crash is a crash.
@@ -27,7 +35,7 @@ build: bootstrap
 ## those miss their 5 s peer phase.
 ## The cluster tests need PostgreSQL: a throwaway server (scripts/postgres) runs on a loopback
 ## port for the whole run and is stopped afterwards, also when a step fails.
-test: build
+test: lint build
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
 	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" \
 	FUGITIVE_BENCH_BINARY="$$(pwd)/.build/release/fugitive-bench" && \

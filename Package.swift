@@ -200,7 +200,10 @@ let package = Package(
         .testTarget(name: "FugitiveStoreTests", dependencies: ["FugitiveStore", "FugitiveWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FugitiveRTCTests",
-            dependencies: ["FugitiveRTC", "FugitiveTestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FugitiveRTC", "FugitiveTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "FugitiveServerTests",

@@ -171,7 +171,8 @@ public final class PostgresClusterStore: ClusterStore {
 
     func aliveSince() -> Double { expiry.withLockedValue { $0 }.seconds }
 
-    public func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord] {
+    public func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord]
+    {
         let keys = address.flatMap(NetworkAddress.init)?.networkKeys
         let (near, mid) = (keys.map { hex($0.near) } ?? "", keys.map { hex($0.mid) } ?? "")
         let rows = try await client.query(
@@ -186,7 +187,9 @@ public final class PostgresClusterStore: ClusterStore {
         return try await Self.decodeRecords(rows)
     }
 
-    public func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (digest: ResourceDigest?, peers: [PeerRecord]) {
+    public func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (
+        digest: ResourceDigest?, peers: [PeerRecord]
+    ) {
         var resolved = digest
         if resolved == nil, let url {
             let rows = try await client.query(
@@ -236,7 +239,9 @@ public final class PostgresClusterStore: ClusterStore {
 
     static func decodeRecords(_ rows: PostgresRowSequence) async throws -> [PeerRecord] {
         var records: [PeerRecord] = []
-        for try await (id, instance, swarm, token, max, free, address, live) in rows.decode((String, String, String, String, Int, Int, String?, Bool).self) {
+        for try await (id, instance, swarm, token, max, free, address, live) in rows.decode(
+            (String, String, String, String, Int, Int, String?, Bool).self)
+        {
             records.append(
                 PeerRecord(
                     id: PeerID(id), instance: InstanceID(instance), swarm: swarm, resumeToken: token, maxPeers: max, freeSlots: free,

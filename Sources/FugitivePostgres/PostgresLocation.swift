@@ -93,6 +93,7 @@ public struct PostgresLocation: Sendable, Equatable {
             case "require": (try? .require(.init(configuration: .makeClientConfiguration()))) ?? .disable
             default: (try? .prefer(.init(configuration: .makeClientConfiguration()))) ?? .disable
             }
-        return PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: connectionTLS)
+        return PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: connectionTLS)
     }
 }

@@ -66,7 +66,9 @@ enum PostgresSchema {
                 "CREATE TABLE IF NOT EXISTS fugitive_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
                 logger: logger)
             var applied = 0
-            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM fugitive_schema", logger: logger).decode(Int.self) {
+            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM fugitive_schema", logger: logger).decode(
+                Int.self)
+            {
                 applied = version
             }
             for (index, sql) in migrations.enumerated() where index + 1 > applied {

@@ -45,20 +45,21 @@ final class DiskStore: Sendable {
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE blob (
-                    digest BLOB PRIMARY KEY NOT NULL,
-                    bytes BLOB NOT NULL,
-                    size INTEGER NOT NULL,
-                    lastAccess INTEGER NOT NULL);
-                CREATE INDEX blob_lastAccess ON blob(lastAccess);
-                CREATE TABLE resource (
-                    url TEXT PRIMARY KEY NOT NULL,
-                    digest BLOB NOT NULL REFERENCES blob(digest) ON DELETE CASCADE,
-                    contentType TEXT, etag TEXT, lastModified TEXT, maxAge INTEGER,
-                    storedAt DOUBLE NOT NULL);
-                CREATE INDEX resource_digest ON resource(digest);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE blob (
+                        digest BLOB PRIMARY KEY NOT NULL,
+                        bytes BLOB NOT NULL,
+                        size INTEGER NOT NULL,
+                        lastAccess INTEGER NOT NULL);
+                    CREATE INDEX blob_lastAccess ON blob(lastAccess);
+                    CREATE TABLE resource (
+                        url TEXT PRIMARY KEY NOT NULL,
+                        digest BLOB NOT NULL REFERENCES blob(digest) ON DELETE CASCADE,
+                        contentType TEXT, etag TEXT, lastModified TEXT, maxAge INTEGER,
+                        storedAt DOUBLE NOT NULL);
+                    CREATE INDEX resource_digest ON resource(digest);
+                    """)
         }
         return migrator
     }
@@ -88,7 +89,9 @@ final class DiskStore: Sendable {
                             INSERT OR REPLACE INTO resource (url, digest, contentType, etag, lastModified, maxAge, storedAt)
                             VALUES (?, ?, ?, ?, ?, ?, ?)
                             """,
-                        arguments: [metadata.url, key, metadata.contentType, metadata.etag, metadata.lastModified, metadata.maxAge, metadata.storedAt])
+                        arguments: [
+                            metadata.url, key, metadata.contentType, metadata.etag, metadata.lastModified, metadata.maxAge, metadata.storedAt,
+                        ])
                 }
                 return try Self.evict(db, capacity: capacity, keeping: key)
             }
@@ -169,7 +172,9 @@ final class DiskStore: Sendable {
                         GROUP BY blob.digest
                         """
                 ).compactMap { row in
-                    ResourceDigest(bytes: [UInt8](row["digest"] as Data)).map { HeldBlob(digest: $0, url: row["url"], size: UInt64(row["size"] as Int)) }
+                    ResourceDigest(bytes: [UInt8](row["digest"] as Data)).map {
+                        HeldBlob(digest: $0, url: row["url"], size: UInt64(row["size"] as Int))
+                    }
                 }
             }
         } catch {

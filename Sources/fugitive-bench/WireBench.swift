@@ -78,7 +78,10 @@ struct WireBench: AsyncParsableCommand {
         }
         print("message  bytes   op      Swift msg/s     Swift MB/s   Python msg/s   Python MB/s   ratio")
         for r in results {
-            for (op, rate, ref, ratio) in [("encode", r.encodePerSecond, r.referenceEncodePerSecond, r.encodeRatio), ("decode", r.decodePerSecond, r.referenceDecodePerSecond, r.decodeRatio)] {
+            for (op, rate, ref, ratio) in [
+                ("encode", r.encodePerSecond, r.referenceEncodePerSecond, r.encodeRatio),
+                ("decode", r.decodePerSecond, r.referenceDecodePerSecond, r.decodeRatio),
+            ] {
                 print(
                     pad(r.name, 8), pad("\(r.bytes)", 6, right: true), " ", pad(op, 6),
                     pad(format(rate, 0), 13, right: true), pad(format(rate * Double(r.bytes) / 1e6, 1), 14, right: true),

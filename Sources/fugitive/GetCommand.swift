@@ -82,7 +82,8 @@ struct GetCommand: AsyncParsableCommand {
         } else {
             FileHandle.standardOutput.write(Data(resource.bytes))
         }
-        let summary = "source: \(resource.source) — \(resource.bytes.count) bytes in \(String(format: "%.1f", resource.timings.total.milliseconds)) ms, \(resource.digest)\n"
+        let summary =
+            "source: \(resource.source) — \(resource.bytes.count) bytes in \(String(format: "%.1f", resource.timings.total.milliseconds)) ms, \(resource.digest)\n"
         FileHandle.standardError.write(Data(summary.utf8))
     }
 }

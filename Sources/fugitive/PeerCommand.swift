@@ -30,8 +30,11 @@ struct PeerCommand: AsyncParsableCommand {
     @Option(help: "Download limit, bytes per second.") var downloadRate: Int?
     @Option(name: .customLong("fetch"), help: "A URL to fetch once the peer runs (repeatable).") var fetches: [String] = []
     @Option(help: "Serve a local HTTP gateway at HOST:PORT (GET /fetch?url=…, and a forward proxy for http:// URLs).") var gateway: String?
-    @Option(name: .customLong("gateway-allow-origin"), help: "An origin the gateway serves (repeatable; default: any public one).") var gatewayOrigins: [String] = []
-    @Flag(name: .customLong("gateway-allow-private"), help: "Let the gateway fetch from private, loopback and link-local addresses (off: a web page could read your network through it).")
+    @Option(name: .customLong("gateway-allow-origin"), help: "An origin the gateway serves (repeatable; default: any public one).")
+    var gatewayOrigins: [String] = []
+    @Flag(
+        name: .customLong("gateway-allow-private"),
+        help: "Let the gateway fetch from private, loopback and link-local addresses (off: a web page could read your network through it).")
     var gatewayAllowPrivate = false
     @Option(help: "Log level on standard error.") var logLevel: String = "warning"
 
@@ -46,7 +49,8 @@ struct PeerCommand: AsyncParsableCommand {
         let logger = Logger(label: "fugitive.peer")
         var configuration = Peer.Configuration(
             servers: servers, swarm: swarm, targetLinks: targetLinks, maxLinks: maxLinks,
-            store: ResourceStore.Configuration(memoryBytes: memoryBytes, diskBytes: diskBytes, path: Self.storeFile(store)), uploadBytesPerSecond: uploadRate,
+            store: ResourceStore.Configuration(memoryBytes: memoryBytes, diskBytes: diskBytes, path: Self.storeFile(store)),
+            uploadBytesPerSecond: uploadRate,
             downloadBytesPerSecond: downloadRate, localAddresses: localAddresses)
         configuration.joinToken = joinToken
         let peer: Peer
@@ -74,9 +78,10 @@ struct PeerCommand: AsyncParsableCommand {
             }
             let configuration = PeerGateway.Configuration(
                 host: String(gateway[..<colon]), port: port, allowedOrigins: gatewayOrigins, allowPrivateAddresses: gatewayAllowPrivate)
-            services.append(PeerGateway(peer: peer, configuration: configuration, logger: logger) { bound in
-                Self.print(["event": "gateway", "url": "http://\(configuration.host):\(bound)"])
-            })
+            services.append(
+                PeerGateway(peer: peer, configuration: configuration, logger: logger) { bound in
+                    Self.print(["event": "gateway", "url": "http://\(configuration.host):\(bound)"])
+                })
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

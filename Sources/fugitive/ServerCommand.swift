@@ -103,8 +103,9 @@ struct ServerCommand: AsyncParsableCommand {
             print("fugitive server listening on \(scheme)://\(configuration.host):\(port)/v1/signal")
             fflush(nil)
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

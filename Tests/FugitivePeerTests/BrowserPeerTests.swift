@@ -81,7 +81,11 @@ struct BrowserPeerTests {
             "/native.bin": .init(body: native), "/browser.txt": .init(body: browser, contentType: "text/plain"),
         ])
         let peer = try TestSwarm.start(server: setup.server.url, targetLinks: 1) { $0.swarm = setup.swarm }
-        defer { Task { await peer.stop(); await setup.stop() } }
+        defer {
+            Task {
+                await peer.stop(); await setup.stop()
+            }
+        }
         _ = try await peer.peer.fetch(setup.origin.url("/native.bin"))
         let page = try await setup.open("A", ["targetLinks": 1, "debug": true])
         try await setup.waitLinks("A", 1)
@@ -155,7 +159,10 @@ struct BrowserPeerTests {
         let digest = ResourceDigest.sha256(of: [1, 2, 3])
         let server: [ServerMessage] = [
             .hello(Hello(swarm: "https://cdn.example", targetPeers: 4, maxPeers: 8, resumeToken: "tok", agent: "fugitive/0.1")),
-            .welcome(Welcome(peer: "p1", resumeToken: "r", resumed: true, iceServers: [ICEServer(urls: ["stun:s:3478"], username: "u", credential: "c")], heartbeatMillis: 15_000)),
+            .welcome(
+                Welcome(
+                    peer: "p1", resumeToken: "r", resumed: true, iceServers: [ICEServer(urls: ["stun:s:3478"], username: "u", credential: "c")],
+                    heartbeatMillis: 15_000)),
             .want(Want(count: 3, digests: [digest], peers: ["h"])), .pair(Pair(peer: "p2", offerer: true)),
             .signal(Signal(peer: "p2", kind: .candidate, candidate: "candidate:1 1 UDP 1 127.0.0.1 5000 typ host", mid: "0")),
             .link(LinkReport(peer: "p2", state: .connected, rttMillis: 1.25)),
@@ -166,7 +173,9 @@ struct BrowserPeerTests {
         ]
         let peer: [PeerMessage] = [
             .request(Request(id: 1, digest: digest, url: "https://o/x", acceptsDeflate: true)),
-            .head(ResponseHead(id: 1, transferLength: 100_000, contentLength: 100_000, encoding: .identity, chunkSize: 16_361, contentType: "image/png")),
+            .head(
+                ResponseHead(id: 1, transferLength: 100_000, contentLength: 100_000, encoding: .identity, chunkSize: 16_361, contentType: "image/png")
+            ),
             .chunk(Chunk(id: 1, index: 3, data: ByteBuffer(bytes: TestSwarm.bytes(16_361, seed: 1)))), .busy(Busy(id: 2, retryAfterMillis: 500)),
         ]
         let frames = server.map { Array(buffer: codec.encode($0)) } + peer.map { Array(buffer: WireCodec(limits: .peerLink).encode($0)) }

@@ -11,8 +11,9 @@ import Testing
 /// real WebRTC on each, and an instance killed with SIGKILL.
 @Suite(
     "Cluster end to end", .serialized, .timeLimit(.minutes(3)),
-    .enabled(if: ProcessInfo.processInfo.environment["FUGITIVE_POSTGRES_URL"] != nil
-        || ProcessInfo.processInfo.environment["FUGITIVE_REQUIRE_POSTGRES"] == "1"))
+    .enabled(
+        if: ProcessInfo.processInfo.environment["FUGITIVE_POSTGRES_URL"] != nil
+            || ProcessInfo.processInfo.environment["FUGITIVE_REQUIRE_POSTGRES"] == "1"))
 struct ClusterEndToEndTests {
     /// A `fugitive server` child process.
     final class ServerProcess: Sendable {

@@ -55,7 +55,11 @@ struct CommandTests {
         let origin = try await TestOrigin(["/g.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let holder = try TestSwarm.start(server: server.url, targetLinks: 2) { $0.swarm = "http://127.0.0.1:\(origin.port)" }
-        defer { Task { await holder.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await holder.stop(); await server.stop(); await origin.stop()
+            }
+        }
         _ = try await holder.peer.fetch(origin.url("/g.bin"))
         try await TestSwarm.wait("the holding") { server.server.orchestrator.statistics().holdings == 1 }
 
@@ -155,7 +159,10 @@ struct DashboardTests {
         let screenshot = artifacts.appendingPathComponent("dashboard.png")
         let check = Process()
         check.executableURL = root.appendingPathComponent(".venv/bin/python")
-        check.arguments = [root.appendingPathComponent("Tests/Interop/dashboard_check.py").path, "--url", "http://127.0.0.1:\(port)/dashboard", "--screenshot", screenshot.path]
+        check.arguments = [
+            root.appendingPathComponent("Tests/Interop/dashboard_check.py").path, "--url", "http://127.0.0.1:\(port)/dashboard", "--screenshot",
+            screenshot.path,
+        ]
         check.standardInput = FileHandle.nullDevice
         let output = Pipe()
         check.standardOutput = output

@@ -136,7 +136,9 @@ struct FetchPipelineTests {
 
         // Cancelled while the origin is being asked.
         let plain = InMemoryOrigin([Self.url: Self.bytes], sendsReprDigest: false, delay: .seconds(5))
-        let originTask = Task { try await Self.pipeline(swarm: InMemorySwarm(peers: [:], linked: []), origin: plain).fetch(Self.url, digest: nil, deadline: nil) }
+        let originTask = Task {
+            try await Self.pipeline(swarm: InMemorySwarm(peers: [:], linked: []), origin: plain).fetch(Self.url, digest: nil, deadline: nil)
+        }
         while plain.log.withLock({ $0.gets == 0 }) { try await Task.sleep(for: .milliseconds(5)) }
         originTask.cancel()
         do {

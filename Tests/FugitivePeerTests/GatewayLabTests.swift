@@ -38,7 +38,9 @@ struct GatewayLabTests {
         try gateway.run()
         defer {
             gateway.terminate()
-            Task { await server.stop(); await publicOrigin.stop(); await internalService.stop(); await names.stop() }
+            Task {
+                await server.stop(); await publicOrigin.stop(); await internalService.stop(); await names.stop()
+            }
         }
         let base = "http://11.203.0.2:\(Self.gatewayPort)"
         let started = ContinuousClock.now

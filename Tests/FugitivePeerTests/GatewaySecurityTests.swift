@@ -23,7 +23,9 @@ struct GatewaySecurityTests {
         return (Int(response.status.code), String(buffer: body), fields)
     }
 
-    static func fetch(_ gateway: GatewayTests.Running, _ target: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String, headers: [String: String]) {
+    static func fetch(_ gateway: GatewayTests.Running, _ target: String, headers: [(String, String)] = []) async throws -> (
+        status: Int, body: String, headers: [String: String]
+    ) {
         let escaped = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         return try await get("\(gateway.url)/fetch?url=\(escaped)", headers: headers)
     }
@@ -33,7 +35,12 @@ struct GatewaySecurityTests {
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0))
-        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            gateway.task.cancel();
+            Task {
+                await peer.stop(); await server.stop(); await origin.stop()
+            }
+        }
         // By address, by a name that resolves to loopback, and in legacy spellings.
         for target in [
             origin.url("/secret"), "http://localhost:\(origin.port)/secret", "http://127.1:\(origin.port)/secret",
@@ -56,7 +63,12 @@ struct GatewaySecurityTests {
         let peer = try TestSwarm.start(server: server.url)
         let allowlisted = try await GatewayTests.gateway(
             peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(outer.port)"], allowPrivateAddresses: true))
-        defer { allowlisted.task.cancel(); Task { await peer.stop(); await server.stop(); await outer.stop(); await inner.stop() } }
+        defer {
+            allowlisted.task.cancel();
+            Task {
+                await peer.stop(); await server.stop(); await outer.stop(); await inner.stop()
+            }
+        }
         let escaped = try await Self.fetch(allowlisted, outer.url("/out"))
         #expect(escaped.status == 403 && escaped.body.contains("not an allowed origin"), "\(escaped.status) \(escaped.body)")
         #expect(inner.totalGets == 0)
@@ -76,7 +88,12 @@ struct GatewaySecurityTests {
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
-        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            gateway.task.cancel();
+            Task {
+                await peer.stop(); await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.wait("the peer's session") { peer.peer.id != nil }
         for path in ["/mine", "/never", "/public"] { _ = try await peer.peer.fetch(origin.url(path)) }
         // Only the public answer is announced (the peer's own fetches may share what its
@@ -96,7 +113,12 @@ struct GatewaySecurityTests {
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
-        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            gateway.task.cancel();
+            Task {
+                await peer.stop(); await server.stop(); await origin.stop()
+            }
+        }
         let target = origin.url("/x")
         #expect(try await Self.fetch(gateway, target).status == 200)
         // A page of another site (an <img>, a fetch) is refused.
@@ -124,7 +146,12 @@ struct GatewaySecurityTests {
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
-        defer { gateway.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            gateway.task.cancel();
+            Task {
+                await peer.stop(); await server.stop(); await origin.stop()
+            }
+        }
         func send(_ head: String) async throws -> (status: Int, text: String) {
             let text = try await withRawTCP {
                 let connection = try RawTCPConnection(to: "127.0.0.1", port: gateway.port)

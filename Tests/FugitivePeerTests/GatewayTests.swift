@@ -45,7 +45,12 @@ struct GatewayTests {
         let holder = try TestSwarm.start(server: server.url, targetLinks: 1)
         let user = try TestSwarm.start(server: server.url, targetLinks: 1)
         let gateway = try await Self.gateway(user.peer, .init(port: 0, allowPrivateAddresses: true))
-        defer { gateway.task.cancel(); Task { await holder.stop(); await user.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            gateway.task.cancel();
+            Task {
+                await holder.stop(); await user.stop(); await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks([holder, user], atLeast: 1)
         _ = try await holder.peer.fetch(origin.url("/app.js"))
         _ = try await holder.peer.fetch(origin.url("/img.jpg"))
@@ -86,8 +91,14 @@ struct GatewayTests {
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
         let open = try await Self.gateway(peer.peer, .init(port: 0, deadline: .seconds(1), allowPrivateAddresses: true))
-        let strict = try await Self.gateway(peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(origin.port)"], allowPrivateAddresses: true))
-        defer { open.task.cancel(); strict.task.cancel(); Task { await peer.stop(); await server.stop(); await origin.stop() } }
+        let strict = try await Self.gateway(
+            peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(origin.port)"], allowPrivateAddresses: true))
+        defer {
+            open.task.cancel(); strict.task.cancel();
+            Task {
+                await peer.stop(); await server.stop(); await origin.stop()
+            }
+        }
         func status(_ gateway: Running, _ target: String) async throws -> Int {
             let escaped = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             return try await Self.get("\(gateway.url)/fetch?url=\(escaped)").status

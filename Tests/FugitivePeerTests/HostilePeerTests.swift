@@ -112,7 +112,9 @@ struct HostilePeerTests {
         let chunk = PeerLinkTests.resource(ChunkSplitter.payloadSize(), seed: 7)
         for request in requests {
             try await hostile.send(
-                .head(ResponseHead(id: request.id, transferLength: 256 << 20, contentLength: 256 << 20, encoding: .identity, chunkSize: UInt32(chunk.count))))
+                .head(
+                    ResponseHead(
+                        id: request.id, transferLength: 256 << 20, contentLength: 256 << 20, encoding: .identity, chunkSize: UInt32(chunk.count))))
         }
         try await Task.sleep(for: .milliseconds(300))
         #expect(budget.inUse == 0, "heads alone were charged \(budget.inUse) bytes")
@@ -148,9 +150,10 @@ struct HostilePeerTests {
             let request = try await hostile.nextRequest()
             let splitter = ChunkSplitter(id: request.id, data: bomb)
             try await hostile.send(
-                .head(ResponseHead(
-                    id: request.id, transferLength: UInt64(bomb.readableBytes), contentLength: 64 << 20, encoding: .deflate,
-                    chunkSize: UInt32(splitter.chunkSize))))
+                .head(
+                    ResponseHead(
+                        id: request.id, transferLength: UInt64(bomb.readableBytes), contentLength: 64 << 20, encoding: .deflate,
+                        chunkSize: UInt32(splitter.chunkSize))))
             for chunk in splitter { try await hostile.send(.chunk(chunk)) }
         }
         for fetch in fetches {

@@ -20,7 +20,11 @@ struct HostileSwarmTests {
         let dripper = try TestSwarm.start(server: server.url, targetLinks: 1, fault: UploadFault(dripInterval: .milliseconds(1500)))
         // A stall timeout well above the drip: only the rate can catch it.
         let victim = try TestSwarm.start(server: server.url, targetLinks: 1) { $0.stallTimeout = .seconds(5) }
-        defer { Task { await dripper.stop(); await victim.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await dripper.stop(); await victim.stop(); await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks([dripper, victim], atLeast: 1)
         for path in ["/first.bin", "/second.bin"] { _ = try await dripper.peer.fetch(origin.url(path)) }
         try await TestSwarm.wait("the dripper's holdings") { server.server.orchestrator.statistics().holdings == 2 }

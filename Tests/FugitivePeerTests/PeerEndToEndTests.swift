@@ -21,7 +21,11 @@ struct PeerEndToEndTests {
         ])
         let server = try await Orchestrator.start()
         let peers = try (0..<3).map { _ in try TestSwarm.start(server: server.url) }
-        defer { Task { for peer in peers { await peer.stop() }; await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                for peer in peers { await peer.stop() }; await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks(peers, atLeast: 2)
         let (a, b, c) = (peers[0].peer, peers[1].peer, peers[2].peer)
         let paths = ["/video.bin", "/app.js", "/data.json"]
@@ -69,7 +73,11 @@ struct PeerEndToEndTests {
         let server = try await Orchestrator.start()
         let liar = try TestSwarm.start(server: server.url, targetLinks: 1, lying: true)
         let honest = try TestSwarm.start(server: server.url, targetLinks: 1)
-        defer { Task { await liar.stop(); await honest.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await liar.stop(); await honest.stop(); await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks([liar, honest], atLeast: 1)
         _ = try await liar.peer.fetch(origin.url("/x.bin"))
         try await TestSwarm.wait("the liar's holding") { server.server.orchestrator.statistics().holdings == 1 }
@@ -92,7 +100,11 @@ struct PeerEndToEndTests {
         }
         let downloader = try TestSwarm.start(server: server.url)
         let all = uploaders + [downloader]
-        defer { Task { for peer in all { await peer.stop() }; await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                for peer in all { await peer.stop() }; await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks(all, atLeast: 2)
         for uploader in uploaders { _ = try await uploader.peer.fetch(origin.url("/big.bin")) }
         try await TestSwarm.wait("both holdings") { server.server.orchestrator.statistics().holdings == 2 }
@@ -122,7 +134,8 @@ struct PeerEndToEndTests {
         let body = TestSwarm.bytes(8_000_000, seed: 7)
         let origin = try await TestOrigin(["/big.bin": .init(body: body)])
         let server = try await Orchestrator.start()
-        let binary = ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
+        let binary =
+            ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(".build/debug/fugitive")
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the fugitive product first")
@@ -138,7 +151,9 @@ struct PeerEndToEndTests {
         let downloader = try TestSwarm.start(server: server.url, targetLinks: 1)
         defer {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            Task { await downloader.stop(); await server.stop(); await origin.stop() }
+            Task {
+                await downloader.stop(); await server.stop(); await origin.stop()
+            }
         }
         try await TestSwarm.wait("the process peer's holding", within: .seconds(30)) { server.server.orchestrator.statistics().holdings == 1 }
         try await TestSwarm.waitForLinks([downloader], atLeast: 1)
@@ -164,7 +179,11 @@ struct PeerEndToEndTests {
         let server = try await Orchestrator.start()
         let uploader = try TestSwarm.start(server: server.url, targetLinks: 1) { $0.uploadBytesPerSecond = 500_000 }
         let downloader = try TestSwarm.start(server: server.url, targetLinks: 1)
-        defer { Task { await uploader.stop(); await downloader.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await uploader.stop(); await downloader.stop(); await server.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks([uploader, downloader], atLeast: 1)
         _ = try await uploader.peer.fetch(origin.url("/big.bin"))
         try await TestSwarm.wait("the holding") { server.server.orchestrator.statistics().holdings == 1 }
@@ -188,7 +207,11 @@ struct PeerEndToEndTests {
         let first = try await Orchestrator.start()
         let a = try TestSwarm.start(server: first.url, targetLinks: 1)
         let b = try TestSwarm.start(server: first.url, targetLinks: 1)
-        defer { Task { await a.stop(); await b.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await a.stop(); await b.stop(); await origin.stop()
+            }
+        }
         try await TestSwarm.waitForLinks([a, b], atLeast: 1)
         _ = try await a.peer.fetch(origin.url("/one.bin"))
         let ids = (a.peer.id!, b.peer.id!)
@@ -221,7 +244,11 @@ struct PeerEndToEndTests {
 
         let after = try TestSwarm.start(server: server.url, storePath: path)
         let other = try TestSwarm.start(server: server.url)
-        defer { Task { await after.stop(); await other.stop(); await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await after.stop(); await other.stop(); await server.stop(); await origin.stop()
+            }
+        }
         let again = try await after.peer.fetch(origin.url("/keep.bin"))
         #expect(again.source == .disk && again.bytes == body)
         // And it is announced again, so others get it from the restarted peer.
@@ -236,7 +263,11 @@ struct PeerEndToEndTests {
         let origin = try await TestOrigin(["/w.bin": .init(body: body)])
         let server = try await Orchestrator.start()
         let peer = try TestSwarm.start(server: server.url)
-        defer { Task { await server.stop(); await origin.stop() } }
+        defer {
+            Task {
+                await server.stop(); await origin.stop()
+            }
+        }
         let fetched = try await peer.peer.fetch(origin.url("/w.bin"))
         await peer.stop()
         let wal = (try? FileManager.default.attributesOfItem(atPath: peer.storePath + "-wal")[.size] as? Int) ?? 0

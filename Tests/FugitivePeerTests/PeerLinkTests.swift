@@ -27,12 +27,16 @@ struct PeerLinkTests {
         }
     }
 
-    static func pair(slots: UploadSlots = UploadSlots(), lying: Bool = false, uploader uploaderConfiguration: PeerLink.Configuration = .init()) async throws -> Pair {
+    static func pair(slots: UploadSlots = UploadSlots(), lying: Bool = false, uploader uploaderConfiguration: PeerLink.Configuration = .init())
+        async throws -> Pair
+    {
         let channels = try await ConnectedChannels.open(logger: logger)
         let (channel, remote) = (channels.opened, channels.accepted)
         let store = try ResourceStore(logger: logger)
         let downloader = PeerLink(channel: channel, store: try ResourceStore(logger: logger), slots: UploadSlots(), logger: logger)
-        let uploader = PeerLink(channel: remote, store: store, slots: slots, configuration: uploaderConfiguration, logger: logger, uploadFaultForTesting: UploadFault(corrupts: lying))
+        let uploader = PeerLink(
+            channel: remote, store: store, slots: slots, configuration: uploaderConfiguration, logger: logger,
+            uploadFaultForTesting: UploadFault(corrupts: lying))
         let runs = [Task { await downloader.run() }, Task { await uploader.run() }]
         return Pair(channels: channels, downloader: downloader, uploader: uploader, store: store, slots: slots, tasks: runs)
     }

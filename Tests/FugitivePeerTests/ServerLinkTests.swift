@@ -81,7 +81,8 @@ struct ServerLinkTests {
         logger.logLevel = .critical
         // Nothing listens on port 9 of loopback.
         let link = ServerLink(
-            configuration: .init(servers: ["ws://127.0.0.1:9/v1/signal", live.url], swarm: "s", backoffBase: .milliseconds(50), backoffCap: .milliseconds(200)),
+            configuration: .init(
+                servers: ["ws://127.0.0.1:9/v1/signal", live.url], swarm: "s", backoffBase: .milliseconds(50), backoffCap: .milliseconds(200)),
             holdings: { [] }, logger: logger)
         let running = Task { try await link.run() }
         defer { running.cancel() }

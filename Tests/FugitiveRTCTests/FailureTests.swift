@@ -43,8 +43,10 @@ struct FailureTests {
 
     @Test func iceWithNoUsableCandidateFailsWithAClearError() async throws {
         let loop = GLibEventLoop()
-        let (a, b) = try (PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger),
-                          PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger))
+        let (a, b) = try (
+            PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger),
+            PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: PeerConnectionTests.logger)
+        )
         defer { a.close(); b.close() }
         try b.setRemoteDescription(SessionDescription(kind: .offer, sdp: try a.createOffer().sdp))
         try a.setRemoteDescription(SessionDescription(kind: .answer, sdp: try b.createAnswer().sdp))

@@ -31,18 +31,23 @@ struct PeerConnectionTests {
     }
 
     static func pair(
-        mtu: Int = 1200, localPathMTU: (Int, Int) = (PeerConnection.Configuration.defaultLocalPathMTU, PeerConnection.Configuration.defaultLocalPathMTU)
+        mtu: Int = 1200,
+        localPathMTU: (Int, Int) = (PeerConnection.Configuration.defaultLocalPathMTU, PeerConnection.Configuration.defaultLocalPathMTU)
     ) throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
         let loop = GLibEventLoop()
         func configuration(_ localPathMTU: Int) -> PeerConnection.Configuration {
             PeerConnection.Configuration(localAddresses: ["127.0.0.1"], mtu: mtu, localPathMTU: localPathMTU)
         }
-        return (try PeerConnection(configuration: configuration(localPathMTU.0), loop: loop, logger: logger),
-                try PeerConnection(configuration: configuration(localPathMTU.1), loop: loop, logger: logger), loop)
+        return (
+            try PeerConnection(configuration: configuration(localPathMTU.0), loop: loop, logger: logger),
+            try PeerConnection(configuration: configuration(localPathMTU.1), loop: loop, logger: logger), loop
+        )
     }
 
     /// Connects `a` (offering) and `b`, opens a channel from `a` and returns both ends.
-    static func openChannel(_ a: PeerConnection, _ b: PeerConnection, label: String = "bulk") async throws -> (local: DataChannel, remote: DataChannel) {
+    static func openChannel(_ a: PeerConnection, _ b: PeerConnection, label: String = "bulk") async throws -> (
+        local: DataChannel, remote: DataChannel
+    ) {
         try await connect(a, b)
         let incoming = Task { () -> DataChannel? in
             for await channel in b.incomingChannels { return channel }

@@ -58,7 +58,8 @@ struct SessionDescriptionErrorTests {
         .editing("ice-ufrag without value", line: "a=ice-ufrag:", to: "a=ice-ufrag", code: .missingICECredentials, line: nil),
         .editing("ufrag too short", line: "a=ice-ufrag:", to: "a=ice-ufrag:abc", code: .invalidICECredentials, line: 12),
         .editing("password too short", line: "a=ice-pwd:", to: "a=ice-pwd:only21charactersxxxxx", code: .invalidICECredentials, line: 13),
-        .editing("password with a bad character", line: "a=ice-pwd:", to: "a=ice-pwd:hKxq9jZ9MRVbmRzvvOs1pLc5-", code: .invalidICECredentials, line: 13),
+        .editing(
+            "password with a bad character", line: "a=ice-pwd:", to: "a=ice-pwd:hKxq9jZ9MRVbmRzvvOs1pLc5-", code: .invalidICECredentials, line: 13),
         .editing("no fingerprint", line: "a=fingerprint:", to: nil, code: .missingFingerprint, line: nil),
         .editing(
             "bad fingerprint hex",

@@ -95,7 +95,8 @@ struct SessionDescriptionTests {
         #expect(try SessionDescription(kind: .offer, sdp: Fixtures.chromiumOffer).maxDatagramSize == nil)
         #expect(try SessionDescription(kind: .offer, sdp: Fixtures.chromiumOffer).sdp.contains("x-fugitive") == false)
         func parsed(_ value: String) throws -> Int? {
-            let sdp = Fixtures.editing(Fixtures.chromiumOffer, line: "a=max-message-size:", to: "a=max-message-size:262144\r\na=x-fugitive-max-datagram:\(value)")
+            let sdp = Fixtures.editing(
+                Fixtures.chromiumOffer, line: "a=max-message-size:", to: "a=max-message-size:262144\r\na=x-fugitive-max-datagram:\(value)")
             return try SessionDescription(kind: .offer, sdp: sdp).maxDatagramSize
         }
         #expect(try parsed("16000") == 16_000)

@@ -13,7 +13,8 @@ struct TwoProcessTests {
     }
 
     @Test func theOtherProcessOffersAndOpens() async throws {
-        try await InteropScenario.run(command: [InteropScenario.bench, "rtc-peer"], offerer: .peer, channelOpener: .peer,
+        try await InteropScenario.run(
+            command: [InteropScenario.bench, "rtc-peer"], offerer: .peer, channelOpener: .peer,
             datagramSize: PeerConnection.Configuration.defaultLocalPathMTU)
     }
 }

@@ -69,7 +69,10 @@ import Testing
             _ = try await store.heartbeat(b)
             var changes = DirectoryChanges()
             changes.upserted = [peer("h1", on: b), peer("h2", on: b, live: false)]
-            changes.holdingsAdded = ["h1": [Holding(digest: Self.digest, url: "https://o.example/x", size: 42)], "h2": [Holding(digest: Self.digest, url: "https://o.example/x", size: 42)]]
+            changes.holdingsAdded = [
+                "h1": [Holding(digest: Self.digest, url: "https://o.example/x", size: 42)],
+                "h2": [Holding(digest: Self.digest, url: "https://o.example/x", size: 42)],
+            ]
             try await store.apply(changes, from: b)
             let byDigest = try await store.holders(swarm: "s", digest: Self.digest, url: nil, excluding: a, limit: 10)
             #expect(byDigest.peers.map(\.id) == ["h1"], "a parked session is no holder")

@@ -16,7 +16,8 @@ extension LiveServerTests {
         static func server(in lab: NetworkLab, _ settings: String) async throws -> Process {
             let config = FileManager.default.temporaryDirectory.appendingPathComponent("fugitive-gate-\(UUID().uuidString).json")
             try Data(settings.utf8).write(to: config)
-            let process = lab.process(ServerCommandTests.binary.path, ["server", "--config", config.path, "--host", "::", "--port", "\(port)", "--log-level", "error"])
+            let process = lab.process(
+                ServerCommandTests.binary.path, ["server", "--config", config.path, "--host", "::", "--port", "\(port)", "--log-level", "error"])
             let output = Pipe()
             process.standardOutput = output
             try process.run()

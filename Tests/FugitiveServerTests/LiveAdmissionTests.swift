@@ -31,7 +31,10 @@ extension LiveServerTests {
                     (nil, "needs a join token"),
                     (JoinToken.sign(swarm: "shop", expires: Date().addingTimeInterval(-600), key: key), "expired"),
                     (JoinToken.sign(swarm: "other", expires: Date().addingTimeInterval(600), key: key), "another swarm"),
-                    (JoinToken.sign(swarm: "shop", expires: Date().addingTimeInterval(600), key: Array("another-key-of-at-least-32-bytes!!".utf8)), "signature"),
+                    (
+                        JoinToken.sign(swarm: "shop", expires: Date().addingTimeInterval(600), key: Array("another-key-of-at-least-32-bytes!!".utf8)),
+                        "signature"
+                    ),
                     (valid.split(separator: ".").prefix(2).joined(separator: ".") + ".", "signature"),
                     // alg none, unsigned.
                     ("eyJhbGciOiJub25lIn0.eyJzd2FybSI6InNob3AiLCJleHAiOjk5OTk5OTk5OTl9.", "HS256"),
@@ -54,13 +57,16 @@ extension LiveServerTests {
         }
 
         @Test func pageOriginsAreChecked() async throws {
-            try await LiveServer.with({ $0.admission = AdmissionConfiguration(default: SwarmAdmission(allowedPageOrigins: ["https://shop.example"])) }) { server in
+            try await LiveServer.with({ $0.admission = AdmissionConfiguration(default: SwarmAdmission(allowedPageOrigins: ["https://shop.example"])) }
+            ) { server in
                 let foreign = TestPeer(server.signalURL, origin: "https://evil.example")
                 let refused = try await Self.refusal(foreign, Hello(swarm: "s", targetPeers: 1, maxPeers: 1))
                 #expect(refused?.code == .notAdmitted)
                 _ = try await TestPeer(server.signalURL, origin: "https://shop.example").join()
                 _ = try await TestPeer(server.signalURL, origin: "https://SHOP.example:443").join()
-                #expect(try await Self.refusal(TestPeer(server.signalURL, origin: "null"), Hello(swarm: "s", targetPeers: 1, maxPeers: 1))?.code == .notAdmitted)
+                #expect(
+                    try await Self.refusal(TestPeer(server.signalURL, origin: "null"), Hello(swarm: "s", targetPeers: 1, maxPeers: 1))?.code
+                        == .notAdmitted)
                 // A client that is not a browser sends no page origin (this one sends its ws:// URL);
                 // tokens are what admit those.
                 _ = try await TestPeer(server.signalURL).join()

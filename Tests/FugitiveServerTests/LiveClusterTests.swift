@@ -170,7 +170,9 @@ final class SlowHoldersStore: ClusterStore {
     func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord] {
         try await base.openPeers(swarm: swarm, near: address, excluding: excluding, skipping: skipping, limit: limit)
     }
-    func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (digest: ResourceDigest?, peers: [PeerRecord]) {
+    func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (
+        digest: ResourceDigest?, peers: [PeerRecord]
+    ) {
         try await Task.sleep(for: delay)
         return try await base.holders(swarm: swarm, digest: digest, url: url, excluding: excluding, limit: limit)
     }

@@ -83,7 +83,9 @@ extension LiveServerTests {
         }
 
         @Test func floodingIsRateLimited() async throws {
-            try await LiveServer.with({ $0.messagesPerSecond = 2; $0.messageBurst = 10 }) { server in
+            try await LiveServer.with({
+                $0.messagesPerSecond = 2; $0.messageBurst = 10
+            }) { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
                 for nonce in 0..<30 { a.send(.ping(Heartbeat(nonce: UInt64(nonce)))) }
@@ -133,7 +135,9 @@ extension LiveServerTests {
             try await LiveServer.with({ $0.holdingsPerPeer = 3 }) { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
-                let holdings = (1...5).map { Holding(digest: ResourceDigest(bytes: [UInt8](repeating: UInt8($0), count: 32))!, url: "https://e.org/\($0)", size: 1) }
+                let holdings = (1...5).map {
+                    Holding(digest: ResourceDigest(bytes: [UInt8](repeating: UInt8($0), count: 32))!, url: "https://e.org/\($0)", size: 1)
+                }
                 a.send(.have(Have(holdings: holdings)))
                 #expect(try await Self.firstError(a) == .tooManyAnnouncements)
                 let stats = server.server.orchestrator.statistics()
@@ -152,12 +156,13 @@ extension LiveServerTests {
             }
         }
 
-        @Test(arguments: [
-            ("garbage", [0xc1, 0x00, 0x13], WireErrorCode.malformedFrame),
-            ("wrong version", [0x93, 0x07, 0x0f, 0x80], .unsupportedVersion),
-            ("unknown type", [0x93, 0x01, 0x63, 0x80], .unknownMessageType),
-            ("welcome without fields", [0x93, 0x01, 0x02, 0x80], .invalidField),
-        ] as [(String, [UInt8], WireErrorCode)])
+        @Test(
+            arguments: [
+                ("garbage", [0xc1, 0x00, 0x13], WireErrorCode.malformedFrame),
+                ("wrong version", [0x93, 0x07, 0x0f, 0x80], .unsupportedVersion),
+                ("unknown type", [0x93, 0x01, 0x63, 0x80], .unknownMessageType),
+                ("welcome without fields", [0x93, 0x01, 0x02, 0x80], .invalidField),
+            ] as [(String, [UInt8], WireErrorCode)])
         func malformedInputGetsItsCode(_ name: String, _ bytes: [UInt8], _ code: WireErrorCode) async throws {
             try await LiveServer.with { server in
                 let a = TestPeer(server.signalURL)
@@ -190,14 +195,17 @@ extension LiveServerTests {
         /// ≥ 10 000 random and truncated frames over many connections, then a well-behaved
         /// pair is still paired, relayed and answered.
         @Test func hostileInputDoesNotStopTheServer() async throws {
-            try await LiveServer.with({ $0.connectionsPerIP = 10_000; $0.messageBurst = 100_000; $0.messagesPerSecond = 100_000 }) { server in
+            try await LiveServer.with({
+                $0.connectionsPerIP = 10_000; $0.messageBurst = 100_000; $0.messagesPerSecond = 100_000
+            }) { server in
                 var generator = SystemRandomNumberGenerator()
                 let codec = WireCodec(limits: .serverLink)
                 let messages: [ServerMessage] = [
                     .hello(Hello(swarm: "s", targetPeers: 1, maxPeers: 2)),
                     .want(Want(count: 2, digests: [ResourceDigest(bytes: [UInt8](repeating: 1, count: 32))!])),
                     .signal(Signal(peer: "someone", kind: .offer, sdp: String(repeating: "a", count: 300))),
-                    .have(Have(holdings: [Holding(digest: ResourceDigest(bytes: [UInt8](repeating: 2, count: 32))!, url: "https://x.org/y", size: 9)])),
+                    .have(
+                        Have(holdings: [Holding(digest: ResourceDigest(bytes: [UInt8](repeating: 2, count: 32))!, url: "https://x.org/y", size: 9)])),
                 ]
                 let valid = messages.map { Array(codec.encode($0).readableBytesView) }
                 var frames: [[UInt8]] = []
@@ -211,7 +219,10 @@ extension LiveServerTests {
                         var message = valid[i % valid.count]
                         message[Int.random(in: 0..<message.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
                         frames.append(message)
-                    default: frames.append([0x93, 0x01, UInt8.random(in: 0...40, using: &generator)] + (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
+                    default:
+                        frames.append(
+                            [0x93, 0x01, UInt8.random(in: 0...40, using: &generator)]
+                                + (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
                     }
                 }
                 // A connection says hello (or not) and then sends its share of hostile frames.

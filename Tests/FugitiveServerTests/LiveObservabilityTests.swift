@@ -31,7 +31,9 @@ extension LiveServerTests {
                 b.send(.signal(Signal(peer: ida, kind: .answer, sdp: "v=0")))
                 _ = try await a.next()
                 a.send(.link(LinkReport(peer: idb, state: .connected, rttMillis: 4)))
-                a.send(.have(Have(holdings: [Holding(digest: ResourceDigest(bytes: [UInt8](repeating: 5, count: 32))!, url: "https://shop/x", size: 5)])))
+                a.send(
+                    .have(Have(holdings: [Holding(digest: ResourceDigest(bytes: [UInt8](repeating: 5, count: 32))!, url: "https://shop/x", size: 5)]))
+                )
                 c.send(.signal(Signal(peer: ida, kind: .offer, sdp: "x")))  // not paired: an error
                 _ = try await c.next()
                 b.send(.link(LinkReport(peer: ida, state: .connected)))  // a link needs both sides' word

@@ -124,7 +124,9 @@ extension LiveServerTests {
                 a.send(.signal(Signal(peer: idb, kind: .offer, sdp: "v=0 offer")))
                 #expect(try await b.next() == .signal(Signal(peer: ida, kind: .offer, sdp: "v=0 offer")))
                 b.send(.signal(Signal(peer: ida, kind: .candidate, candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", mid: "0")))
-                #expect(try await a.next() == .signal(Signal(peer: idb, kind: .candidate, candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", mid: "0")))
+                #expect(
+                    try await a.next()
+                        == .signal(Signal(peer: idb, kind: .candidate, candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", mid: "0")))
                 // A spoofed target and a stranger are refused; nobody else hears anything.
                 a.send(.signal(Signal(peer: idc, kind: .offer, sdp: "spoof")))
                 let refused = try await a.expect { if case .error(let e) = $0 { e } else { nil } }
@@ -158,7 +160,9 @@ extension LiveServerTests {
         }
 
         @Test func aSilentPeerIsDroppedAfterTheHeartbeatTimeout() async throws {
-            try await LiveServer.with({ $0.heartbeatInterval = 0.5; $0.heartbeatTimeout = 2.5 }) { server in
+            try await LiveServer.with({
+                $0.heartbeatInterval = 0.5; $0.heartbeatTimeout = 2.5
+            }) { server in
                 let silent = TestPeer(server.signalURL)
                 let alive = TestPeer(server.signalURL)
                 let idSilent = try await silent.join().peer

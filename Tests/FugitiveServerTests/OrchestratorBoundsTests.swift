@@ -152,7 +152,9 @@ extension OrchestratorBoundsTests {
         _ = state.receive(.have(Have(holdings: [Holding(digest: honest, url: url, size: 1)])), from: "h2", now: start)
         _ = state.receive(.have(Have(holdings: [Holding(digest: forged, url: url, size: 1)])), from: "liar", now: start)
         func byURL() -> Holders? {
-            for case .send("asker", .holders(let holders)) in state.receive(.whoHas(WhoHas(requestID: 1, url: url, limit: 8)), from: "asker", now: start) {
+            for case .send("asker", .holders(let holders)) in state.receive(
+                .whoHas(WhoHas(requestID: 1, url: url, limit: 8)), from: "asker", now: start)
+            {
                 return holders
             }
             return nil

@@ -51,12 +51,16 @@ import Testing
                 steps += 1
             }
         }
-        print("orchestrator state fuzzer: \(steps) steps (\(pairsMade) pairs made, \(links) links confirmed), \(state.peerCount) peers, \(state.parked.count) parked, \(state.holdingBytes) holding bytes at the end")
+        print(
+            "orchestrator state fuzzer: \(steps) steps (\(pairsMade) pairs made, \(links) links confirmed), \(state.peerCount) peers, \(state.parked.count) parked, \(state.holdingBytes) holding bytes at the end"
+        )
         #expect(steps > 1000)
         #expect(pairsMade > 0 && links > 0, "the fuzzer never reached pairing and links")
     }
 
-    func step(_ state: inout OrchestratorState, _ random: inout SplitMix64, _ now: inout ContinuousClock.Instant, _ tokens: inout [String]) -> [OrchestratorState.Action] {
+    func step(_ state: inout OrchestratorState, _ random: inout SplitMix64, _ now: inout ContinuousClock.Instant, _ tokens: inout [String])
+        -> [OrchestratorState.Action]
+    {
         let id = Self.ids.randomElement(using: &random)!
         let other = Self.ids.randomElement(using: &random)!
         now += .milliseconds(Int.random(in: 0...300, using: &random))
@@ -65,10 +69,13 @@ import Testing
         // The server's ids are random and never reused: a parked id is not given out again.
         case 0..<24 where !live && !state.parked.values.contains(where: { $0.id == id }):
             let resume = Bool.random(using: &random) ? tokens.randomElement(using: &random) : nil
-            let hello = Hello(swarm: Self.swarms.randomElement(using: &random)!, targetPeers: 0, maxPeers: Int.random(in: 0...4, using: &random), resumeToken: resume)
+            let hello = Hello(
+                swarm: Self.swarms.randomElement(using: &random)!, targetPeers: 0, maxPeers: Int.random(in: 0...4, using: &random),
+                resumeToken: resume)
             let token = "t\(UInt32.random(in: 0...UInt32.max, using: &random))"
-            guard let (welcome, actions) = try? state.connect(
-                hello, address: NetworkAddress(Self.addresses.randomElement(using: &random)!), newID: id, newToken: token, now: now)
+            guard
+                let (welcome, actions) = try? state.connect(
+                    hello, address: NetworkAddress(Self.addresses.randomElement(using: &random)!), newID: id, newToken: token, now: now)
             else { return [] }
             tokens.append(welcome.resumeToken)
             if tokens.count > 64 { tokens.removeFirst() }
@@ -91,18 +98,26 @@ import Testing
         let digest = Self.digests.randomElement(using: &random)!
         let url = "https://o.example/" + String(repeating: "x", count: Int.random(in: 0...3000, using: &random))
         switch Int.random(in: 0..<14, using: &random) {
-        case 0, 1: return .want(Want(count: Int.random(in: 0...6, using: &random), digests: [digest], peers: Bool.random(using: &random) ? [other] : nil))
+        case 0, 1:
+            return .want(Want(count: Int.random(in: 0...6, using: &random), digests: [digest], peers: Bool.random(using: &random) ? [other] : nil))
         case 2, 3:
             let states: [LinkState] = [.connected, .connected, .disconnected, .failed]
-            return .link(LinkReport(peer: other, state: states.randomElement(using: &random)!, rttMillis: Bool.random(using: &random) ? Double.random(in: 0...500, using: &random) : nil))
+            return .link(
+                LinkReport(
+                    peer: other, state: states.randomElement(using: &random)!,
+                    rttMillis: Bool.random(using: &random) ? Double.random(in: 0...500, using: &random) : nil))
         case 4, 5:
             let count = Int.random(in: 1...20, using: &random)
             return .have(Have(holdings: (0..<count).map { _ in Holding(digest: Self.digests.randomElement(using: &random)!, url: url, size: 1) }))
         case 6: return .drop(Drop(digests: [digest]))
-        case 7: return .whoHas(Bool.random(using: &random) ? WhoHas(requestID: 1, digest: digest, limit: 8) : WhoHas(requestID: 2, url: url, limit: 8))
+        case 7:
+            return .whoHas(Bool.random(using: &random) ? WhoHas(requestID: 1, digest: digest, limit: 8) : WhoHas(requestID: 2, url: url, limit: 8))
         case 8:
             let values: [UInt64] = [0, 1, 1 << 40, 1 << 63, .max]
-            return .report(DeliveryReport(fromOrigin: values.randomElement(using: &random)!, fromPeers: values.randomElement(using: &random)!, served: values.randomElement(using: &random)!))
+            return .report(
+                DeliveryReport(
+                    fromOrigin: values.randomElement(using: &random)!, fromPeers: values.randomElement(using: &random)!,
+                    served: values.randomElement(using: &random)!))
         case 9, 10: return .signal(Signal(peer: other, kind: .candidate, candidate: "c", mid: "0"))
         case 11: return .hello(Hello(swarm: "a", targetPeers: 1, maxPeers: 1))
         case 12: return .pair(Pair(peer: other, offerer: true))
@@ -110,7 +125,9 @@ import Testing
         }
     }
 
-    func check(_ state: OrchestratorState, after actions: [OrchestratorState.Action], configuration: OrchestratorState.Configuration, step: Int, seed: UInt64) throws {
+    func check(
+        _ state: OrchestratorState, after actions: [OrchestratorState.Action], configuration: OrchestratorState.Configuration, step: Int, seed: UInt64
+    ) throws {
         func fail(_ what: String) throws { throw FuzzFailure("step \(step), seed \(seed): \(what)") }
         var members: [String: Set<PeerID>] = [:]
         var bytesByAddress: [NetworkAddress?: Int] = [:]
@@ -136,7 +153,9 @@ import Testing
                     continue
                 }
                 if other.swarm != session.swarm { try fail("\(id) and \(partner) are partners across swarms") }
-                if session.connected.contains(partner) != other.connected.contains(id) || (session.pending[partner] != nil) != (other.pending[id] != nil) {
+                if session.connected.contains(partner) != other.connected.contains(id)
+                    || (session.pending[partner] != nil) != (other.pending[id] != nil)
+                {
                     try fail("\(id) and \(partner) disagree about their partnership")
                 }
             }
@@ -151,7 +170,9 @@ import Testing
         if members != state.members { try fail("swarm members differ from the sessions") }
         if total != state.holdingBytes { try fail("ledger \(state.holdingBytes) bytes, holdings \(total)") }
         if total > configuration.maxHoldingBytes { try fail("\(total) holding bytes in total") }
-        for (address, bytes) in bytesByAddress where bytes > configuration.holdingBytesPerAddress { try fail("\(String(describing: address)) holds \(bytes) bytes") }
+        for (address, bytes) in bytesByAddress where bytes > configuration.holdingBytesPerAddress {
+            try fail("\(String(describing: address)) holds \(bytes) bytes")
+        }
         if state.parked.count > configuration.maxParkedSessions { try fail("\(state.parked.count) parked sessions") }
         for (address, tokens) in state.ledger.parkedByAddress where tokens.count > configuration.parkedPerAddress {
             try fail("\(String(describing: address)) has \(tokens.count) parked sessions")
@@ -160,7 +181,9 @@ import Testing
             for digest in Self.digests {
                 let indexed = state.indexes[swarm]?.holders(of: digest, url: nil).peers ?? []
                 let holding = Set(state.sessions.values.filter { $0.swarm == swarm && $0.held[digest] != nil }.map(\.id))
-                if indexed != holding { try fail("index of \(swarm) says \(indexed.sorted { $0.rawValue < $1.rawValue }) hold \(digest), sessions say \(holding)") }
+                if indexed != holding {
+                    try fail("index of \(swarm) says \(indexed.sorted { $0.rawValue < $1.rawValue }) hold \(digest), sessions say \(holding)")
+                }
             }
         }
         for action in actions {

@@ -8,7 +8,10 @@ import Testing
     let start = ContinuousClock.now
     static let digest = ResourceDigest(bytes: Array(repeating: 7, count: 32))!
 
-    func join(_ state: inout OrchestratorState, _ id: PeerID, swarm: String = "s", address: String? = nil, max: Int = 8, resume: String? = nil, at seconds: Int = 0) throws -> Welcome {
+    func join(
+        _ state: inout OrchestratorState, _ id: PeerID, swarm: String = "s", address: String? = nil, max: Int = 8, resume: String? = nil,
+        at seconds: Int = 0
+    ) throws -> Welcome {
         try state.connect(
             Hello(swarm: swarm, targetPeers: min(4, max), maxPeers: max, resumeToken: resume),
             address: address.flatMap(NetworkAddress.init), newID: id, newToken: "token-\(id)", now: start + .seconds(seconds)
@@ -39,7 +42,10 @@ import Testing
         let ids = (0..<3000).map { PeerID("p\($0)") }
         for id in ids { _ = try join(&state, id, address: "127.0.0.1") }
         var unanswered: [PeerID] = []
-        for id in ids where id.rawValue.hasSuffix("0") || id.rawValue.hasSuffix("2") || id.rawValue.hasSuffix("4") || id.rawValue.hasSuffix("6") || id.rawValue.hasSuffix("8") {
+        for id in ids
+        where id.rawValue.hasSuffix("0") || id.rawValue.hasSuffix("2") || id.rawValue.hasSuffix("4") || id.rawValue.hasSuffix("6")
+            || id.rawValue.hasSuffix("8")
+        {
             let answer = pairs(state.receive(.want(Want(count: 1)), from: id, now: start))
             if answer[id]?.count != 1 { unanswered.append(id) }
         }
@@ -59,8 +65,9 @@ import Testing
         _ = state.receive(.have(Have(holdings: [Holding(digest: Self.digest, url: "https://o/x", size: 1)])), from: "far", now: start)
         #expect(pairs(state.receive(.want(Want(count: 1, peers: ["far"])), from: "a", now: start))["a"] == [Pair(peer: "near", offerer: true)])
         _ = state.receive(.link(LinkReport(peer: "near", state: .failed)), from: "a", now: start)
-        #expect(state.receive(.whoHas(WhoHas(requestID: 1, digest: Self.digest, limit: 4)), from: "a", now: start)
-            == [.send("a", .holders(Holders(requestID: 1, digest: Self.digest, peers: ["far"])))])
+        #expect(
+            state.receive(.whoHas(WhoHas(requestID: 1, digest: Self.digest, limit: 4)), from: "a", now: start)
+                == [.send("a", .holders(Holders(requestID: 1, digest: Self.digest, peers: ["far"])))])
         #expect(pairs(state.receive(.want(Want(count: 1, peers: ["far"])), from: "a", now: start))["a"] == [Pair(peer: "far", offerer: true)])
         // Names that cannot be taken (self, a partner, full, another swarm, unknown) fall
         // back to ordinary pairing.
@@ -147,10 +154,13 @@ import Testing
         for id: PeerID in ["a", "b", "c"] { _ = state.receive(.ping(Heartbeat(nonce: 1)), from: id, now: start + .seconds(19)) }
         #expect(state.expire(now: start + .seconds(19)).isEmpty)
         let actions = state.expire(now: start + .seconds(21))
-        #expect(Set(actions.map { "\($0)" }) == Set([
-            Action.send("a", .unpair(Unpair(peer: "c", reason: .pairTimeout))),
-            Action.send("c", .unpair(Unpair(peer: "a", reason: .pairTimeout))),
-        ].map { "\($0)" }))
+        #expect(
+            Set(actions.map { "\($0)" })
+                == Set(
+                    [
+                        Action.send("a", .unpair(Unpair(peer: "c", reason: .pairTimeout))),
+                        Action.send("c", .unpair(Unpair(peer: "a", reason: .pairTimeout))),
+                    ].map { "\($0)" }))
         #expect(state.linkCount == 1)
     }
 
@@ -173,11 +183,16 @@ import Testing
         _ = state.receive(.have(Have(holdings: [Holding(digest: Self.digest, url: "https://o/x", size: 3)])), from: "a", now: start)
         _ = state.disconnect("a", now: start + .seconds(1))
         let query = ServerMessage.whoHas(WhoHas(requestID: 1, digest: Self.digest, limit: 4))
-        #expect(state.receive(query, from: "b", now: start + .seconds(2)) == [.send("b", .holders(Holders(requestID: 1, digest: Self.digest, peers: [])))])
+        #expect(
+            state.receive(query, from: "b", now: start + .seconds(2)) == [.send("b", .holders(Holders(requestID: 1, digest: Self.digest, peers: [])))]
+        )
         let again = try join(&state, "new-id", resume: welcome.resumeToken, at: 30)
         #expect(again.peer == "a")
         #expect(again.resumed)
-        #expect(state.receive(query, from: "b", now: start + .seconds(31)) == [.send("b", .holders(Holders(requestID: 1, digest: Self.digest, peers: ["a"])))])
+        #expect(
+            state.receive(query, from: "b", now: start + .seconds(31)) == [
+                .send("b", .holders(Holders(requestID: 1, digest: Self.digest, peers: ["a"])))
+            ])
         // After the grace period the token is worthless.
         _ = state.disconnect("a", now: start + .seconds(40))
         _ = state.expire(now: start + .seconds(101))
@@ -207,12 +222,20 @@ import Testing
         _ = try join(&state, "a")
         _ = try join(&state, "b")
         let other = ResourceDigest(bytes: Array(repeating: 9, count: 32))!
-        let actions = state.receive(.have(Have(holdings: [Holding(digest: Self.digest, url: "https://o/x", size: 3), Holding(digest: other, url: "https://o/y", size: 3)])), from: "a", now: start)
+        let actions = state.receive(
+            .have(Have(holdings: [Holding(digest: Self.digest, url: "https://o/x", size: 3), Holding(digest: other, url: "https://o/y", size: 3)])),
+            from: "a", now: start)
         guard case .send("a", .error(let error)) = actions.first else { Issue.record("\(actions)"); return }
         #expect(error.code == .tooManyAnnouncements)
-        #expect(state.receive(.whoHas(WhoHas(requestID: 2, url: "https://o/x", limit: 1)), from: "b", now: start) == [.send("b", .holders(Holders(requestID: 2, digest: Self.digest, peers: ["a"])))])
+        #expect(
+            state.receive(.whoHas(WhoHas(requestID: 2, url: "https://o/x", limit: 1)), from: "b", now: start) == [
+                .send("b", .holders(Holders(requestID: 2, digest: Self.digest, peers: ["a"])))
+            ])
         _ = state.receive(.drop(Drop(digests: [Self.digest])), from: "a", now: start)
-        #expect(state.receive(.whoHas(WhoHas(requestID: 3, digest: Self.digest, limit: 1)), from: "b", now: start) == [.send("b", .holders(Holders(requestID: 3, digest: Self.digest, peers: [])))])
+        #expect(
+            state.receive(.whoHas(WhoHas(requestID: 3, digest: Self.digest, limit: 1)), from: "b", now: start) == [
+                .send("b", .holders(Holders(requestID: 3, digest: Self.digest, peers: [])))
+            ])
     }
 
     @Test func swarmLimitAndServerOnlyMessages() throws {

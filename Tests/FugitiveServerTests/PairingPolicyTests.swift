@@ -35,21 +35,27 @@ import Testing
     }
 
     @Test func capacityThenContentBreakTies() {
-        let ranked = policy.rank(asker: "me", address: nil, excluding: [], candidates: [
-            Candidate(id: "a", address: nil, freeSlots: 1, wantedHeld: 3),
-            Candidate(id: "b", address: nil, freeSlots: 5),
-            Candidate(id: "c", address: nil, freeSlots: 1, wantedHeld: 0),
-        ]).map(\.id)
+        let ranked = policy.rank(
+            asker: "me", address: nil, excluding: [],
+            candidates: [
+                Candidate(id: "a", address: nil, freeSlots: 1, wantedHeld: 3),
+                Candidate(id: "b", address: nil, freeSlots: 5),
+                Candidate(id: "c", address: nil, freeSlots: 1, wantedHeld: 0),
+            ]
+        ).map(\.id)
         #expect(ranked == ["b", "a", "c"])
     }
 
     @Test func neverSelfPartnersOrFullPeers() {
-        let chosen = policy.choose(10, asker: "me", address: nil, excluding: ["partner"], candidates: [
-            Candidate(id: "me", address: nil, freeSlots: 3),
-            Candidate(id: "partner", address: nil, freeSlots: 3),
-            Candidate(id: "full", address: nil, freeSlots: 0),
-            Candidate(id: "ok", address: nil, freeSlots: 1),
-        ]).map(\.id)
+        let chosen = policy.choose(
+            10, asker: "me", address: nil, excluding: ["partner"],
+            candidates: [
+                Candidate(id: "me", address: nil, freeSlots: 3),
+                Candidate(id: "partner", address: nil, freeSlots: 3),
+                Candidate(id: "full", address: nil, freeSlots: 0),
+                Candidate(id: "ok", address: nil, freeSlots: 1),
+            ]
+        ).map(\.id)
         #expect(chosen == ["ok"])
     }
 }

@@ -8,8 +8,8 @@ extension LiveServerTests {
     struct ServerCommandTests {
         static var binary: URL {
             ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/fugitive")
+                ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/fugitive")
         }
 
         @Test func runsFromAConfigFileAndStopsGracefullyOnSIGTERM() async throws {

@@ -5,7 +5,8 @@ import Testing
 @Suite("Server configuration")
 struct ServerConfigurationTests {
     @Test func aPartialFileKeepsDefaults() throws {
-        let json = #"{"port": 9000, "connectionsPerIP": 3, "vouch": {"allowedOrigins": ["https://cdn.example.org"]}, "iceServers": [{"u": ["stun:stun.example.org"]}]}"#
+        let json =
+            #"{"port": 9000, "connectionsPerIP": 3, "vouch": {"allowedOrigins": ["https://cdn.example.org"]}, "iceServers": [{"u": ["stun:stun.example.org"]}]}"#
         let c = try JSONDecoder().decode(ServerConfiguration.self, from: Data(json.utf8))
         #expect(c.port == 9000 && c.connectionsPerIP == 3)
         #expect(c.host == ServerConfiguration().host && c.messagesPerSecond == ServerConfiguration().messagesPerSecond)

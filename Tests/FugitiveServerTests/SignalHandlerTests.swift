@@ -51,7 +51,9 @@ struct SignalHandlerTests {
         }
 
         static func closeCode(in frames: [WebSocketFrame]) -> UInt16? {
-            guard var data = frames.last(where: { $0.opcode == .connectionClose })?.data, let code = data.readInteger(as: UInt16.self) else { return nil }
+            guard var data = frames.last(where: { $0.opcode == .connectionClose })?.data, let code = data.readInteger(as: UInt16.self) else {
+                return nil
+            }
             return code
         }
     }

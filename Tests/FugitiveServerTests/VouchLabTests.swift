@@ -22,11 +22,19 @@ extension LiveServerTests {
             let names = try await LabNameServer(
                 host: "11.203.0.1", answers: ["rebind.fugitive.test": [[11, 203, 0, 1], [10, 203, 0, 1]]])
             let body = Array("the public resource".utf8)
-            let publicOrigin = try await TestOrigin(["/a": .init(body: body, cacheControl: "max-age=60"), "/b": .init(body: body, cacheControl: "max-age=60")], host: "11.203.0.1")
+            let publicOrigin = try await TestOrigin(
+                ["/a": .init(body: body, cacheControl: "max-age=60"), "/b": .init(body: body, cacheControl: "max-age=60")], host: "11.203.0.1")
             let internalService = try await TestOrigin(
-                ["/a": .init(body: Array("internal secret".utf8), cacheControl: nil), "/b": .init(body: Array("internal secret".utf8), cacheControl: nil)], host: "10.203.0.1",
+                [
+                    "/a": .init(body: Array("internal secret".utf8), cacheControl: nil),
+                    "/b": .init(body: Array("internal secret".utf8), cacheControl: nil),
+                ], host: "10.203.0.1",
                 port: publicOrigin.port)
-            defer { Task { await publicOrigin.stop(); await internalService.stop(); await names.stop() } }
+            defer {
+                Task {
+                    await publicOrigin.stop(); await internalService.stop(); await names.stop()
+                }
+            }
             let allowed = "http://rebind.fugitive.test:\(publicOrigin.port)"
             let server = lab.process(
                 ServerCommandTests.binary.path,

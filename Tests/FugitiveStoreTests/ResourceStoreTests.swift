@@ -84,9 +84,12 @@ struct ResourceStoreTests {
 
     @Test func aDamagedStoreIsRefusedClearlyAndCanBeMovedAside() throws {
         let path = Self.temporaryPath()
-        defer { for file in (try? FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)) ?? [] where file.hasPrefix((path as NSString).lastPathComponent) {
-            try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent(file).path)
-        } }
+        defer {
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)) ?? []
+            where file.hasPrefix((path as NSString).lastPathComponent) {
+                try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent(file).path)
+            }
+        }
         try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: path))
         do {
             _ = try ResourceStore(configuration: .init(path: path), logger: Self.logger)
@@ -172,7 +175,10 @@ struct ResourceStoreTests {
         store.onEviction { digests in evicted.withLock { $0 += digests } }
         let first = try store.store(Self.blob(1, size: 1000), metadata: ResourceMetadata(url: "https://a/1", storedAt: 1))
         let second = try store.store(Self.blob(2, size: 1000), metadata: ResourceMetadata(url: "https://a/2", storedAt: 2))
-        #expect(Set(try store.heldBlobs()) == [HeldBlob(digest: first, url: "https://a/1", size: 1000), HeldBlob(digest: second, url: "https://a/2", size: 1000)])
+        #expect(
+            Set(try store.heldBlobs()) == [
+                HeldBlob(digest: first, url: "https://a/1", size: 1000), HeldBlob(digest: second, url: "https://a/2", size: 1000),
+            ])
         #expect(try store.resource(for: "https://a/2")?.digest == second)
         let third = try store.store(Self.blob(3, size: 1000), metadata: ResourceMetadata(url: "https://a/3", storedAt: 3))
         #expect(evicted.withLock { $0 } == [first])

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A plain blocking TCP socket for tests that must control what a client library would
@@ -97,7 +97,8 @@ public final class RawTCPConnection: @unchecked Sendable {
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = in_port_t(UInt16(port).bigEndian)
             guard inet_pton(AF_INET6, bare, &address.sin6_addr) == 1 else { throw Failure(description: "not an IPv6 address: \(host)") }
-            return SocketAddress(storage: withUnsafeBytes(of: address) { Array($0) }, length: socklen_t(MemoryLayout<sockaddr_in6>.size), family: AF_INET6)
+            return SocketAddress(
+                storage: withUnsafeBytes(of: address) { Array($0) }, length: socklen_t(MemoryLayout<sockaddr_in6>.size), family: AF_INET6)
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

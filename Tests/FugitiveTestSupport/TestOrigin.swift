@@ -99,13 +99,15 @@ public final class TestOrigin: Sendable {
             return Response(status: .found, headers: headers)
         }
         if resource.drips {
-            return Response(status: .ok, body: ResponseBody { writer in
-                for _ in 0..<120 {
-                    try await writer.write(ByteBuffer(bytes: [0x61]))
-                    try await Task.sleep(for: .seconds(1))
-                }
-                try await writer.finish(nil)
-            })
+            return Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    for _ in 0..<120 {
+                        try await writer.write(ByteBuffer(bytes: [0x61]))
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                    try await writer.finish(nil)
+                })
         }
         headers[.contentType] = resource.contentType
         if let cacheControl = resource.cacheControl { headers[.cacheControl] = cacheControl }

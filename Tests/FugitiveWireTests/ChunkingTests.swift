@@ -8,7 +8,9 @@ import Testing
     let codec = WireCodec(limits: .peerLink)
 
     func head(for splitter: ChunkSplitter) -> ResponseHead {
-        ResponseHead(id: splitter.id, transferLength: UInt64(splitter.data.readableBytes), contentLength: UInt64(splitter.data.readableBytes), encoding: .identity, chunkSize: UInt32(splitter.chunkSize))
+        ResponseHead(
+            id: splitter.id, transferLength: UInt64(splitter.data.readableBytes), contentLength: UInt64(splitter.data.readableBytes),
+            encoding: .identity, chunkSize: UInt32(splitter.chunkSize))
     }
 
     func randomData(_ count: Int, _ rng: inout SplitMix64) -> ByteBuffer {
@@ -63,10 +65,14 @@ import Testing
         #expect(throws: WireError.self) { try assembler.append(chunks[0]) }
         do { try assembler.append(chunks[0]) } catch { #expect(error.code == .duplicateChunk) }
         do { try assembler.append(Chunk(id: 5, index: 99, data: chunks[1].data)) } catch { #expect(error.code == .chunkOutOfRange) }
-        do { try assembler.append(Chunk(id: 5, index: 1, data: ByteBuffer(repeating: 1, count: 10))) } catch { #expect(error.code == .chunkOutOfRange) }
+        do { try assembler.append(Chunk(id: 5, index: 1, data: ByteBuffer(repeating: 1, count: 10))) } catch {
+            #expect(error.code == .chunkOutOfRange)
+        }
         do { try assembler.append(Chunk(id: 6, index: 1, data: chunks[1].data)) } catch { #expect(error.code == .unknownRequest) }
         // The last chunk must be exactly the remainder, not a full chunk.
-        do { try assembler.append(Chunk(id: 5, index: UInt32(chunks.count - 1), data: chunks[0].data)) } catch { #expect(error.code == .chunkOutOfRange) }
+        do { try assembler.append(Chunk(id: 5, index: UInt32(chunks.count - 1), data: chunks[0].data)) } catch {
+            #expect(error.code == .chunkOutOfRange)
+        }
         try assembler.append(chunks[2])
         #expect(assembler.missingChunks() == [1, 3])
         do { _ = try assembler.finish() } catch { #expect(error.code == .missingChunks) }

@@ -14,7 +14,9 @@ import Testing
     @Test func referenceEncodingsDecodeAndReencodeByteForByte() throws {
         let file = Interop.temporaryFile("python-corpus")
         defer { try? FileManager.default.removeItem(at: file) }
-        let summary = try Interop.python(["msgpack_agreement.py", "generate", "--seed", "20261125", "--count", "\(Self.perCategory)", "--out", file.path])
+        let summary = try Interop.python([
+            "msgpack_agreement.py", "generate", "--seed", "20261125", "--count", "\(Self.perCategory)", "--out", file.path,
+        ])
         let records = try Interop.readRecords(file)
         #expect(records.count == summary["records"] as? Int)
         #expect(records.count >= Self.perCategory * 12)
@@ -67,8 +69,10 @@ struct RandomMessagePack {
     enum Category: CaseIterable { case nil_, bool, int, uint64, float32, float64, str, bin, array, map, ext, timestamp, nested }
 
     static let lengths = [0, 1, 15, 16, 31, 32, 127, 128, 255, 256, 65_535, 65_536]
-    static let ints: [Int64] = [0, 1, 31, 32, 127, 128, 255, 256, 65_535, 65_536, 1 << 31, (1 << 32) - 1, 1 << 32, .max,
-                                -1, -31, -32, -33, -127, -128, -129, -32_768, -32_769, Int64(Int32.min), Int64(Int32.min) - 1, .min]
+    static let ints: [Int64] = [
+        0, 1, 31, 32, 127, 128, 255, 256, 65_535, 65_536, 1 << 31, (1 << 32) - 1, 1 << 32, .max,
+        -1, -31, -32, -33, -127, -128, -129, -32_768, -32_769, Int64(Int32.min), Int64(Int32.min) - 1, .min,
+    ]
 
     func edgeCases() -> [MessagePackValue] {
         var values: [MessagePackValue] = Self.ints.map { .int($0) } + [.uint(UInt64(Int64.max) + 1), .uint(.max)]
@@ -130,8 +134,14 @@ struct RandomMessagePack {
         case .timestamp:
             switch Int.random(in: 0..<3, using: &rng) {
             case 0: return .timestamp(.init(seconds: Int64.random(in: 0...Int64(UInt32.max), using: &rng)))
-            case 1: return .timestamp(.init(seconds: Int64.random(in: 0..<(1 << 34), using: &rng), nanoseconds: UInt32.random(in: 0..<1_000_000_000, using: &rng)))
-            default: return .timestamp(.init(seconds: Int64.random(in: Int64.min...Int64.max, using: &rng), nanoseconds: UInt32.random(in: 0..<1_000_000_000, using: &rng)))
+            case 1:
+                return .timestamp(
+                    .init(seconds: Int64.random(in: 0..<(1 << 34), using: &rng), nanoseconds: UInt32.random(in: 0..<1_000_000_000, using: &rng)))
+            default:
+                return .timestamp(
+                    .init(
+                        seconds: Int64.random(in: Int64.min...Int64.max, using: &rng), nanoseconds: UInt32.random(in: 0..<1_000_000_000, using: &rng))
+                )
             }
         case .array:
             return .array((0..<Int.random(in: 0...20, using: &rng)).map { _ in scalar(depth: depth, &rng) })

@@ -11,14 +11,15 @@ import Testing
         try MessagePackReader.decode(ByteBuffer(bytes: bytes), limits: limits)
     }
 
-    @Test(arguments: [
-        (Int64(0), [0x00]), (127, [0x7f]), (128, [0xcc, 0x80]), (255, [0xcc, 0xff]), (256, [0xcd, 0x01, 0x00]),
-        (65_535, [0xcd, 0xff, 0xff]), (65_536, [0xce, 0x00, 0x01, 0x00, 0x00]),
-        (4_294_967_296, [0xcf, 0, 0, 0, 1, 0, 0, 0, 0]),
-        (-1, [0xff]), (-32, [0xe0]), (-33, [0xd0, 0xdf]), (-128, [0xd0, 0x80]), (-129, [0xd1, 0xff, 0x7f]),
-        (-32_768, [0xd1, 0x80, 0x00]), (-32_769, [0xd2, 0xff, 0xff, 0x7f, 0xff]),
-        (Int64.min, [0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0]),
-    ] as [(Int64, [UInt8])])
+    @Test(
+        arguments: [
+            (Int64(0), [0x00]), (127, [0x7f]), (128, [0xcc, 0x80]), (255, [0xcc, 0xff]), (256, [0xcd, 0x01, 0x00]),
+            (65_535, [0xcd, 0xff, 0xff]), (65_536, [0xce, 0x00, 0x01, 0x00, 0x00]),
+            (4_294_967_296, [0xcf, 0, 0, 0, 1, 0, 0, 0, 0]),
+            (-1, [0xff]), (-32, [0xe0]), (-33, [0xd0, 0xdf]), (-128, [0xd0, 0x80]), (-129, [0xd1, 0xff, 0x7f]),
+            (-32_768, [0xd1, 0x80, 0x00]), (-32_769, [0xd2, 0xff, 0xff, 0x7f, 0xff]),
+            (Int64.min, [0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0]),
+        ] as [(Int64, [UInt8])])
     func integersUseTheSmallestForm(value: Int64, expected: [UInt8]) throws {
         #expect(bytes(.int(value)) == expected)
         #expect(try decode(expected) == .int(value))
@@ -50,18 +51,23 @@ import Testing
     func stringAndBinaryHeaders(length: Int) throws {
         let string = String(repeating: "a", count: length)
         let strHeader: [UInt8] =
-            length < 32 ? [0xa0 | UInt8(length)]
-            : length < 256 ? [0xd9, UInt8(length)]
-            : length < 65_536 ? [0xda, UInt8(length >> 8), UInt8(length & 0xff)]
-            : [0xdb, 0, UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
+            length < 32
+            ? [0xa0 | UInt8(length)]
+            : length < 256
+                ? [0xd9, UInt8(length)]
+                : length < 65_536
+                    ? [0xda, UInt8(length >> 8), UInt8(length & 0xff)]
+                    : [0xdb, 0, UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
         let encoded = bytes(.string(string))
         #expect(Array(encoded.prefix(strHeader.count)) == strHeader)
         #expect(try decode(encoded) == .string(string))
 
         let binHeader: [UInt8] =
-            length < 256 ? [0xc4, UInt8(length)]
-            : length < 65_536 ? [0xc5, UInt8(length >> 8), UInt8(length & 0xff)]
-            : [0xc6, 0, UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
+            length < 256
+            ? [0xc4, UInt8(length)]
+            : length < 65_536
+                ? [0xc5, UInt8(length >> 8), UInt8(length & 0xff)]
+                : [0xc6, 0, UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
         let bin = bytes(.binary(Array(repeating: 7, count: length)))
         #expect(Array(bin.prefix(binHeader.count)) == binHeader)
         #expect(try decode(bin) == .binary(Array(repeating: UInt8(7), count: length)))
@@ -72,9 +78,11 @@ import Testing
         let array = MessagePackValue.array(Array(repeating: .nil, count: count))
         let encoded = bytes(array)
         let header: [UInt8] =
-            count < 16 ? [0x90 | UInt8(count)]
-            : count < 65_536 ? [0xdc, UInt8(count >> 8), UInt8(count & 0xff)]
-            : [0xdd, 0, UInt8(count >> 16), UInt8((count >> 8) & 0xff), UInt8(count & 0xff)]
+            count < 16
+            ? [0x90 | UInt8(count)]
+            : count < 65_536
+                ? [0xdc, UInt8(count >> 8), UInt8(count & 0xff)]
+                : [0xdd, 0, UInt8(count >> 16), UInt8((count >> 8) & 0xff), UInt8(count & 0xff)]
         #expect(Array(encoded.prefix(header.count)) == header)
         #expect(try decode(encoded) == array)
 

@@ -40,7 +40,8 @@ struct SignalFastPathTests {
             #expect(decoded == signal)
             switch general(fast) {
             case .success(let message): #expect(message == .signal(signal))
-            case .failure(let error): #expect(throws: WireError.self) { try signal.validate(codec.limits) }
+            case .failure(let error):
+                #expect(throws: WireError.self) { try signal.validate(codec.limits) }
                 _ = error
             }
         }

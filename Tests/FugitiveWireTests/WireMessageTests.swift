@@ -12,7 +12,11 @@ import Testing
     static let serverMessages: [ServerMessage] = [
         .hello(Hello(swarm: "https://cdn.example", targetPeers: 4, maxPeers: 8, resumeToken: "tok", agent: "fugitive/0.1")),
         .hello(Hello(swarm: "s", targetPeers: 0, maxPeers: 0)),
-        .welcome(Welcome(peer: "p1", resumeToken: "r", resumed: true, iceServers: [ICEServer(urls: ["stun:stun.example:3478"]), ICEServer(urls: ["turn:t"], username: "u", credential: "c")], heartbeatMillis: 15_000)),
+        .welcome(
+            Welcome(
+                peer: "p1", resumeToken: "r", resumed: true,
+                iceServers: [ICEServer(urls: ["stun:stun.example:3478"]), ICEServer(urls: ["turn:t"], username: "u", credential: "c")],
+                heartbeatMillis: 15_000)),
         .want(Want(count: 3, digests: [digest])),
         .want(Want(count: 1)),
         .want(Want(count: 1, digests: [digest], peers: ["holder"])),
@@ -211,7 +215,9 @@ import Testing
 
     @Test func limitsAreEnforced() {
         let limits = WireLimits.serverLink
-        expectRefusal(.invalidField, server.encode(.hello(Hello(swarm: String(repeating: "s", count: limits.maxSwarmKeyLength + 1), targetPeers: 1, maxPeers: 1))))
+        expectRefusal(
+            .invalidField,
+            server.encode(.hello(Hello(swarm: String(repeating: "s", count: limits.maxSwarmKeyLength + 1), targetPeers: 1, maxPeers: 1))))
         expectRefusal(.invalidField, server.encode(.hello(Hello(swarm: "", targetPeers: 1, maxPeers: 1))))
         expectRefusal(.invalidField, server.encode(.hello(Hello(swarm: "s", targetPeers: 9, maxPeers: 8))))
         expectRefusal(.invalidField, server.encode(.want(Want(count: 0))))

@@ -91,7 +91,8 @@ final class FetchPipeline: Sendable {
         }
         if let trusted, given == nil, let hit = try? store.bytes(for: trusted) {
             // Still the same bytes (revalidated), or the same bytes under another URL.
-            let metadata = head?.metadata(url: url, storedAt: Date().timeIntervalSince1970)
+            let metadata =
+                head?.metadata(url: url, storedAt: Date().timeIntervalSince1970)
                 ?? known.map { ResourceMetadata(url: url, contentType: $0.metadata.contentType, storedAt: Date().timeIntervalSince1970) }
             if let metadata { _ = try? store.store(hit.bytes, expected: trusted, metadata: metadata) }
             return done(hit.bytes, trusted, metadata?.contentType, hit.tier.source)
@@ -101,13 +102,15 @@ final class FetchPipeline: Sendable {
         if let trusted {
             let phase = ContinuousClock.now
             let found = await peerPhase(
-                url, digest: trusted, size: head?.reprDigest == trusted ? head?.contentLength : nil, until: min(peersDeadline, phase + configuration.peerPhase),
+                url, digest: trusted, size: head?.reprDigest == trusted ? head?.contentLength : nil,
+                until: min(peersDeadline, phase + configuration.peerPhase),
                 deadline: peersDeadline, progress: progress)
             timings.peers = .now - phase
             try checkCancellation(url)
             if let (peer, download) = found {
                 let metadata = ResourceMetadata(
-                    url: url, contentType: head?.contentType ?? PeerContentType.accepted(download.contentType), etag: head?.etag, lastModified: head?.lastModified,
+                    url: url, contentType: head?.contentType ?? PeerContentType.accepted(download.contentType), etag: head?.etag,
+                    lastModified: head?.lastModified,
                     maxAge: head?.maxAge, storedAt: Date().timeIntervalSince1970)
                 keep(download.bytes, digest: trusted, metadata: metadata, url: url)
                 return done(download.bytes, trusted, metadata.contentType, .peer(peer))
@@ -154,7 +157,7 @@ final class FetchPipeline: Sendable {
         do {
             try store.store(bytes, expected: digest, metadata: metadata)
             if announce { directory.announce(Holding(digest: digest, url: url, size: UInt64(bytes.count))) }
-        } catch where error.code == .tooLarge {
+        } catch  where error.code == .tooLarge {
             // Not on disk, so not announced: others would ask and get `miss`.
             logger.info("a fetched resource is larger than the store; not kept or announced", metadata: ["url": "\(url)", "bytes": "\(bytes.count)"])
         } catch {

@@ -118,7 +118,8 @@ public struct HTTPOrigin: OriginFetching {
         // Identity only: the digest covers the representation as stored.
         request.headers.add(name: "Accept-Encoding", value: "identity")
         request.headers.add(name: "Want-Repr-Digest", value: "sha-256=10")
-        let amount = TimeAmount.nanoseconds(max(1, Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        let amount = TimeAmount.nanoseconds(
+            max(1, Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
         do {
             let response = try await client.execute(request, timeout: amount)
             if [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {

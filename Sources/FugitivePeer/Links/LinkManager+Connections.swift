@@ -69,15 +69,18 @@ extension LinkManager {
             }
             channel = await withTimeout(configuration.connectTimeout) { try await connection.createDataChannel(label: "fugitive") }
         } else {
-            channel = await withTimeout(configuration.connectTimeout) { () -> DataChannel? in
-                for await channel in connection.incomingChannels { return channel }
-                return nil
-            } ?? nil
+            channel =
+                await withTimeout(configuration.connectTimeout) { () -> DataChannel? in
+                    for await channel in connection.incomingChannels { return channel }
+                    return nil
+                } ?? nil
         }
         guard let channel, !Task.isCancelled else { return fail(peer, connection, "no channel within \(configuration.connectTimeout)") }
         let link = PeerLink(
             channel: channel, store: store, slots: slots, configuration: configuration.peerLink, logger: logger,
-            onUpload: { [emit] upload in emit(.served(peer: peer, digest: upload.digest, bytes: upload.bytes, transferredBytes: upload.transferredBytes)) },
+            onUpload: { [emit] upload in
+                emit(.served(peer: peer, digest: upload.digest, bytes: upload.bytes, transferredBytes: upload.transferredBytes))
+            },
             uploadFaultForTesting: uploadFault)
         // A failed or closed connection ends the channel too, so `run` returns.
         let watch = Task {

@@ -39,7 +39,8 @@ extension PeerLink {
         }
         let request = Array(buffer: codec.encode(.request(Request(id: id, digest: digest, url: url, acceptsDeflate: configuration.acceptsDeflate))))
         do { try await channel.send(.binary(request)) } catch { throw PeerLinkError(.closed, "the link closed: \(error)") }
-        let watch = TransferWatch(.init(stallTimeout: stallTimeout, minimumRate: effectiveMinimumRate, grace: configuration.rateGrace, deadline: deadline))
+        let watch = TransferWatch(
+            .init(stallTimeout: stallTimeout, minimumRate: effectiveMinimumRate, grace: configuration.rateGrace, deadline: deadline))
         let expectation = Expectation(digest: digest, size: expectedSize, charge: charge)
         let result: Result<PeerDownload, PeerLinkError> = await withTaskCancellationHandler {
             await withTaskGroup(of: Result<PeerDownload, PeerLinkError>?.self) { group in

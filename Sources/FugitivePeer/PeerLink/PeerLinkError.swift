@@ -3,7 +3,9 @@ import FugitiveWire
 /// Why a fetch from a peer failed; the pipeline then tries elsewhere.
 public struct PeerLinkError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable { case miss, busy, corrupted, closed, protocolViolation, stalled, tooSlow, overBudget, lostRace, cancelled }
+        private enum Value: String, Hashable, Sendable {
+            case miss, busy, corrupted, closed, protocolViolation, stalled, tooSlow, overBudget, lostRace, cancelled
+        }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 

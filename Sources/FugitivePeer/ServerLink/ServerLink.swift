@@ -111,7 +111,9 @@ public final class ServerLink: Service, Sendable {
     private func session(with server: String, resumeToken: String?) async -> (Bool, String, String?) {
         let (outgoing, outgoingSink) = AsyncStream.makeStream(of: ServerMessage.self)
         let outcome = SessionOutcome()
-        let hello = Hello(swarm: configuration.swarm, targetPeers: configuration.targetPeers, maxPeers: configuration.maxPeers, resumeToken: resumeToken, agent: "fugitive-swift",
+        let hello = Hello(
+            swarm: configuration.swarm, targetPeers: configuration.targetPeers, maxPeers: configuration.maxPeers, resumeToken: resumeToken,
+            agent: "fugitive-swift",
             joinToken: configuration.joinToken)
         let welcomeTimeout = configuration.welcomeTimeout
         await withTaskGroup(of: Bool.self) { group in

@@ -25,13 +25,13 @@ public final class DTLSCertificate: @unchecked Sendable {
         let serial = UInt64.random(in: 1...UInt64(Int64.max))
         let signed =
             X509_set_version(x509, 2) == 1
-                && ASN1_INTEGER_set_uint64(X509_get_serialNumber(x509), serial) == 1
-                // An hour back, for clocks that disagree a little.
-                && X509_gmtime_adj(X509_getm_notBefore(x509), -3600) != nil
-                && X509_gmtime_adj(X509_getm_notAfter(x509), days * 86_400) != nil
-                && X509_set_pubkey(x509, key) == 1
-                && X509_NAME_add_entry_by_txt(X509_get_subject_name(x509), "CN", MBSTRING_ASC, commonName, -1, -1, 0) == 1
-                && X509_set_issuer_name(x509, X509_get_subject_name(x509)) == 1
+            && ASN1_INTEGER_set_uint64(X509_get_serialNumber(x509), serial) == 1
+            // An hour back, for clocks that disagree a little.
+            && X509_gmtime_adj(X509_getm_notBefore(x509), -3600) != nil
+            && X509_gmtime_adj(X509_getm_notAfter(x509), days * 86_400) != nil
+            && X509_set_pubkey(x509, key) == 1
+            && X509_NAME_add_entry_by_txt(X509_get_subject_name(x509), "CN", MBSTRING_ASC, commonName, -1, -1, 0) == 1
+            && X509_set_issuer_name(x509, X509_get_subject_name(x509)) == 1
             && X509_sign(x509, key, EVP_sha256()) > 0
         guard signed else {
             X509_free(x509)

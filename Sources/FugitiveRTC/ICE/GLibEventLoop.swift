@@ -38,10 +38,12 @@ public final class GLibEventLoop: @unchecked Sendable {
     /// Runs `work` on the loop's thread, soon.
     public func perform(_ work: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(WorkBox(work)).toOpaque()
-        g_main_context_invoke(context, { data in
-            Unmanaged<WorkBox>.fromOpaque(data!).takeRetainedValue().work()
-            return 0  // G_SOURCE_REMOVE
-        }, box)
+        g_main_context_invoke(
+            context,
+            { data in
+                Unmanaged<WorkBox>.fromOpaque(data!).takeRetainedValue().work()
+                return 0  // G_SOURCE_REMOVE
+            }, box)
     }
 
     private final class WorkBox {

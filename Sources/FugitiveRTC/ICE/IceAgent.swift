@@ -105,7 +105,8 @@ public final class IceAgent: Sendable {
             nice_agent_set_port_range(raw, stream, 1, UInt32(range.lowerBound), UInt32(range.upperBound))
         }
         for turn in configuration.turnServers {
-            guard nice_agent_set_relay_info(raw, stream, 1, turn.host, UInt32(turn.port), turn.username, turn.password, NICE_RELAY_TYPE_TURN_UDP) != 0 else {
+            guard nice_agent_set_relay_info(raw, stream, 1, turn.host, UInt32(turn.port), turn.username, turn.password, NICE_RELAY_TYPE_TURN_UDP) != 0
+            else {
                 g_object_unref(object)
                 throw RTCError(.iceFailed, "TURN server refused: \(turn.host):\(turn.port) (an IP address is needed)")
             }

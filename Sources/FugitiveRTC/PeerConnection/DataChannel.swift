@@ -92,7 +92,9 @@ public final class DataChannel: Sendable {
 
     /// Bytes and messages so far.
     public var statistics: Statistics {
-        state.withLock { Statistics(sentBytes: $0.sentBytes, receivedBytes: $0.receivedBytes, sentMessages: $0.sentMessages, receivedMessages: $0.receivedMessages) }
+        state.withLock {
+            Statistics(sentBytes: $0.sentBytes, receivedBytes: $0.receivedBytes, sentMessages: $0.sentMessages, receivedMessages: $0.receivedMessages)
+        }
     }
 
     /// Whether the channel is closed.

@@ -328,13 +328,20 @@ extension PeerConnection {
 
     /// Ends the connection in `final` state (closed or failed); idempotent.
     func shutDown(_ final: State) {
-        let parts = core.withLock { core -> (IceAgent?, DTLSSession?, SCTPAssociation?, [DataChannel], [CheckedContinuation<Result<Void, RTCError>, Never>], [CheckedContinuation<Void, Never>])? in
+        let parts = core.withLock {
+            core -> (
+                IceAgent?, DTLSSession?, SCTPAssociation?, [DataChannel], [CheckedContinuation<Result<Void, RTCError>, Never>],
+                [CheckedContinuation<Void, Never>]
+            )? in
             guard !core.state.isFinal else { return nil }
             core.state = final
             defer {
                 (core.ice, core.sctp, core.channels, core.upWaiters, core.ackWaiters, core.writableWaiters) = (nil, nil, [:], [:], [:], [:])
             }
-            return (core.ice, core.dtls, core.sctp, Array(core.channels.values), Array(core.upWaiters.values) + core.ackWaiters.values, Array(core.writableWaiters.values))
+            return (
+                core.ice, core.dtls, core.sctp, Array(core.channels.values), Array(core.upWaiters.values) + core.ackWaiters.values,
+                Array(core.writableWaiters.values)
+            )
         }
         guard let (ice, dtls, sctp, channels, waiters, writers) = parts else { return }
         sctp?.close()

@@ -79,7 +79,9 @@ final class SCTPAssociation: @unchecked Sendable {
         let sctp = Int32(IPPROTO_SCTP)
         // Closing aborts at once instead of lingering on unacknowledged data.
         option(SOL_SOCKET, SO_LINGER, linger(l_onoff: 1, l_linger: 0))
-        option(sctp, SCTP_ENABLE_STREAM_RESET, sctp_assoc_value(assoc_id: sctp_assoc_t(SCTP_ALL_ASSOC), assoc_value: UInt32(SCTP_ENABLE_RESET_STREAM_REQ)))
+        option(
+            sctp, SCTP_ENABLE_STREAM_RESET,
+            sctp_assoc_value(assoc_id: sctp_assoc_t(SCTP_ALL_ASSOC), assoc_value: UInt32(SCTP_ENABLE_RESET_STREAM_REQ)))
         option(sctp, SCTP_RECVRCVINFO, Int32(1))
         option(sctp, SCTP_NODELAY, Int32(1))
         for event in [SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_SENDER_DRY_EVENT] {
@@ -190,11 +192,15 @@ final class SCTPAssociation: @unchecked Sendable {
 
     /// Closes the socket and unregisters; no callback arrives afterwards. Idempotent.
     func close() {
-        if let socket = socket.withLock({ socket in defer { socket = nil }; return socket }) {
+        if let socket = socket.withLock({ socket in
+            defer { socket = nil }; return socket
+        }) {
             usrsctp_shutdown(socket.pointer, Int32(SHUT_RDWR))
             usrsctp_close(socket.pointer)
         }
-        if let retained = registration.withLock({ registration in defer { registration = nil }; return registration }) {
+        if let retained = registration.withLock({ registration in
+            defer { registration = nil }; return registration
+        }) {
             usrsctp_deregister_address(retained.toOpaque())
             retained.release()
         }

@@ -207,7 +207,7 @@ enum SessionDescriptionParser {
         for attribute in section.all("candidate") {
             do {
                 result.append(try IceCandidate(attributeValue: attribute.value ?? ""))
-            } catch where error.code == .unsupportedCandidate {
+            } catch  where error.code == .unsupportedCandidate {
                 continue
             } catch {
                 throw error.at(line: attribute.line)

@@ -49,7 +49,9 @@ public protocol ClusterStore: Sendable {
 
     /// Live holders of `digest` (or of the digest last announced for `url`) in `swarm` on
     /// other live instances.
-    func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (digest: ResourceDigest?, peers: [PeerRecord])
+    func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (
+        digest: ResourceDigest?, peers: [PeerRecord]
+    )
 
     /// A session of another live instance by resume token, live or parked.
     func session(resumeToken: String, swarm: String, excluding: InstanceID) async throws -> StoredSession?

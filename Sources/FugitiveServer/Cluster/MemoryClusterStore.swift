@@ -67,7 +67,8 @@ public final class MemoryClusterStore: ClusterStore {
         }
     }
 
-    public func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord] {
+    public func openPeers(swarm: String, near address: String?, excluding: InstanceID, skipping: Set<PeerID>, limit: Int) async throws -> [PeerRecord]
+    {
         state.withLockedValue { state in
             let now = ContinuousClock.now
             let keys = address.flatMap(NetworkAddress.init)?.networkKeys
@@ -83,7 +84,9 @@ public final class MemoryClusterStore: ClusterStore {
         }
     }
 
-    public func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (digest: ResourceDigest?, peers: [PeerRecord]) {
+    public func holders(swarm: String, digest: ResourceDigest?, url: String?, excluding: InstanceID, limit: Int) async throws -> (
+        digest: ResourceDigest?, peers: [PeerRecord]
+    ) {
         state.withLockedValue { state in
             let now = ContinuousClock.now
             let snapshot = state
@@ -127,7 +130,9 @@ public final class MemoryClusterStore: ClusterStore {
         }
     }
 
-    public func receive(as instance: InstanceID, onReady: @Sendable () async -> Void, _ handle: @Sendable (ClusterEnvelope) async -> Void) async throws {
+    public func receive(as instance: InstanceID, onReady: @Sendable () async -> Void, _ handle: @Sendable (ClusterEnvelope) async -> Void)
+        async throws
+    {
         let (stream, continuation) = AsyncStream.makeStream(of: ClusterEnvelope.self)
         state.withLockedValue { $0.mailboxes[instance] = continuation }
         defer { state.withLockedValue { $0.mailboxes[instance] = nil } }

@@ -48,7 +48,8 @@ extension OrchestratorState {
             named.append(peer)
         }
         let candidates = pairingCandidates(for: id, wanted: want.digests ?? [])
-        let chosen = named.compactMap { sessions[$0] }.map { PairingPolicy.Candidate(id: $0.id, address: $0.address, freeSlots: $0.freeSlots) }
+        let chosen =
+            named.compactMap { sessions[$0] }.map { PairingPolicy.Candidate(id: $0.id, address: $0.address, freeSlots: $0.freeSlots) }
             + policy.choose(count - named.count, asker: id, address: asker.address, excluding: asker.partners.union(named), candidates: candidates)
         var actions: [Action] = []
         if instance != nil, chosen.count < count {
@@ -133,7 +134,8 @@ extension OrchestratorState {
         var refused = 0
         for holding in have.holdings where !addHolding(holding, to: id) { refused += 1 }
         guard refused > 0 else { return [] }
-        let message = "\(refused) holdings were not recorded: over the limit of \(configuration.maxHoldingsPerPeer) per peer or of the bytes their URLs may take"
+        let message =
+            "\(refused) holdings were not recorded: over the limit of \(configuration.maxHoldingsPerPeer) per peer or of the bytes their URLs may take"
         return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: message)))]
     }
 
@@ -175,7 +177,9 @@ extension OrchestratorState {
         }
         let candidates = pool.compactMap { peer -> PairingPolicy.Candidate? in
             guard let other = sessions[peer] else { return nil }
-            return .init(id: peer, address: other.address, freeSlots: max(1, other.freeSlots + (asker.isPartner(peer) ? 1 : 0)), rttMillis: rtts[PeerPair(id, peer)])
+            return .init(
+                id: peer, address: other.address, freeSlots: max(1, other.freeSlots + (asker.isPartner(peer) ? 1 : 0)),
+                rttMillis: rtts[PeerPair(id, peer)])
         }
         let ranked = policy.choose(query.limit, asker: id, address: asker.address, excluding: [], candidates: candidates)
         return Holders(requestID: query.requestID, digest: found.digest, peers: ranked.map(\.id))

@@ -74,7 +74,9 @@ extension OrchestratorState {
     public func graph(of swarm: String, limit: Int = 500, top: Int = 10) -> SwarmGraph {
         let members = self.members[swarm] ?? []
         let listed = Array(members.sorted { $0.rawValue < $1.rawValue }.prefix(limit))
-        let resources = (indexes[swarm]?.mostHeld(top) ?? []).map { SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders) }
+        let resources = (indexes[swarm]?.mostHeld(top) ?? []).map {
+            SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders)
+        }
         return SwarmGraph(
             swarm: swarm, peers: listed.map(\.rawValue), links: links(among: listed), truncated: members.count > limit, topResources: resources)
     }

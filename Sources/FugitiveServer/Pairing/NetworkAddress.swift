@@ -37,7 +37,8 @@ public struct NetworkAddress: Hashable, Sendable {
     public var text: String {
         switch family {
         case .v4: return bytes.map(String.init).joined(separator: ".")
-        case .v6: return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
+        case .v6:
+            return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
         }
     }
 

@@ -52,7 +52,8 @@ public struct PairingPolicy: Sendable {
     }
 
     /// The best `count` candidates.
-    public func choose(_ count: Int, asker: PeerID, address: NetworkAddress?, excluding partners: Set<PeerID>, candidates: [Candidate]) -> [Candidate] {
+    public func choose(_ count: Int, asker: PeerID, address: NetworkAddress?, excluding partners: Set<PeerID>, candidates: [Candidate]) -> [Candidate]
+    {
         Array(rank(asker: asker, address: address, excluding: partners, candidates: candidates).prefix(count))
     }
 

@@ -58,7 +58,9 @@ struct OperatorAccessMiddleware: RouterMiddleware {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer"
             headers[.contentType] = "text/plain; charset=utf-8"
-            return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "operator endpoint: a bearer token (operatorToken) is required\n")))
+            return Response(
+                status: .unauthorized, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: "operator endpoint: a bearer token (operatorToken) is required\n")))
         }
         return try await next(request, context)
     }

@@ -50,7 +50,9 @@ public final class Orchestrator: Sendable {
 
     func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession? = nil, link: SignalLink) throws(WireError) -> Welcome {
         let result = locked { core -> Result<Welcome, WireError> in
-            do throws(WireError) { return .success(try core.join(hello, address: address, stored: stored, link: link)) } catch { return .failure(error) }
+            do throws(WireError) { return .success(try core.join(hello, address: address, stored: stored, link: link)) } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }

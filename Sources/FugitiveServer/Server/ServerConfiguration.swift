@@ -173,7 +173,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         try check(maxConnections >= 1, "maxConnections must be ≥ 1")
         try check((0...128).contains(ipv6LimitPrefix), "ipv6LimitPrefix must be in 0...128")
         try check(parkedPerAddress >= 0 && maxParkedSessions >= 0, "parkedPerAddress and maxParkedSessions must be ≥ 0")
-        try check(holdingBytesPerPeer >= 0 && holdingBytesPerAddress >= 0 && maxHoldingBytes >= 0, "holdingBytesPerPeer, holdingBytesPerAddress and maxHoldingBytes must be ≥ 0")
+        try check(
+            holdingBytesPerPeer >= 0 && holdingBytesPerAddress >= 0 && maxHoldingBytes >= 0,
+            "holdingBytesPerPeer, holdingBytesPerAddress and maxHoldingBytes must be ≥ 0")
         try check(operatorToken.map { $0.count >= 16 } ?? true, "operatorToken must be at least 16 characters")
         try check(outboundQueueLimit >= 16, "outboundQueueLimit must be ≥ 16")
         try check(peersPerSwarm >= 1 && holdingsPerPeer >= 0, "peersPerSwarm must be ≥ 1 and holdingsPerPeer ≥ 0")

@@ -82,5 +82,4 @@ public struct OriginPolicy: Sendable {
         return addresses
     }
 
-
 }

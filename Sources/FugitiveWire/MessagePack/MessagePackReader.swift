@@ -88,7 +88,8 @@ public struct MessagePackReader {
         try readContainerHeader(fix: 0x80, sixteen: 0xde, thirtyTwo: 0xdf, minimumElementSize: 2)
     }
 
-    private mutating func readContainerHeader(fix: UInt8, sixteen: UInt8, thirtyTwo: UInt8, minimumElementSize: Int) throws(MessagePackError) -> Int? {
+    private mutating func readContainerHeader(fix: UInt8, sixteen: UInt8, thirtyTwo: UInt8, minimumElementSize: Int) throws(MessagePackError) -> Int?
+    {
         let start = index
         guard index < end, let byte = buffer.getInteger(at: index, as: UInt8.self) else {
             throw error(.truncated, at: index, "expected a container")

@@ -105,7 +105,8 @@ public struct ResponseHead: WireBody {
         case id = "q", transferLength = "t", contentLength = "n", encoding = "e", chunkSize = "c", contentType = "y"
     }
 
-    public init(id: UInt32, transferLength: UInt64, contentLength: UInt64, encoding: TransferEncoding, chunkSize: UInt32, contentType: String? = nil) {
+    public init(id: UInt32, transferLength: UInt64, contentLength: UInt64, encoding: TransferEncoding, chunkSize: UInt32, contentType: String? = nil)
+    {
         self.id = id
         self.transferLength = transferLength
         self.contentLength = contentLength

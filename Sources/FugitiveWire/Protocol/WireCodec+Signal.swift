@@ -58,7 +58,15 @@ extension WireCodec {
                 let key = try reader.readValue(depth: 2)
                 let value = try reader.readValue(depth: 2)
                 guard case .string(let name) = key, name.utf8.count == 1 else { continue }
-                let bit: UInt8 = switch name { case "p": 1; case "k": 2; case "s": 4; case "c": 8; case "m": 16; default: 0 }
+                let bit: UInt8 =
+                    switch name {
+                    case "p": 1;
+                    case "k": 2;
+                    case "s": 4;
+                    case "c": 8;
+                    case "m": 16;
+                    default: 0
+                    }
                 guard seen & bit == 0 else { return nil }
                 seen |= bit
                 switch (name, value) {

@@ -76,7 +76,8 @@ struct RTCBench: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print("""
+            print(
+                """
                 WebRTC data channel, loopback, one channel (\(megabytes) MB per FugitiveRTC transfer)
                   FugitiveRTC, 16 KiB messages   \(Self.format(throughput16k)) MB/s   (local path: \(datagramSize)-byte datagrams)
                   FugitiveRTC, 64 KiB messages   \(Self.format(throughput64k)) MB/s
@@ -125,7 +126,8 @@ struct RTCBench: AsyncParsableCommand {
         let counters = statistics.counters
         if !json, counters.datagramsSent > 0 {
             print(
-                "· \(size)-byte messages, datagrams up to \(statistics.datagramSize) bytes: \(counters.datagramsSent) sent, \(counters.bytesSent / counters.datagramsSent) bytes on average")
+                "· \(size)-byte messages, datagrams up to \(statistics.datagramSize) bytes: \(counters.datagramsSent) sent, \(counters.bytesSent / counters.datagramsSent) bytes on average"
+            )
         }
         return (Double(total) / 1e6 / seconds, statistics.datagramSize)
     }
@@ -151,8 +153,10 @@ struct RTCBench: AsyncParsableCommand {
         loops: (GLibEventLoop, GLibEventLoop), logger: Logger, localPathMTU: Int = PeerConnection.Configuration.defaultLocalPathMTU
     ) throws -> (PeerConnection, PeerConnection) {
         let configuration = PeerConnection.Configuration(localAddresses: ["127.0.0.1"], localPathMTU: localPathMTU)
-        return (try PeerConnection(configuration: configuration, loop: loops.0, logger: logger),
-                try PeerConnection(configuration: configuration, loop: loops.1, logger: logger))
+        return (
+            try PeerConnection(configuration: configuration, loop: loops.0, logger: logger),
+            try PeerConnection(configuration: configuration, loop: loops.1, logger: logger)
+        )
     }
 
     /// Offer/answer and trickle between `a` and `b`, in memory.

@@ -68,7 +68,9 @@ struct RTCPeerCommand: AsyncParsableCommand {
         while offset < total {
             var message = [UInt8](repeating: 0, count: min(size, total - offset))
             message.withUnsafeMutableBytes { bytes in
-                for index in stride(from: 0, to: bytes.count - 7, by: 8) { bytes.storeBytes(of: generator.next(), toByteOffset: index, as: UInt64.self) }
+                for index in stride(from: 0, to: bytes.count - 7, by: 8) {
+                    bytes.storeBytes(of: generator.next(), toByteOffset: index, as: UInt64.self)
+                }
             }
             hash.update(data: message)
             try await channel.send(.binary(message))

@@ -37,7 +37,9 @@ struct RelayFloorServer: AsyncParsableCommand {
                 }
                 do {
                     for try await message in inbound.messages(maxSize: 1 << 17) {
-                        guard case .binary(let frame) = message, let target = frame.getInteger(at: frame.readerIndex, as: UInt32.self) else { continue }
+                        guard case .binary(let frame) = message, let target = frame.getInteger(at: frame.readerIndex, as: UInt32.self) else {
+                            continue
+                        }
                         if index == nil {
                             index = target
                             routes.table.withLock { $0[target] = continuation }

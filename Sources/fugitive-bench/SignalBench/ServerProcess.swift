@@ -41,7 +41,7 @@ final class ServerProcess {
         }
         let text = String(decoding: line, as: UTF8.self)
         guard let range = text.range(of: #":(\d+)/"#, options: .regularExpression),
-              let port = Int(text[range].dropFirst().dropLast())
+            let port = Int(text[range].dropFirst().dropLast())
         else { throw BenchError("no port in '\(text)'") }
         self.port = port
     }
@@ -51,8 +51,8 @@ final class ServerProcess {
     /// Resident memory in bytes (VmRSS).
     func residentBytes() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kB = Int(line.split(separator: " ")[1])
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kB = Int(line.split(separator: " ")[1])
         else { return 0 }
         return kB * 1024
     }
@@ -60,7 +60,7 @@ final class ServerProcess {
     /// User + system CPU time consumed so far, in microseconds.
     func cpuMicros() -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
+            let close = stat.lastIndex(of: ")")
         else { return 0 }
         // Fields after the command name; utime and stime are fields 14 and 15 overall.
         let fields = stat[stat.index(after: close)...].split(separator: " ")

@@ -77,17 +77,22 @@ extension SignalBench {
     func orchestratorPeer(
         url: String, codec: WireCodec, logger: Logger, welcome: Signal1<PeerID>, offer: Signal1<PeerID>, received: Tally
     ) -> BenchPeer {
-        BenchPeer(url: url, logger: logger, onFrame: { frame in
-            // The envelope is [1, type, body]: the type is the third byte.
-            switch frame.getInteger(at: frame.readerIndex + 2, as: UInt8.self) {
-            case 6: received.add()
-            case 2:
-                if case .welcome(let w) = try? codec.decodeServerMessage(frame) { welcome.resolve(w.peer) }
-            case 4:
-                if case .pair(let p) = try? codec.decodeServerMessage(frame), p.offerer { offer.resolve(p.peer) }
-            default: break
-            }
-        }, onEnd: { welcome.resolve(nil); offer.resolve(nil) })
+        BenchPeer(
+            url: url, logger: logger,
+            onFrame: { frame in
+                // The envelope is [1, type, body]: the type is the third byte.
+                switch frame.getInteger(at: frame.readerIndex + 2, as: UInt8.self) {
+                case 6: received.add()
+                case 2:
+                    if case .welcome(let w) = try? codec.decodeServerMessage(frame) { welcome.resolve(w.peer) }
+                case 4:
+                    if case .pair(let p) = try? codec.decodeServerMessage(frame), p.offerer { offer.resolve(p.peer) }
+                default: break
+                }
+            },
+            onEnd: {
+                welcome.resolve(nil); offer.resolve(nil)
+            })
     }
 
     /// The same join and relay load against a bare relay (`floor-server` or `nio-floor-server`).
@@ -100,9 +105,11 @@ extension SignalBench {
         let acks = (0..<peers).map { _ in Signal1<Bool>() }
         let received = Tally()
         let connections = (0..<peers).map { i in
-            BenchPeer(url: url, logger: logger, onFrame: { frame in
-                if frame.readableBytes == 4 { acks[i].resolve(true) } else { received.add() }
-            }, onEnd: { acks[i].resolve(nil) })
+            BenchPeer(
+                url: url, logger: logger,
+                onFrame: { frame in
+                    if frame.readableBytes == 4 { acks[i].resolve(true) } else { received.add() }
+                }, onEnd: { acks[i].resolve(nil) })
         }
         var side = Side()
         let joinStart = ContinuousClock.now

@@ -53,7 +53,8 @@ struct SignalBench: AsyncParsableCommand {
         var nioFloorCpuMicrosPerMessage: Double
     }
 
-    static let candidate = "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 192.168.1.20 rport 46154 generation 0 ufrag EsAw network-cost 999"
+    static let candidate =
+        "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 192.168.1.20 rport 46154 generation 0 ufrag EsAw network-cost 999"
 
     func run() async throws {
         let files = raiseFileLimit()
@@ -91,7 +92,8 @@ struct SignalBench: AsyncParsableCommand {
     }
 
     func signalFrameSize() -> Int {
-        WireCodec(limits: .serverLink).encode(.signal(Signal(peer: "abcdefghijklmnop", kind: .candidate, candidate: Self.candidate, mid: "0"))).readableBytes
+        WireCodec(limits: .serverLink).encode(.signal(Signal(peer: "abcdefghijklmnop", kind: .candidate, candidate: Self.candidate, mid: "0")))
+            .readableBytes
     }
 
     func table(_ r: Report) -> String {

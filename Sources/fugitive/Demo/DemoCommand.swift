@@ -43,8 +43,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let (originPorts, originPort) = AsyncStream.makeStream(of: Int.self)
         let origin = DemoOrigin(catalogue: catalogue, logger: logger) { originPort.yield($0) }
-        let services = ServiceGroup(configuration: .init(
-            services: [server, origin.application], gracefulShutdownSignals: keep ? [.sigterm, .sigint] : [], logger: logger))
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [server, origin.application], gracefulShutdownSignals: keep ? [.sigterm, .sigint] : [], logger: logger))
         let running = Task { try await services.run() }
         var serverIterator = serverPorts.makeAsyncIterator()
         var originIterator = originPorts.makeAsyncIterator()

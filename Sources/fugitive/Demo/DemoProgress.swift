@@ -25,7 +25,9 @@ struct DemoProgress: Sendable {
                         + "peers \(Self.megabytes(state.peerBytes)) MB · origin \(Self.megabytes(state.originBytes)) MB · failures \(state.failures)")
                 for index in 0..<peers {
                     let label = "peer \(index + 1)".padding(toLength: 8, withPad: " ", startingAt: 0)
-                    lines.append("\(label)\(Self.bar(state.fetched[index], of: resources, width: 30)) \(state.fetched[index])/\(resources)  links \(state.links[index])")
+                    lines.append(
+                        "\(label)\(Self.bar(state.fetched[index], of: resources, width: 30)) \(state.fetched[index])/\(resources)  links \(state.links[index])"
+                    )
                 }
                 // Back to the top of what was drawn last time, then over it.
                 if drawn > 0 { print("\u{1B}[\(drawn)A", terminator: "") }

@@ -51,7 +51,10 @@ struct DemoSummary {
         for source in ["peer", "origin", "memory", "disk"] {
             let values = latencies(source)
             guard !values.isEmpty else { continue }
-            lines.append(row("latency, \(source) (\(values.count))", String(format: "p50 %.1f ms, p95 %.1f ms", Self.percentile(values, 0.5), Self.percentile(values, 0.95))))
+            lines.append(
+                row(
+                    "latency, \(source) (\(values.count))",
+                    String(format: "p50 %.1f ms, p95 %.1f ms", Self.percentile(values, 0.5), Self.percentile(values, 0.95))))
         }
         lines.append(row("links open at the end", "\(links)"))
         lines.append(row("failures", "\(failures)"))

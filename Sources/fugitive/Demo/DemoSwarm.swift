@@ -77,7 +77,8 @@ final class DemoSwarm: Sendable {
             do {
                 let resource = try await peer.fetch(originURL + item.path, deadline: .seconds(60))
                 let millis = (ContinuousClock.now - started).milliseconds
-                record = Record(peer: index, source: resource.bytes == item.body ? resource.source.kind : "failed", bytes: item.body.count, millis: millis)
+                record = Record(
+                    peer: index, source: resource.bytes == item.body ? resource.source.kind : "failed", bytes: item.body.count, millis: millis)
             } catch {
                 logger.error("fetch failed", metadata: ["peer": "\(index)", "path": "\(item.path)", "error": "\(error)"])
                 record = Record(peer: index, source: "failed", bytes: item.body.count, millis: (ContinuousClock.now - started).milliseconds)

@@ -50,7 +50,9 @@ enum TestSwarm {
     ) throws -> RunningPeer {
         var configuration = configuration(server: server, storePath: storePath, targetLinks: targetLinks)
         adjust(&configuration)
-        return RunningPeer(try Peer(configuration: configuration, logger: logger, uploadFaultForTesting: lying ? UploadFault(corrupts: true) : fault), storePath: storePath)
+        return RunningPeer(
+            try Peer(configuration: configuration, logger: logger, uploadFaultForTesting: lying ? UploadFault(corrupts: true) : fault),
+            storePath: storePath)
     }
 
     /// Waits until every peer has at least `links` open links.

@@ -61,10 +61,12 @@ enum InteropScenario {
 
     /// Starts the peer process, signals with it until a data channel is open.
     static func connect(command: [String], offerer: Side, channelOpener: Side, total: Int) async throws -> Session {
-        let peer = try InteropProcess(command[0], Array(command.dropFirst()) + [
-            "--role", offerer == .peer ? "offer" : "answer",
-            "--channel", channelOpener == .peer ? "local" : "remote", "--bytes", "\(total)",
-        ])
+        let peer = try InteropProcess(
+            command[0],
+            Array(command.dropFirst()) + [
+                "--role", offerer == .peer ? "offer" : "answer",
+                "--channel", channelOpener == .peer ? "local" : "remote", "--bytes", "\(total)",
+            ])
         var ready = false
         defer { if !ready { peer.terminate() } }
         let loop = GLibEventLoop()

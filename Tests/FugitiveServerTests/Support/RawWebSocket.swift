@@ -4,7 +4,8 @@ import FugitiveTestSupport
 extension RawTCPConnection {
     /// The WebSocket upgrade for `/v1/signal`; true when the server answered 101.
     func upgrade() -> Bool {
-        let request = "GET /v1/signal HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let request =
+            "GET /v1/signal HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         guard send(Array(request.utf8)) else { return false }
         var head: [UInt8] = []
