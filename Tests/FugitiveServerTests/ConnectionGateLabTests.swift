@@ -21,15 +21,7 @@ extension LiveServerTests {
             let output = Pipe()
             process.standardOutput = output
             try process.run()
-            let line = try await withRawTCP {
-                var text = ""
-                while !text.contains("\n") {
-                    let more = output.fileHandleForReading.availableData
-                    if more.isEmpty { break }
-                    text += String(decoding: more, as: UTF8.self)
-                }
-                return text
-            }
+            let line = await firstLine(of: output)
             try? FileManager.default.removeItem(at: config)
             try #require(line.contains("listening"), "the server in the lab did not start: \(line)")
             return process

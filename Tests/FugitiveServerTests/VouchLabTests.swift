@@ -43,7 +43,7 @@ extension LiveServerTests {
             server.standardOutput = output
             try server.run()
             defer { server.terminate() }
-            let line = try await withRawTCP { String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) }
+            let line = await firstLine(of: output)
             try #require(line.contains("listening"), "the server in the lab did not start: \(line)")
 
             let peer = TestPeer("ws://11.203.0.2:\(Self.port)/v1/signal")

@@ -59,12 +59,16 @@ public final class NetworkLab: Sendable {
         try Self.run(["ip", "netns", "exec", namespace] + arguments)
     }
 
-    /// A process that runs `executable` inside the lab (not yet started).
+    /// A process that runs `executable` inside the lab (not yet started). Its standard
+    /// streams are not the test's: a process left behind by a crashed test would otherwise
+    /// hold the test runner's output open, and the runner would wait for it forever.
     public func process(_ executable: String, _ arguments: [String]) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         process.arguments = ["netns", "exec", namespace, executable] + arguments
         process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         return process
     }
 

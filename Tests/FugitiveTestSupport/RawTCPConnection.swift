@@ -18,30 +18,34 @@ public final class RawTCPConnection: @unchecked Sendable {
     /// Connects to `host`:`port` (IPv4 or IPv6 literals), from `source` when given (an
     /// address of this host: another 127/8 address plays a client at another address).
     public init(to host: String = "127.0.0.1", port: Int, from source: String? = nil) throws {
+        // The socket is stored only once it is connected: a class whose initializer throws
+        // after every property is set runs its deinit, which would close the number a
+        // second time — by then perhaps another component's descriptor.
         let remote = try Self.address(host, port: port)
-        descriptor = socket(Int32(remote.family), Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        let fd = socket(Int32(remote.family), Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         do {
             if let source {
                 let local = try Self.address(source, port: 0)
                 try local.storage.withUnsafeBytes { bytes in
-                    guard bind(descriptor, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), local.length) == 0 else {
+                    guard bind(fd, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), local.length) == 0 else {
                         throw Failure(description: "bind \(source): \(String(cString: strerror(errno)))")
                     }
                 }
             }
             try remote.storage.withUnsafeBytes { bytes in
-                guard connect(descriptor, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), remote.length) == 0 else {
+                guard connect(fd, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), remote.length) == 0 else {
                     throw Failure(description: "connect \(host):\(port): \(String(cString: strerror(errno)))")
                 }
             }
         } catch {
-            close(descriptor)
+            close(fd)
             throw error
         }
         // A peer that stops reading fails a send after a while instead of blocking it forever.
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        descriptor = fd
     }
 
     deinit { close(descriptor) }
