@@ -31,23 +31,10 @@ struct ClusterEndToEndTests {
             ]
             process.standardInput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            self.process = process
             // The process prints its address once it is in the cluster and listening.
-            let line = await waitOffThePool { () -> String in
-                var text = ""
-                while !text.contains("\n") {
-                    let data = out.fileHandleForReading.availableData
-                    if data.isEmpty { break }
-                    text += String(decoding: data, as: UTF8.self)
-                }
-                return text
-            }
-            guard let range = line.range(of: #"127\.0\.0\.1:(\d+)/"#, options: .regularExpression),
-                let port = Int(line[range].dropFirst("127.0.0.1:".count).dropLast())
-            else {
+            let (line, announced) = try await runAndAwaitAnnouncement(process)
+            self.process = process
+            guard let port = announced else {
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 throw PeerLinkTestFailure("the server did not start: \(line)")
             }

@@ -187,10 +187,3 @@ struct DashboardTests {
         #expect(demo.terminationStatus == 0)
     }
 }
-
-/// Runs blocking work (reading a pipe, waiting for a process) on a thread of its own.
-func waitOffThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
-    }
-}

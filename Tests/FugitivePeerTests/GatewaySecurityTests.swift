@@ -36,7 +36,7 @@ struct GatewaySecurityTests {
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0))
         defer {
-            gateway.task.cancel();
+            gateway.task.cancel()
             Task {
                 await peer.stop(); await server.stop(); await origin.stop()
             }
@@ -64,7 +64,7 @@ struct GatewaySecurityTests {
         let allowlisted = try await GatewayTests.gateway(
             peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(outer.port)"], allowPrivateAddresses: true))
         defer {
-            allowlisted.task.cancel();
+            allowlisted.task.cancel()
             Task {
                 await peer.stop(); await server.stop(); await outer.stop(); await inner.stop()
             }
@@ -89,7 +89,7 @@ struct GatewaySecurityTests {
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
         defer {
-            gateway.task.cancel();
+            gateway.task.cancel()
             Task {
                 await peer.stop(); await server.stop(); await origin.stop()
             }
@@ -114,7 +114,7 @@ struct GatewaySecurityTests {
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
         defer {
-            gateway.task.cancel();
+            gateway.task.cancel()
             Task {
                 await peer.stop(); await server.stop(); await origin.stop()
             }
@@ -147,15 +147,17 @@ struct GatewaySecurityTests {
         let peer = try TestSwarm.start(server: server.url)
         let gateway = try await GatewayTests.gateway(peer.peer, .init(port: 0, allowPrivateAddresses: true))
         defer {
-            gateway.task.cancel();
+            gateway.task.cancel()
             Task {
                 await peer.stop(); await server.stop(); await origin.stop()
             }
         }
         func send(_ head: String) async throws -> (status: Int, text: String) {
-            let text = try await withRawTCP {
+            let text = try await waitOffThePool {
                 let connection = try RawTCPConnection(to: "127.0.0.1", port: gateway.port)
-                try connection.send(head + "Connection: close\r\n\r\n")
+                guard connection.send(head + "Connection: close\r\n\r\n") else {
+                    throw RawTCPConnection.Failure(description: "the gateway closed before the request was sent")
+                }
                 return String(decoding: connection.readToEnd(timeout: 20) ?? [], as: UTF8.self)
             }
             let status = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0

@@ -46,7 +46,7 @@ struct GatewayTests {
         let user = try TestSwarm.start(server: server.url, targetLinks: 1)
         let gateway = try await Self.gateway(user.peer, .init(port: 0, allowPrivateAddresses: true))
         defer {
-            gateway.task.cancel();
+            gateway.task.cancel()
             Task {
                 await holder.stop(); await user.stop(); await server.stop(); await origin.stop()
             }
@@ -94,7 +94,8 @@ struct GatewayTests {
         let strict = try await Self.gateway(
             peer.peer, .init(port: 0, allowedOrigins: ["http://127.0.0.1:\(origin.port)"], allowPrivateAddresses: true))
         defer {
-            open.task.cancel(); strict.task.cancel();
+            open.task.cancel()
+            strict.task.cancel()
             Task {
                 await peer.stop(); await server.stop(); await origin.stop()
             }

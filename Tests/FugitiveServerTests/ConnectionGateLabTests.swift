@@ -18,12 +18,9 @@ extension LiveServerTests {
             try Data(settings.utf8).write(to: config)
             let process = lab.process(
                 ServerCommandTests.binary.path, ["server", "--config", config.path, "--host", "::", "--port", "\(port)", "--log-level", "error"])
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let line = await firstLine(of: output)
+            let (line, announced) = try await runAndAwaitAnnouncement(process)
             try? FileManager.default.removeItem(at: config)
-            try #require(line.contains("listening"), "the server in the lab did not start: \(line)")
+            try #require(announced == port, "the server in the lab did not start: \(line)")
             return process
         }
 
@@ -35,7 +32,7 @@ extension LiveServerTests {
         /// Connects from `source` to the server's address in the same /64.
         static func connect(from source: String) async throws -> RawTCPConnection {
             let server = source.hasPrefix("fd15") ? "fd15::1" : "fd16::1"
-            return try await withRawTCP { try RawTCPConnection(to: server, port: port, from: source) }
+            return try await waitOffThePool { try RawTCPConnection(to: server, port: port, from: source) }
         }
 
         @Test func addressesOfOneSlash64ShareOneCap() async throws {
@@ -48,11 +45,11 @@ extension LiveServerTests {
             try await Task.sleep(for: .milliseconds(300))
             // A third address of the same /64 is the same client: closed at accept.
             let third = try await Self.connect(from: "fd15::c")
-            #expect(try await withRawTCP { third.readToEnd(timeout: 3) != nil }, "a third connection from fd15::/64 was kept")
+            #expect(await waitOffThePool { third.readToEnd(timeout: 3) != nil }, "a third connection from fd15::/64 was kept")
             // Another /64 is another client.
             let other = try await Self.connect(from: "fd16::a")
-            #expect(try await withRawTCP { other.readToEnd(timeout: 1) == nil }, "a connection from fd16::/64 was refused")
-            #expect(try await withRawTCP { first.readToEnd(timeout: 0.1) == nil && second.readToEnd(timeout: 0.1) == nil })
+            #expect(await waitOffThePool { other.readToEnd(timeout: 1) == nil }, "a connection from fd16::/64 was refused")
+            #expect(await waitOffThePool { first.readToEnd(timeout: 0.1) == nil && second.readToEnd(timeout: 0.1) == nil })
         }
 
         @Test func thePrefixIsConfigurable() async throws {
@@ -63,11 +60,11 @@ extension LiveServerTests {
             var connections: [RawTCPConnection] = []
             for source in ["fd15::a", "fd15::b", "fd15::c"] { connections.append(try await Self.connect(from: source)) }
             let kept = connections
-            #expect(try await withRawTCP { kept.allSatisfy { $0.readToEnd(timeout: 0.7) == nil } }, "/128: each address is its own client")
+            #expect(await waitOffThePool { kept.allSatisfy { $0.readToEnd(timeout: 0.7) == nil } }, "/128: each address is its own client")
             // The cap itself still holds per address.
             let again = try await Self.connect(from: "fd15::a")
             let more = try await Self.connect(from: "fd15::a")
-            #expect(try await withRawTCP { again.readToEnd(timeout: 0.3) == nil && more.readToEnd(timeout: 3) != nil })
+            #expect(await waitOffThePool { again.readToEnd(timeout: 0.3) == nil && more.readToEnd(timeout: 3) != nil })
         }
     }
 }

@@ -43,15 +43,12 @@ extension LiveServerTests {
             let server = Process()
             server.executableURL = ServerCommandTests.binary
             server.arguments = ["server", "--port", "0", "--log-level", "error"]
-            let output = Pipe()
-            server.standardOutput = output
             server.standardError = FileHandle.nullDevice
-            try server.run()
+            let (line, announced) = try await runAndAwaitAnnouncement(server)
             defer { server.terminate() }
-            let line = await firstLine(of: output)
-            let port = try #require(line.firstMatch(of: /:(\d+)\/v1\/signal/).flatMap { Int($0.1) }, "no port in '\(line)'")
+            let port = try #require(announced, "no port in '\(line)'")
             let before = residentBytes(of: server)
-            let outcome = try await withRawTCP { () -> (sent: Int, closed: Bool) in
+            let outcome = try await waitOffThePool { () -> (sent: Int, closed: Bool) in
                 let client = try RawTCPConnection(port: port, from: "127.0.0.2")
                 guard client.upgrade() else { throw TestFailure("no upgrade") }
                 // Before hello, 125-byte pings, as fast as the socket takes them, never reading.

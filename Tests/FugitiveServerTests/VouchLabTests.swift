@@ -39,12 +39,9 @@ extension LiveServerTests {
             let server = lab.process(
                 ServerCommandTests.binary.path,
                 ["server", "--host", "11.203.0.2", "--port", "\(Self.port)", "--allow-origin", allowed, "--log-level", "error"])
-            let output = Pipe()
-            server.standardOutput = output
-            try server.run()
+            let (line, announced) = try await runAndAwaitAnnouncement(server)
             defer { server.terminate() }
-            let line = await firstLine(of: output)
-            try #require(line.contains("listening"), "the server in the lab did not start: \(line)")
+            try #require(announced == Self.port, "the server in the lab did not start: \(line)")
 
             let peer = TestPeer("ws://11.203.0.2:\(Self.port)/v1/signal")
             _ = try await peer.join()

@@ -7,10 +7,11 @@ import Foundation
 /// A plain blocking TCP socket for tests that must control what a client library would
 /// not let them: the source address a connection comes from, bytes that are not valid
 /// HTTP, unmasked WebSocket frames, connections that never send a request or never read.
-/// Blocking calls: use it off the cooperative pool (``withRawTCP(_:)``) or briefly.
+/// Blocking calls: use it off the cooperative pool (``waitOffThePool(_:)``) or briefly.
 public final class RawTCPConnection: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     private let descriptor: Int32
@@ -109,13 +110,5 @@ public final class RawTCPConnection: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, bare, &address.sin_addr) == 1 else { throw Failure(description: "not an IPv4 address: \(host)") }
         return SocketAddress(storage: withUnsafeBytes(of: address) { Array($0) }, length: socklen_t(MemoryLayout<sockaddr_in>.size), family: AF_INET)
-    }
-}
-
-/// Runs blocking socket work on a thread of its own, so that the test's cooperative pool
-/// (which the servers under test share) is not held.
-public func withRawTCP<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

@@ -13,17 +13,3 @@ func residentBytes(ofProcess id: String) -> Int {
     else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
-
-/// The first line `pipe` delivers (a server announcing where it listens), read on a thread
-/// of its own; what came before the end of the stream if it closes first.
-public func firstLine(of pipe: Pipe) async -> String {
-    (try? await withRawTCP {
-        var text = ""
-        while !text.contains("\n") {
-            let more = pipe.fileHandleForReading.availableData
-            if more.isEmpty { break }
-            text += String(decoding: more, as: UTF8.self)
-        }
-        return text
-    }) ?? ""
-}

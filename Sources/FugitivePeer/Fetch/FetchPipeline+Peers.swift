@@ -13,9 +13,12 @@ extension FetchPipeline {
     ) async -> (PeerID, PeerDownload)? {
         let limits = TransferLimits(expectedSize: size, stallTimeout: configuration.stallTimeout, deadline: deadline)
         let whoHasTimeout = min(configuration.serverTimeout, until - .now)
-        swarm.noteWanted(digest)
-        let holders =
-            whoHasTimeout > .zero ? await directory.holders(of: digest, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) } : []
+        var holders: [PeerID] = []
+        if whoHasTimeout > .zero {
+            // What the fetch asks the server for, the next `want` prefers (as before the split).
+            swarm.noteWanted(digest)
+            holders = await directory.holders(of: digest, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) }
+        }
         let linkedPeers = swarm.linkedPeers()
         let linked = linkedPeers.filter { !swarm.isLiar($0, for: digest) && !swarm.isBenched($0) }
         let linkedHolders = holders.filter(linked.contains)

@@ -31,9 +31,7 @@ protocol ServerDirectory: Sendable {
     func announce(_ holding: Holding)
 }
 
-extension ServerQueries: ServerDirectory {
-    func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID] { await holders(of: digest, limit: 16, timeout: timeout) }
-}
+extension ServerQueries: ServerDirectory {}
 
 /// The peer's links as the fetch pipeline sees them. The real one is the peer's
 /// ``LinkManager``; unit tests give the pipeline an in-memory one.

@@ -13,11 +13,11 @@ final class ServerQueries: Sendable {
         self.server = server
     }
 
-    /// Holders of `digest` the server knows, best first, this peer aside; empty when the
-    /// server cannot say within `timeout`.
-    func holders(of digest: ResourceDigest, limit: Int = 16, timeout: Duration) async -> [PeerID] {
+    /// Holders of `digest` the server knows, best first (at most 16), this peer aside;
+    /// empty when the server cannot say within `timeout`.
+    func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID] {
         let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
-            .whoHas(WhoHas(requestID: id, digest: digest, limit: limit))
+            .whoHas(WhoHas(requestID: id, digest: digest, limit: 16))
         }
         guard case .holders(let holders) = answer else { return [] }
         let me = server.welcome?.peer

@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveTestSupport
 import Synchronization
 
 /// Browser peers in headless Chromium (`Tests/Interop/browser_peers.py`), driven by
