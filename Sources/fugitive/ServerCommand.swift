@@ -51,19 +51,19 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if let host { c.host = host }
         if let port { c.port = port }
-        if let maxFrameSize { c.maxFrameSize = maxFrameSize }
-        if let messagesPerSecond { c.messagesPerSecond = messagesPerSecond }
-        if let messageBurst { c.messageBurst = messageBurst }
-        if let connectionsPerIP { c.connectionsPerIP = connectionsPerIP }
-        if let peersPerSwarm { c.peersPerSwarm = peersPerSwarm }
+        if let maxFrameSize { c.relay.maxFrameSize = maxFrameSize }
+        if let messagesPerSecond { c.relay.messagesPerSecond = messagesPerSecond }
+        if let messageBurst { c.relay.messageBurst = messageBurst }
+        if let connectionsPerIP { c.orchestrator.connectionsPerIP = connectionsPerIP }
+        if let peersPerSwarm { c.orchestrator.peersPerSwarm = peersPerSwarm }
         if let operatorToken { c.operatorToken = operatorToken }
-        if let maxConnections { c.maxConnections = maxConnections }
+        if let maxConnections { c.relay.maxConnections = maxConnections }
         if !allowedOrigins.isEmpty { c.vouch.allowedOrigins = allowedOrigins }
         if allowPrivateAddresses { c.vouch.allowPrivateAddresses = true }
-        if !iceServers.isEmpty { c.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
+        if !iceServers.isEmpty { c.orchestrator.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
         if let cluster { c.cluster.url = cluster }
-        if let instanceExpiry { c.cluster.instanceExpiry = instanceExpiry }
-        if let instanceHeartbeat { c.cluster.heartbeatInterval = instanceHeartbeat }
+        if let instanceExpiry { c.cluster.instanceExpiry = try Self.duration(instanceExpiry, flag: "--instance-expiry") }
+        if let instanceHeartbeat { c.cluster.heartbeatInterval = try Self.duration(instanceHeartbeat, flag: "--instance-heartbeat") }
         switch (tlsCertificate, tlsKey) {
         case (let cert?, let key?): c.tls = .init(certificateChain: cert, privateKey: key)
         case (nil, nil): break
@@ -75,6 +75,14 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         return c
+    }
+
+    /// A flag's number of seconds.
+    static func duration(_ seconds: Double, flag: String) throws -> Duration {
+        guard let duration = Duration(configurationSeconds: seconds) else {
+            throw ValidationError("\(flag) \(seconds) is not a number of seconds in 0...\(Duration.maxConfigurationSeconds)")
+        }
+        return duration
     }
 
     func run() async throws {

@@ -104,7 +104,7 @@ extension LiveOrchestrator {
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
-        configuration.holdingsPerPeer = 10_000
+        configuration.orchestrator.holdingsPerPeer = 10_000
         return try await launch(configuration, logLevel: .critical)
     }
 

@@ -22,8 +22,8 @@ extension LiveServerTests {
 
         @Test func tokensAreCheckedForSignatureExpiryAndSwarm() async throws {
             try await LiveServer.with({
-                $0.admission = AdmissionConfiguration(swarms: ["shop": SwarmAdmission(tokenKey: Self.key)])
-                $0.iceServers = [ICEServer(urls: ["turn:turn.example.org"], username: "u", credential: "secret")]
+                $0.relay.admission = AdmissionConfiguration(swarms: ["shop": SwarmAdmission(tokenKey: Self.key)])
+                $0.orchestrator.iceServers = [ICEServer(urls: ["turn:turn.example.org"], username: "u", credential: "secret")]
             }) { server in
                 let key = Array(Self.key.utf8)
                 let valid = JoinToken.sign(swarm: "shop", expires: Date().addingTimeInterval(600), key: key)
@@ -57,7 +57,7 @@ extension LiveServerTests {
         }
 
         @Test func pageOriginsAreChecked() async throws {
-            try await LiveServer.with({ $0.admission = AdmissionConfiguration(default: SwarmAdmission(allowedPageOrigins: ["https://shop.example"])) }
+            try await LiveServer.with({ $0.relay.admission = AdmissionConfiguration(default: SwarmAdmission(allowedPageOrigins: ["https://shop.example"])) }
             ) { server in
                 let foreign = TestPeer(server.signalURL, origin: "https://evil.example")
                 let refused = try await Self.refusal(foreign, Hello(swarm: "s", targetPeers: 1, maxPeers: 1))

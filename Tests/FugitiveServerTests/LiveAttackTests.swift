@@ -89,8 +89,8 @@ extension LiveServerTests {
         /// closed after the request-head timeout, and a fresh peer still joins meanwhile.
         @Test func idleConnectionsAreCappedAndShed() async throws {
             try await LiveServer.with({
-                $0.connectionsPerIP = 8
-                $0.requestHeadTimeout = 1
+                $0.orchestrator.connectionsPerIP = 8
+                $0.relay.requestHeadTimeout = .seconds(1)
             }) { server in
                 let port = server.port
                 let opened = try await Task.detached { () -> [RawTCPConnection] in
@@ -106,7 +106,7 @@ extension LiveServerTests {
                 // The 8 held ones are closed once the request-head timeout passes.
                 let shed = await Task.detached { opened.filter { $0.readToEnd(timeout: 3) != nil }.count }.value
                 #expect(shed == 40)
-                let statistics = server.server.orchestrator.statistics()
+                let statistics = server.server.statistics()
                 print("idle connections: \(statistics.refusedConnections) refused at accept, \(statistics.connections) open afterwards")
                 #expect(statistics.refusedConnections >= 32)
                 try await LiveLimitsTests.stillServes(server)
@@ -116,9 +116,9 @@ extension LiveServerTests {
         /// A global cap on open connections holds whatever the addresses.
         @Test func openConnectionsAreCappedInTotal() async throws {
             try await LiveServer.with({
-                $0.maxConnections = 10
+                $0.relay.maxConnections = 10
                 // Long enough that a loaded machine checks the refusals before it passes.
-                $0.requestHeadTimeout = 3
+                $0.relay.requestHeadTimeout = .seconds(3)
             }) { server in
                 let port = server.port
                 let opened = try await Task.detached { () -> [RawTCPConnection] in
@@ -137,11 +137,11 @@ extension LiveServerTests {
         /// call took 4 s and another peer's relay 2–4 s. Now it runs outside the lock.
         @Test func theGraphOfAHugeSwarmDoesNotDelayTheRelay() async throws {
             try await LiveServer.with({
-                $0.messagesPerSecond = 100_000
-                $0.messageBurst = 100_000
-                $0.holdingsPerPeer = 100_000
-                $0.holdingBytesPerAddress = 1 << 30
-                $0.holdingBytesPerPeer = 1 << 30
+                $0.relay.messagesPerSecond = 100_000
+                $0.relay.messageBurst = 100_000
+                $0.orchestrator.holdingsPerPeer = 100_000
+                $0.orchestrator.holdingBytesPerAddress = 1 << 30
+                $0.orchestrator.holdingBytesPerPeer = 1 << 30
             }) { server in
                 let holder = TestPeer(server.signalURL, address: "198.51.100.7")
                 _ = try await holder.join(swarm: "big")

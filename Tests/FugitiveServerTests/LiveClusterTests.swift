@@ -26,10 +26,10 @@ extension LiveServerTests {
                 // Quick beats, and an expiry far above them: on a loaded machine a beat
                 // can be seconds late (a test process whose threads are all busy), and a
                 // live instance must not expire.
-                $0.cluster.heartbeatInterval = 0.2
-                $0.cluster.instanceExpiry = 10
-                $0.cluster.flushInterval = 0.05
-                $0.resumeGrace = 30
+                $0.cluster.heartbeatInterval = .milliseconds(200)
+                $0.cluster.instanceExpiry = .seconds(10)
+                $0.cluster.flushInterval = .milliseconds(50)
+                $0.orchestrator.resumeGrace = .seconds(30)
             }
             let a = try await LiveServer.start(cluster: store, configure)
             let b = try await LiveServer.start(cluster: store, configure)

@@ -12,7 +12,7 @@ extension LiveServerTests {
         }
 
         @Test func oversizedFramesAreRefused() async throws {
-            try await LiveServer.with({ $0.maxFrameSize = 4096 }) { server in
+            try await LiveServer.with({ $0.relay.maxFrameSize = 4096 }) { server in
                 // Over the protocol limit: the protocol's own error.
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
@@ -32,9 +32,9 @@ extension LiveServerTests {
 
         @Test func aPeerThatStopsReadingIsClosedInsteadOfBuffered() async throws {
             try await LiveServer.with({
-                $0.messagesPerSecond = 100_000
-                $0.messageBurst = 100_000
-                $0.outboundQueueLimit = 16
+                $0.relay.messagesPerSecond = 100_000
+                $0.relay.messageBurst = 100_000
+                $0.relay.outboundQueueLimit = 16
             }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
@@ -84,7 +84,7 @@ extension LiveServerTests {
 
         @Test func floodingIsRateLimited() async throws {
             try await LiveServer.with({
-                $0.messagesPerSecond = 2; $0.messageBurst = 10
+                $0.relay.messagesPerSecond = 2; $0.relay.messageBurst = 10
             }) { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
@@ -96,7 +96,7 @@ extension LiveServerTests {
         }
 
         @Test func connectionsPerIPAreCapped() async throws {
-            try await LiveServer.with({ $0.connectionsPerIP = 2 }) { server in
+            try await LiveServer.with({ $0.orchestrator.connectionsPerIP = 2 }) { server in
                 let a = TestPeer(server.signalURL, address: "198.51.100.1")
                 let b = TestPeer(server.signalURL, address: "198.51.100.1")
                 _ = try await a.join()
@@ -120,7 +120,7 @@ extension LiveServerTests {
         }
 
         @Test func swarmsHaveAMaximumSize() async throws {
-            try await LiveServer.with({ $0.peersPerSwarm = 2 }) { server in
+            try await LiveServer.with({ $0.orchestrator.peersPerSwarm = 2 }) { server in
                 _ = try await TestPeer(server.signalURL).join(swarm: "small")
                 _ = try await TestPeer(server.signalURL).join(swarm: "small")
                 let third = TestPeer(server.signalURL)
@@ -132,7 +132,7 @@ extension LiveServerTests {
         }
 
         @Test func announcementsPerPeerAreBounded() async throws {
-            try await LiveServer.with({ $0.holdingsPerPeer = 3 }) { server in
+            try await LiveServer.with({ $0.orchestrator.holdingsPerPeer = 3 }) { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
                 let holdings = (1...5).map {
@@ -149,7 +149,7 @@ extension LiveServerTests {
         }
 
         @Test func aConnectionThatNeverSaysHelloIsClosed() async throws {
-            try await LiveServer.with({ $0.helloTimeout = 0.5 }) { server in
+            try await LiveServer.with({ $0.orchestrator.helloTimeout = .milliseconds(500) }) { server in
                 let a = TestPeer(server.signalURL)
                 #expect(try await Self.firstError(a) == .unexpectedMessage)
                 _ = try await a.closed()
@@ -196,7 +196,7 @@ extension LiveServerTests {
         /// pair is still paired, relayed and answered.
         @Test func hostileInputDoesNotStopTheServer() async throws {
             try await LiveServer.with({
-                $0.connectionsPerIP = 10_000; $0.messageBurst = 100_000; $0.messagesPerSecond = 100_000
+                $0.orchestrator.connectionsPerIP = 10_000; $0.relay.messageBurst = 100_000; $0.relay.messagesPerSecond = 100_000
             }) { server in
                 var generator = SystemRandomNumberGenerator()
                 let codec = WireCodec(limits: .serverLink)

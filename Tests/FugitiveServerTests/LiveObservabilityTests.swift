@@ -16,7 +16,7 @@ extension LiveServerTests {
         }
 
         @Test func healthMetricsAndStatsReportTheSwarm() async throws {
-            try await LiveServer.with({ $0.pairTimeout = 0.5 }) { server in
+            try await LiveServer.with({ $0.orchestrator.pairTimeout = .milliseconds(500) }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
                 let c = TestPeer(server.signalURL)

@@ -8,7 +8,7 @@ extension LiveServerTests {
     @Suite("Live server: resumed sessions keep their links")
     struct LiveResumeTests {
         @Test func aBriefDisconnectKeepsTheLinksAndTheEndOfTheSessionEndsThem() async throws {
-            try await LiveServer.with({ $0.resumeGrace = 1.5 }) { server in
+            try await LiveServer.with({ $0.orchestrator.resumeGrace = .milliseconds(1500) }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
                 let welcome = try await a.join()

@@ -9,8 +9,8 @@ extension LiveServerTests {
 
         @Test func helloGetsAServerAssignedIdentityAndConfiguration() async throws {
             try await LiveServer.with({
-                $0.iceServers = [ICEServer(urls: ["stun:stun.example.org:3478"])]
-                $0.heartbeatInterval = 7
+                $0.orchestrator.iceServers = [ICEServer(urls: ["stun:stun.example.org:3478"])]
+                $0.orchestrator.heartbeatInterval = .seconds(7)
             }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
@@ -139,7 +139,7 @@ extension LiveServerTests {
         }
 
         @Test func aPairThatNeverConnectsTimesOut() async throws {
-            try await LiveServer.with({ $0.pairTimeout = 1 }) { server in
+            try await LiveServer.with({ $0.orchestrator.pairTimeout = .seconds(1) }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
                 let ida = try await a.join().peer
@@ -161,7 +161,7 @@ extension LiveServerTests {
 
         @Test func aSilentPeerIsDroppedAfterTheHeartbeatTimeout() async throws {
             try await LiveServer.with({
-                $0.heartbeatInterval = 0.5; $0.heartbeatTimeout = 2.5
+                $0.orchestrator.heartbeatInterval = .milliseconds(500); $0.orchestrator.heartbeatTimeout = .milliseconds(2500)
             }) { server in
                 let silent = TestPeer(server.signalURL)
                 let alive = TestPeer(server.signalURL)
@@ -208,7 +208,7 @@ extension LiveServerTests {
         }
 
         @Test func closingAConnectionTellsPartnersAndDropsHoldings() async throws {
-            try await LiveServer.with({ $0.resumeGrace = 0.2 }) { server in
+            try await LiveServer.with({ $0.orchestrator.resumeGrace = .milliseconds(200) }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
                 let ida = try await a.join().peer

@@ -17,8 +17,8 @@ extension LiveServerTests {
             try await LiveServer.with({
                 $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true)
                 $0.vouch.fetchesPerMinutePerPeer = 8
-                $0.messagesPerSecond = 1000
-                $0.messageBurst = 1000
+                $0.relay.messagesPerSecond = 1000
+                $0.relay.messageBurst = 1000
             }) { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
@@ -50,7 +50,7 @@ extension LiveServerTests {
             defer { Task { await origin.stop() } }
             try await LiveServer.with({
                 $0.vouch = VouchConfiguration(allowedOrigins: [origin.url], allowPrivateAddresses: true)
-                $0.vouch.timeout = 1
+                $0.vouch.timeout = .seconds(1)
             }) { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()

@@ -26,13 +26,13 @@ import Testing
         print("orchestrator state fuzzer: seed \(seed) (FUGITIVE_STATE_FUZZ_SEED), \(seconds) s")
         var configuration = OrchestratorState.Configuration()
         // Small bounds, so that the fuzzer reaches them all the time.
-        configuration.maxHoldingsPerPeer = 12
+        configuration.holdingsPerPeer = 12
         configuration.holdingBytesPerPeer = 16 << 10
         configuration.holdingBytesPerAddress = 40 << 10
         configuration.maxHoldingBytes = 120 << 10
         configuration.parkedPerAddress = 3
         configuration.maxParkedSessions = 8
-        configuration.maxPeersPerSwarm = 10
+        configuration.peersPerSwarm = 10
         configuration.pairBurst = 6
         var random = SplitMix64(seed: seed)
         var state = OrchestratorState(configuration: configuration)
@@ -135,7 +135,7 @@ import Testing
         for (id, session) in state.sessions {
             members[session.swarm, default: []].insert(id)
             if session.connected.count + session.pending.count > session.max { try fail("\(id) has more partners than its maximum \(session.max)") }
-            if session.held.count > configuration.maxHoldingsPerPeer || session.heldBytes > configuration.holdingBytesPerPeer {
+            if session.held.count > configuration.holdingsPerPeer || session.heldBytes > configuration.holdingBytesPerPeer {
                 try fail("\(id) holds \(session.held.count) / \(session.heldBytes) bytes")
             }
             let cost = session.held.values.reduce(0) { $0 + HoldingLedger.cost(of: $1) }

@@ -203,7 +203,7 @@ import Testing
 
     @Test func aResumeRefusedForAFullSwarmCanBeRetried() throws {
         var configuration = OrchestratorState.Configuration()
-        configuration.maxPeersPerSwarm = 1
+        configuration.peersPerSwarm = 1
         var state = OrchestratorState(configuration: configuration)
         let welcome = try join(&state, "a")
         _ = state.disconnect("a", now: start)
@@ -217,7 +217,7 @@ import Testing
 
     @Test func whoHasByURLAndLimits() throws {
         var configuration = OrchestratorState.Configuration()
-        configuration.maxHoldingsPerPeer = 1
+        configuration.holdingsPerPeer = 1
         var state = OrchestratorState(configuration: configuration)
         _ = try join(&state, "a")
         _ = try join(&state, "b")
@@ -240,7 +240,7 @@ import Testing
 
     @Test func swarmLimitAndServerOnlyMessages() throws {
         var configuration = OrchestratorState.Configuration()
-        configuration.maxPeersPerSwarm = 1
+        configuration.peersPerSwarm = 1
         var state = OrchestratorState(configuration: configuration)
         _ = try join(&state, "a")
         #expect(throws: WireError.self) { try join(&state, "b") }

@@ -8,10 +8,10 @@ struct ServerConfigurationTests {
         let json =
             #"{"port": 9000, "connectionsPerIP": 3, "vouch": {"allowedOrigins": ["https://cdn.example.org"]}, "iceServers": [{"u": ["stun:stun.example.org"]}]}"#
         let c = try JSONDecoder().decode(ServerConfiguration.self, from: Data(json.utf8))
-        #expect(c.port == 9000 && c.connectionsPerIP == 3)
-        #expect(c.host == ServerConfiguration().host && c.messagesPerSecond == ServerConfiguration().messagesPerSecond)
+        #expect(c.port == 9000 && c.orchestrator.connectionsPerIP == 3)
+        #expect(c.host == ServerConfiguration().host && c.relay.messagesPerSecond == ServerConfiguration().relay.messagesPerSecond)
         #expect(c.vouch.allowedOrigins == ["https://cdn.example.org"] && !c.vouch.allowPrivateAddresses)
-        #expect(c.iceServers.first?.urls == ["stun:stun.example.org"])
+        #expect(c.orchestrator.iceServers.first?.urls == ["stun:stun.example.org"])
         try c.validate()
     }
 
@@ -26,14 +26,14 @@ struct ServerConfigurationTests {
         c.port = 70_000
         #expect(throws: ConfigurationError.self) { try c.validate() }
         c = ServerConfiguration()
-        c.heartbeatTimeout = 1
-        c.heartbeatInterval = 5
+        c.orchestrator.heartbeatTimeout = .seconds(1)
+        c.orchestrator.heartbeatInterval = .seconds(5)
         #expect { try c.validate() } throws: { ($0 as? ConfigurationError)?.description.contains("heartbeatTimeout") == true }
         c = ServerConfiguration()
         c.vouch.allowedOrigins = ["example.org"]
         #expect { try c.validate() } throws: { ($0 as? ConfigurationError)?.description.contains("allowedOrigins") == true }
         c = ServerConfiguration()
-        c.trustedProxies = ["lb.local"]
+        c.relay.trustedProxies = ["lb.local"]
         #expect(throws: ConfigurationError.self) { try c.validate() }
     }
 }

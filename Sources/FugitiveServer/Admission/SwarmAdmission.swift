@@ -42,7 +42,7 @@ public struct SwarmAdmission: Sendable, Codable, Equatable {
     /// Checks a `hello` that came over a connection whose upgrade carried `pageOrigin`.
     public func admit(_ hello: Hello, pageOrigin: String?, now: Date = Date()) throws(WireError) {
         if let pageOrigin, !allowedPageOrigins.isEmpty, Self.isPageOrigin(pageOrigin),
-            !allowedPageOrigins.contains(where: { OriginPolicy.Origin($0) == OriginPolicy.Origin(pageOrigin) && OriginPolicy.Origin($0) != nil })
+            !allowedPageOrigins.contains(where: { WebOrigin($0) == WebOrigin(pageOrigin) && WebOrigin($0) != nil })
         {
             throw WireError(.notAdmitted, "pages of \(pageOrigin.prefix(100)) may not join swarm \(hello.swarm.prefix(100))")
         }
@@ -80,7 +80,7 @@ public struct AdmissionConfiguration: Sendable, Codable, Equatable {
             if let key = rule.tokenKey, key.utf8.count < 32 {
                 throw ConfigurationError("admission \(name): tokenKey must be at least 32 bytes")
             }
-            for origin in rule.allowedPageOrigins where OriginPolicy.Origin(origin) == nil {
+            for origin in rule.allowedPageOrigins where WebOrigin(origin) == nil {
                 throw ConfigurationError("admission \(name): '\(origin)' is not scheme://host[:port]")
             }
         }

@@ -94,7 +94,7 @@ public struct ClusterService: Service {
             logger.warning("cluster: this instance had expired; writing its directory again")
             orchestrator.resynchronize()
         }
-        let alive = try await cluster.store.expireInstances(silentFor: .seconds(configuration.instanceExpiry))
+        let alive = try await cluster.store.expireInstances(silentFor: configuration.instanceExpiry)
         orchestrator.instancesAlive(alive)
     }
 
@@ -110,7 +110,7 @@ public struct ClusterService: Service {
         }
     }
 
-    private func every(_ seconds: Double, _ work: @Sendable () async throws -> Void) async {
+    private func every(_ interval: Duration, _ work: @Sendable () async throws -> Void) async {
         while !Task.isCancelled {
             do {
                 try await work()
@@ -120,7 +120,7 @@ public struct ClusterService: Service {
                 orchestrator.cluster?.countStoreError()
                 logger.warning("cluster: store unavailable", metadata: ["error": "\(String(reflecting: error))"])
             }
-            try? await Task.sleep(for: .seconds(seconds))
+            try? await Task.sleep(for: interval)
         }
     }
 }

@@ -43,7 +43,7 @@ extension OrchestratorState {
         let previousCost = previous.map(HoldingLedger.cost(of:)) ?? 0
         let growth = cost - previousCost
         if growth > 0 {
-            guard previous != nil || sessions.values[index].held.count < configuration.maxHoldingsPerPeer,
+            guard previous != nil || sessions.values[index].held.count < configuration.holdingsPerPeer,
                 sessions.values[index].heldBytes + growth <= configuration.holdingBytesPerPeer,
                 ledger.bytesByAddress[key, default: 0] + growth <= configuration.holdingBytesPerAddress,
                 ledger.bytes + growth <= configuration.maxHoldingBytes

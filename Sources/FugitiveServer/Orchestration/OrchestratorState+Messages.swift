@@ -135,7 +135,7 @@ extension OrchestratorState {
         for holding in have.holdings where !addHolding(holding, to: id) { refused += 1 }
         guard refused > 0 else { return [] }
         let message =
-            "\(refused) holdings were not recorded: over the limit of \(configuration.maxHoldingsPerPeer) per peer or of the bytes their URLs may take"
+            "\(refused) holdings were not recorded: over the limit of \(configuration.holdingsPerPeer) per peer or of the bytes their URLs may take"
         return [.send(id, .error(ErrorMessage(code: .tooManyAnnouncements, message: message)))]
     }
 

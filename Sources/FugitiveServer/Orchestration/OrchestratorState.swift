@@ -8,7 +8,13 @@ import FugitiveWire
 public struct OrchestratorState: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
-    public struct Configuration: Sendable {
+    /// The orchestration's knobs: the state machine's, and the two the ``Orchestrator``
+    /// applies to connections before they say `hello`.
+    public struct Configuration: Sendable, Equatable {
+        /// Open connections from one address (IPv6: one ``ipv6LimitPrefix``). Default 32.
+        public var connectionsPerIP = 32
+        /// A connection must say `hello` within this time. Default 10 s.
+        public var helloTimeout: Duration = .seconds(10)
         /// A pair that has not reported `connected` by then is dropped. Default 20 s.
         public var pairTimeout: Duration = .seconds(20)
         /// A session silent for this long is closed. Default 45 s.
@@ -18,7 +24,7 @@ public struct OrchestratorState: Sendable {
         /// How long a closed session's id and holdings wait for a resume. Default 60 s.
         public var resumeGrace: Duration = .seconds(60)
         /// Most resources one peer may announce. Default 10 000.
-        public var maxHoldingsPerPeer = 10_000
+        public var holdingsPerPeer = 10_000
         /// Bytes one session's holdings may cost (URLs plus bookkeeping, see
         /// ``HoldingLedger/cost(of:)``). Default 2 MiB.
         public var holdingBytesPerPeer = 2 << 20
@@ -35,7 +41,7 @@ public struct OrchestratorState: Sendable {
         /// IPv6 addresses count against per-address limits by this prefix. Default 64.
         public var ipv6LimitPrefix = 64
         /// Most peers in one swarm. Default 100 000.
-        public var maxPeersPerSwarm = 100_000
+        public var peersPerSwarm = 100_000
         /// ICE servers handed out in `welcome`.
         public var iceServers: [ICEServer] = []
         /// Pairs one peer may ask for per second, sustained. Default 1.
@@ -190,8 +196,8 @@ public struct OrchestratorState: Sendable {
             }
         }
         // Checked before the parked session is taken, so a refused resume can be retried.
-        guard members[hello.swarm, default: []].count < configuration.maxPeersPerSwarm else {
-            throw WireError(.swarmFull, "swarm has \(configuration.maxPeersPerSwarm) peers")
+        guard members[hello.swarm, default: []].count < configuration.peersPerSwarm else {
+            throw WireError(.swarmFull, "swarm has \(configuration.peersPerSwarm) peers")
         }
         if resumed { unpark(token) }
         sessions[id] = Session(

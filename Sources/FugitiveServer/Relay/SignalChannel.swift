@@ -30,24 +30,28 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let orchestrator: Orchestrator
-    let configuration: ServerConfiguration
+    let configuration: RelayConfiguration
     let trustedProxies: Set<NetworkAddress>
     let gate: ConnectionGate
     let logger: Logger
 
-    init(responder: @escaping HTTPChannelHandler.Responder, orchestrator: Orchestrator, configuration: ServerConfiguration, logger: Logger) {
+    /// - Parameter gate: counts this server's open connections (one gate per listener).
+    init(
+        responder: @escaping HTTPChannelHandler.Responder, orchestrator: Orchestrator, configuration: RelayConfiguration, gate: ConnectionGate,
+        logger: Logger
+    ) {
         self.responder = responder
         self.orchestrator = orchestrator
         self.configuration = configuration
         self.trustedProxies = Set(configuration.trustedProxies.compactMap(NetworkAddress.init))
-        self.gate = orchestrator.connectionGate
+        self.gate = gate
         self.logger = logger
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         // Counted at accept, before any byte is read; a trusted proxy is capped in total only.
         let remote = channel.remoteAddress?.ipAddress.flatMap(NetworkAddress.init)
-        let key = remote.flatMap { trustedProxies.contains($0) ? nil : $0.limitKey(ipv6Prefix: configuration.ipv6LimitPrefix) }
+        let key = remote.flatMap { trustedProxies.contains($0) ? nil : $0.limitKey(ipv6Prefix: orchestrator.configuration.ipv6LimitPrefix) }
         guard gate.enter(key) else {
             orchestrator.recordError(.tooManyConnections, peer: nil)
             channel.close(promise: nil)
@@ -56,7 +60,7 @@ struct SignalChannel: ServerChildChannel, HTTPChannelHandler {
         let gate = gate
         channel.closeFuture.whenComplete { _ in gate.leave(key) }
         // The request head must come in time (the HTTP layer's idle timeout starts only after it).
-        let headDeadline = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.requestHeadTimeout * 1000))) {
+        let headDeadline = channel.eventLoop.scheduleTask(in: .init(configuration.requestHeadTimeout)) {
             channel.close(promise: nil)
         }
         return channel.eventLoop.makeCompletedFuture {

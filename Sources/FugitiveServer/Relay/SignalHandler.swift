@@ -18,7 +18,7 @@ final class SignalHandler: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let orchestrator: Orchestrator
-    private let configuration: ServerConfiguration
+    private let configuration: RelayConfiguration
     private let codec: WireCodec
     private let host: String
     private let address: NetworkAddress?
@@ -33,7 +33,7 @@ final class SignalHandler: ChannelInboundHandler {
     /// - Parameter client: the client's IP address as text (after trusted proxies).
     /// - Parameter pageOrigin: the upgrade request's `Origin` header, if any.
     init(
-        orchestrator: Orchestrator, configuration: ServerConfiguration, codec: WireCodec, client: String?, pageOrigin: String? = nil,
+        orchestrator: Orchestrator, configuration: RelayConfiguration, codec: WireCodec, client: String?, pageOrigin: String? = nil,
         logger: Logger
     ) {
         self.pageOrigin = pageOrigin
@@ -42,7 +42,7 @@ final class SignalHandler: ChannelInboundHandler {
         self.codec = codec
         self.address = client.flatMap(NetworkAddress.init)
         // Per-address limits count IPv6 clients by their prefix (one subscriber, many addresses).
-        self.host = address.map { $0.limitKey(ipv6Prefix: configuration.ipv6LimitPrefix).text } ?? client ?? "unknown"
+        self.host = address.map { $0.limitKey(ipv6Prefix: orchestrator.configuration.ipv6LimitPrefix).text } ?? client ?? "unknown"
         self.logger = logger
         self.limiter = RateLimiter(rate: configuration.messagesPerSecond, burst: configuration.messageBurst, now: .now)
     }
@@ -52,7 +52,7 @@ final class SignalHandler: ChannelInboundHandler {
         let link = SignalLink(limit: configuration.outboundQueueLimit, handler: self, eventLoop: context.eventLoop)
         guard orchestrator.admit(host: host, link: link) else {
             // Not admitted, so not counted: the machine holds no link, and `leave` never runs for it.
-            let error = WireError(.tooManyConnections, "more than \(configuration.connectionsPerIP) connections from \(host)")
+            let error = WireError(.tooManyConnections, "more than \(orchestrator.configuration.connectionsPerIP) connections from \(host)")
             write([.close(error)], context: context)
             return
         }

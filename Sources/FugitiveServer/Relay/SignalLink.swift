@@ -6,7 +6,7 @@ import NIOCore
 /// here from any thread and written by the connection's event loop, which drains the
 /// queue once per turn of the loop — several messages for the same peer in one turn
 /// leave in one write and one flush.
-final class SignalLink: Sendable {
+final class SignalLink: SessionLink {
     private let queue: NIOLockedValueBox<OutboundQueue>
     private let eventLoop: any EventLoop
     private let handler: NIOLoopBound<SignalHandler>
@@ -20,10 +20,10 @@ final class SignalLink: Sendable {
     /// Queues a message for the peer; when the queue is full the connection is closed
     /// with `rate-limited` instead.
     @discardableResult
-    func send(_ message: ServerMessage) -> OutboundQueue.Outcome {
+    func send(_ message: ServerMessage) -> Bool {
         let (outcome, action) = queue.withLockedValue { $0.send(message) }
         perform(action)
-        return outcome
+        return outcome != .overflowed
     }
 
     /// Sends `error` after what is already queued and closes the connection.

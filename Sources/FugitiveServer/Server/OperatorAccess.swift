@@ -25,7 +25,7 @@ struct OperatorAccess: Sendable {
 
     init(configuration: ServerConfiguration) {
         token = configuration.operatorToken
-        loopbackAllowed = configuration.operatorToken == nil && configuration.trustedProxies.isEmpty
+        loopbackAllowed = configuration.operatorToken == nil && configuration.relay.trustedProxies.isEmpty
     }
 
     func allows(_ request: Request, context: OrchestratorRequestContext) -> Bool {

@@ -17,6 +17,8 @@ public struct OrchestratorServer: Service {
     public let configuration: ServerConfiguration
     public let orchestrator: Orchestrator
     let voucher: DigestVoucher?
+    /// Open TCP connections, counted at accept.
+    let connectionGate: ConnectionGate
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     let onRunning: @Sendable (Int) async -> Void
@@ -40,8 +42,17 @@ public struct OrchestratorServer: Service {
             ? nil : DigestVoucher(configuration: configuration.vouch, registry: cluster, logger: logger)
         self.voucher = voucher
         self.orchestrator = Orchestrator(
-            configuration: configuration, voucher: voucher, cluster: cluster,
+            configuration: configuration.orchestrator, voucher: voucher, cluster: cluster,
             metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
+        self.connectionGate = ConnectionGate(perAddress: configuration.orchestrator.connectionsPerIP, total: configuration.relay.maxConnections)
+    }
+
+    /// The orchestrator's totals and per-swarm numbers with this listener's open and
+    /// refused connections.
+    public func statistics() -> ServerStatistics {
+        var statistics = orchestrator.statistics()
+        (statistics.connections, statistics.refusedConnections) = connectionGate.snapshot
+        return statistics
     }
 
     public func run() async throws {
@@ -71,9 +82,9 @@ public struct OrchestratorServer: Service {
     }
 
     func serverBuilder() throws -> HTTPServerBuilder {
-        let (orchestrator, configuration, logger) = (orchestrator, configuration, logger)
+        let (orchestrator, configuration, gate, logger) = (orchestrator, configuration, connectionGate, logger)
         let signal = HTTPServerBuilder { responder in
-            SignalChannel(responder: responder, orchestrator: orchestrator, configuration: configuration, logger: logger)
+            SignalChannel(responder: responder, orchestrator: orchestrator, configuration: configuration.relay, gate: gate, logger: logger)
         }
         guard let tls = configuration.tls else { return signal }
         do {
@@ -88,7 +99,7 @@ public struct OrchestratorServer: Service {
 
     func httpRouter() -> Router<OrchestratorRequestContext> {
         let router = Router(context: OrchestratorRequestContext.self)
-        let (orchestrator, registry) = (orchestrator, registry)
+        let (orchestrator, registry, server) = (orchestrator, registry, self)
         router.get("/health") { _, _ in HealthStatus(status: "ok", peers: orchestrator.peerCount) }
         router.get("/fugitive.js") { _, _ in BrowserFiles.response(BrowserFiles.module, type: "text/javascript; charset=utf-8") }
         router.get("/demo") { _, _ in BrowserFiles.response(BrowserFiles.demo, type: "text/html; charset=utf-8") }
@@ -100,7 +111,7 @@ public struct OrchestratorServer: Service {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        operatorRoutes.get("/v1/stats") { _, _ in orchestrator.statistics() }
+        operatorRoutes.get("/v1/stats") { _, _ in server.statistics() }
         operatorRoutes.get("/v1/graph") { request, _ -> Response in
             guard let graph = orchestrator.graph(of: request.uri.queryParameters.get("swarm")) else { return Response(status: .notFound) }
             return try JSONResponse(graph)

@@ -12,12 +12,9 @@ import NIOCore
 /// Origin fetches are bounded per peer and in total (``VouchLimits``), failures and
 /// uncacheable answers are remembered briefly, a plain-HTTP fetch connects to the address
 /// the policy checked, and the whole fetch has one deadline.
-public actor DigestVoucher {
+public actor DigestVoucher: DigestVouching {
     /// What the server vouches for.
-    public struct Vouched: Sendable, Equatable {
-        public let digest: ResourceDigest
-        public let size: UInt64
-    }
+    public typealias Vouched = VouchedDigest
 
     struct Entry {
         let vouched: Vouched
@@ -51,7 +48,7 @@ public actor DigestVoucher {
         self.limits = VouchLimits(configuration: configuration, now: .now)
         self.logger = logger
         var http = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        http.timeout = .init(connect: .seconds(5), read: .seconds(Int64(configuration.timeout)))
+        http.timeout = .init(connect: .seconds(5), read: .init(configuration.timeout))
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http, backgroundActivityLogger: logger)
     }
 
@@ -74,7 +71,7 @@ public actor DigestVoucher {
             // not make the server fetch again.
             if error.code != .rateLimited {
                 if failures.count >= Self.maxCacheEntries { failures = failures.filter { $0.value.expires > now } }
-                if failures.count < Self.maxCacheEntries { failures[url] = Failure(error: error, expires: now + .seconds(configuration.failureTTL)) }
+                if failures.count < Self.maxCacheEntries { failures[url] = Failure(error: error, expires: now + configuration.failureTTL) }
             }
             throw error
         }
@@ -120,7 +117,7 @@ public actor DigestVoucher {
             }
             // Even `no-store` is kept a moment here (not in the cluster's registry): a burst
             // of vouches for it costs one fetch, not one each.
-            let kept = max(ttl, .seconds(configuration.minimumTTL))
+            let kept = max(ttl, configuration.minimumTTL)
             if kept > .zero {
                 if cache.count >= Self.maxCacheEntries { cache = cache.filter { $0.value.expires > now } }
                 if cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + kept) }
@@ -138,7 +135,7 @@ public actor DigestVoucher {
     static func fetch(
         _ url: String, pinnedTo address: [UInt8]?, client: HTTPClient, configuration: VouchConfiguration, logger: Logger
     ) async throws -> (Vouched, Duration) {
-        let timeout = Duration.milliseconds(Int64(configuration.timeout * 1000))
+        let timeout = configuration.timeout
         return try await withThrowingTaskGroup(of: (Vouched, Duration)?.self) { group in
             group.addTask { try await download(url, pinnedTo: address, client: client, configuration: configuration, logger: logger) }
             group.addTask {
@@ -147,7 +144,7 @@ public actor DigestVoucher {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let result = first else {
-                throw WireError(.originFailed, "the origin did not deliver \(url.prefix(200)) within \(configuration.timeout) s")
+                throw WireError(.originFailed, "the origin did not deliver \(url.prefix(200)) within \(configuration.timeout.seconds) s")
             }
             return result
         }
@@ -162,7 +159,7 @@ public actor DigestVoucher {
             request.headers.replaceOrAdd(name: "Host", value: pinned.host)
         }
         request.method = .GET
-        let response = try await client.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)), logger: logger)
+        let response = try await client.execute(request, timeout: .init(configuration.timeout), logger: logger)
         guard response.status == .ok else {
             throw WireError(.originFailed, "origin answered \(response.status.code) for \(url.prefix(200))")
         }
@@ -176,7 +173,7 @@ public actor DigestVoucher {
             part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
         }
         let digest = ResourceDigest(bytes: Array(hasher.finalize()))!
-        let ttl = cacheLifetime(cacheControl: response.headers["cache-control"], default: .seconds(configuration.defaultTTL))
+        let ttl = cacheLifetime(cacheControl: response.headers["cache-control"], default: configuration.defaultTTL)
         logger.debug("vouched", metadata: ["url": "\(url)", "digest": "\(digest)", "size": "\(size)", "ttl": "\(ttl)"])
         return (Vouched(digest: digest, size: UInt64(size)), ttl)
     }

@@ -36,7 +36,7 @@ struct DemoCommand: AsyncParsableCommand {
         var serverConfiguration = ServerConfiguration()
         serverConfiguration.port = port
         // Every demo peer connects from 127.0.0.1.
-        serverConfiguration.connectionsPerIP = max(serverConfiguration.connectionsPerIP, peers * 2)
+        serverConfiguration.orchestrator.connectionsPerIP = max(serverConfiguration.orchestrator.connectionsPerIP, peers * 2)
         let (serverPorts, serverPort) = AsyncStream.makeStream(of: Int.self)
         let server = try OrchestratorServer(configuration: serverConfiguration, registry: PrometheusCollectorRegistry(), logger: logger) {
             serverPort.yield($0)

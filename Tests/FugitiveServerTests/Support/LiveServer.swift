@@ -10,7 +10,7 @@ extension LiveOrchestrator {
     static func start(cluster: (any ClusterStore)? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
         var configuration = ServerConfiguration()
         configuration.port = 0
-        configuration.trustedProxies = ["127.0.0.1"]
+        configuration.relay.trustedProxies = ["127.0.0.1"]
         // Behind a trusted proxy loopback proves nothing: the operator endpoints want the token.
         configuration.operatorToken = Self.operatorToken
         configure(&configuration)

@@ -16,21 +16,21 @@ public final class Orchestrator: Sendable {
     private let core: NIOLockedValueBox<Core>
     /// The cluster this instance belongs to, if any.
     let cluster: ClusterLink?
-    /// Open TCP connections, counted at accept.
-    let connectionGate: ConnectionGate
+    /// What the orchestration was configured with.
+    public let configuration: OrchestratorState.Configuration
 
     /// - Parameters:
-    ///   - voucher: fetches digests for `vouch`; `nil` refuses every vouch.
+    ///   - voucher: fetches digests for `vouch` (a ``DigestVoucher``); `nil` refuses every vouch.
     ///   - cluster: the shared store when this is one instance of a cluster.
     ///   - metricsFactory: where metrics go (the Prometheus registry's factory).
     public init(
-        configuration: ServerConfiguration, voucher: DigestVoucher?, cluster store: (any ClusterStore)? = nil,
+        configuration: OrchestratorState.Configuration, voucher: (any DigestVouching)?, cluster store: (any ClusterStore)? = nil,
         instance: InstanceID = .random(), metricsFactory: any MetricsFactory, logger: Logger
     ) {
         var core = Core(configuration: configuration, voucher: voucher, metricsFactory: metricsFactory, logger: logger)
         if store != nil { core.state.joinCluster(as: instance) }
         self.core = NIOLockedValueBox(core)
-        self.connectionGate = ConnectionGate(perAddress: configuration.connectionsPerIP, total: configuration.maxConnections)
+        self.configuration = configuration
         self.cluster = store.map { ClusterLink(store: $0, instance: instance, metricsFactory: metricsFactory, logger: logger) }
     }
 
@@ -46,9 +46,9 @@ public final class Orchestrator: Sendable {
         return result
     }
 
-    func admit(host: String, link: SignalLink) -> Bool { locked { $0.admit(host: host, link: link) } }
+    func admit(host: String, link: any SessionLink) -> Bool { locked { $0.admit(host: host, link: link) } }
 
-    func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession? = nil, link: SignalLink) throws(WireError) -> Welcome {
+    func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession? = nil, link: any SessionLink) throws(WireError) -> Welcome {
         let result = locked { core -> Result<Welcome, WireError> in
             do throws(WireError) { return .success(try core.join(hello, address: address, stored: stored, link: link)) } catch {
                 return .failure(error)
@@ -57,11 +57,11 @@ public final class Orchestrator: Sendable {
         return try result.get()
     }
 
-    func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) {
+    func receive(_ message: ServerMessage, from id: PeerID, link: any SessionLink) {
         locked { $0.receive(message, from: id, link: link) }
     }
 
-    func leave(_ id: PeerID?, host: String, link: SignalLink) { locked { $0.leave(id, host: host, link: link) } }
+    func leave(_ id: PeerID?, host: String, link: any SessionLink) { locked { $0.leave(id, host: host, link: link) } }
 
     func recordError(_ code: WireErrorCode, peer: PeerID?) { locked { $0.recordError(code, peer: peer) } }
 
@@ -75,11 +75,11 @@ public final class Orchestrator: Sendable {
     /// Tells every peer the server is going away and closes their connections.
     public func shutdown() { locked { $0.shutdown() } }
 
-    /// Totals and per-swarm numbers (an O(peers) pass).
+    /// Totals and per-swarm numbers (an O(peers) pass); the open connections are the
+    /// server's to add (``OrchestratorServer/statistics()``).
     public func statistics() -> ServerStatistics {
         let (statistics, remotePartners) = core.withLockedValue { ($0.statistics(), $0.state.remotePartnerCount) }
         var withCluster = statistics
-        (withCluster.connections, withCluster.refusedConnections) = connectionGate.snapshot
         withCluster.cluster = cluster?.statistics(remotePartners: remotePartners)
         return withCluster
     }
@@ -164,22 +164,22 @@ struct DeferredWork {
 
 /// The orchestrator's mutable part, only ever touched under its lock.
 struct Core {
-    let configuration: ServerConfiguration
+    let configuration: OrchestratorState.Configuration
     var state: OrchestratorState
-    var links: [PeerID: SignalLink] = [:]
+    var links: [PeerID: any SessionLink] = [:]
     /// Connections that have not said `hello` yet, with their deadline.
-    var greeting: [ObjectIdentifier: (link: SignalLink, deadline: ContinuousClock.Instant)] = [:]
+    var greeting: [ObjectIdentifier: (link: any SessionLink, deadline: ContinuousClock.Instant)] = [:]
     var connectionsByHost: [String: Int] = [:]
     var metrics: ServerMetrics
     var totals = ServerStatistics.Counts()
     var countsBySwarm: [String: ServerStatistics.Counts] = [:]
-    let voucher: DigestVoucher?
+    let voucher: (any DigestVouching)?
     let logger: Logger
     var deferred = DeferredWork()
 
-    init(configuration: ServerConfiguration, voucher: DigestVoucher?, metricsFactory: any MetricsFactory, logger: Logger) {
+    init(configuration: OrchestratorState.Configuration, voucher: (any DigestVouching)?, metricsFactory: any MetricsFactory, logger: Logger) {
         self.configuration = configuration
-        self.state = OrchestratorState(configuration: configuration.orchestrator)
+        self.state = OrchestratorState(configuration: configuration)
         self.voucher = voucher
         self.metrics = ServerMetrics(factory: metricsFactory)
         self.logger = logger
@@ -189,19 +189,19 @@ struct Core {
 
     /// Admits a new connection from `host` unless it already has the maximum open;
     /// the connection then has `helloTimeout` to say `hello`.
-    mutating func admit(host: String, link: SignalLink) -> Bool {
+    mutating func admit(host: String, link: any SessionLink) -> Bool {
         guard connectionsByHost[host, default: 0] < configuration.connectionsPerIP else {
             count(.tooManyConnections, swarm: nil)
             return false
         }
         connectionsByHost[host, default: 0] += 1
-        greeting[ObjectIdentifier(link)] = (link, .now + .seconds(configuration.helloTimeout))
+        greeting[ObjectIdentifier(link)] = (link, .now + configuration.helloTimeout)
         metrics.connections.increment()
         return true
     }
 
     /// Opens the session for a `hello`.
-    mutating func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession?, link: SignalLink) throws(WireError) -> Welcome {
+    mutating func join(_ hello: Hello, address: NetworkAddress?, stored: StoredSession?, link: any SessionLink) throws(WireError) -> Welcome {
         greeting[ObjectIdentifier(link)] = nil
         let (welcome, actions) = try state.connect(
             hello, address: address, newID: PeerID(RandomText.make(bytes: 10)),
@@ -214,7 +214,7 @@ struct Core {
     }
 
     /// Handles a message from a joined peer.
-    mutating func receive(_ message: ServerMessage, from id: PeerID, link: SignalLink) {
+    mutating func receive(_ message: ServerMessage, from id: PeerID, link: any SessionLink) {
         guard links[id] === link else { return }
         execute(state.receive(message, from: id, now: .now))
     }
@@ -227,7 +227,7 @@ struct Core {
     }
 
     /// A connection ended (either side): the session is closed and parked for resume.
-    mutating func leave(_ id: PeerID?, host: String, link: SignalLink) {
+    mutating func leave(_ id: PeerID?, host: String, link: any SessionLink) {
         greeting[ObjectIdentifier(link)] = nil
         connectionsByHost[host, default: 1] -= 1
         if connectionsByHost[host] == 0 { connectionsByHost[host] = nil }
@@ -249,7 +249,7 @@ struct Core {
         for (key, entry) in greeting where entry.deadline <= now {
             greeting[key] = nil
             count(.unexpectedMessage, swarm: nil)
-            entry.link.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout) s"))
+            entry.link.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout.seconds) s"))
         }
         execute(state.expire(now: now))
     }
@@ -292,7 +292,7 @@ struct Core {
             case .send(let id, let message):
                 note(message, to: id)
                 guard let link = links[id] else { continue }
-                if link.send(message) == .overflowed {
+                if !link.send(message) {
                     logger.warning("outbound queue full: closing", metadata: ["peer": "\(id)"])
                     count(.rateLimited, swarm: state.swarm(of: id))
                 }
