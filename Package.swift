@@ -110,7 +110,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // The browser peer (`/fugitive.js`) and its demo page, kept as plain files.
+            // The browser peer (`/fugitive.js` and its modules), the demo page and the dashboard, kept as plain files.
             resources: [.copy("Browser")]
         ),
         // The cluster's shared store on PostgreSQL (the orchestrator itself needs none).

@@ -56,14 +56,14 @@ import Testing
     ]
 
     /// The browser peer (`fugitive.js`, served by the orchestrator) spells the protocol's
-    /// numbers again in JavaScript: every message type number and the chunk sizes must be
-    /// Swift's.
+    /// numbers again in JavaScript, in its wire module (`fugitive/wire.js`): every message
+    /// type number and the chunk sizes must be Swift's.
     @Test func theBrowserPeersConstantsAreSwifts() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/FugitiveServer/Browser/fugitive.js")
+            .appendingPathComponent("Sources/FugitiveServer/Browser/fugitive/wire.js")
         let script = try String(contentsOf: path, encoding: .utf8)
         func table(_ name: String) throws -> [String: UInt8] {
-            let start = try #require(script.range(of: "export const \(name) = Object.freeze({"), "\(name) not found in fugitive.js")
+            let start = try #require(script.range(of: "export const \(name) = Object.freeze({"), "\(name) not found in fugitive/wire.js")
             let end = try #require(script[start.upperBound...].range(of: "})"))
             var entries: [String: UInt8] = [:]
             for entry in script[start.upperBound..<end.lowerBound].split(separator: ",") {

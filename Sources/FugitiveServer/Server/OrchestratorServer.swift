@@ -102,6 +102,11 @@ public struct OrchestratorServer: Service {
         let (orchestrator, registry, server) = (orchestrator, registry, self)
         router.get("/health") { _, _ in HealthStatus(status: "ok", peers: orchestrator.peerCount) }
         router.get("/fugitive.js") { _, _ in BrowserFiles.response(BrowserFiles.module, type: "text/javascript; charset=utf-8") }
+        // The modules `/fugitive.js` re-exports (its relative imports resolve here); only the known names.
+        router.get("/fugitive/:name") { _, context -> Response in
+            guard let name = context.parameters.get("name"), let part = BrowserFiles.parts[name] else { return Response(status: .notFound) }
+            return BrowserFiles.response(part, type: "text/javascript; charset=utf-8")
+        }
         router.get("/demo") { _, _ in BrowserFiles.response(BrowserFiles.demo, type: "text/html; charset=utf-8") }
         // Operator endpoints: a token, or loopback when none is configured.
         let operatorRoutes = router.group().add(middleware: OperatorAccessMiddleware(access: OperatorAccess(configuration: configuration)))
@@ -116,11 +121,8 @@ public struct OrchestratorServer: Service {
             guard let graph = orchestrator.graph(of: request.uri.queryParameters.get("swarm")) else { return Response(status: .notFound) }
             return try JSONResponse(graph)
         }
-        operatorRoutes.get("/dashboard") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/html; charset=utf-8"
-            headers[.cacheControl] = "no-cache"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
+        operatorRoutes.get("/dashboard") { _, _ in
+            BrowserFiles.response(BrowserFiles.dashboard, type: "text/html; charset=utf-8", anyOrigin: false)
         }
         return router
     }
