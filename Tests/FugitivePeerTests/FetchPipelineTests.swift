@@ -105,6 +105,34 @@ struct FetchPipelineTests {
         #expect(fetched.timings.peers! >= .milliseconds(300))
     }
 
+    @Test func holdersAskedByURLServeOnlyWhenATrustedSourceNamesTheirDigest() async throws {
+        // Asked by URL while the HEAD ran: its digest is the trusted one, so the server is
+        // not asked again, and the holder it named (not linked yet) serves.
+        let origin = InMemoryOrigin([Self.url: Self.bytes])
+        let agreeing = InMemorySwarm(
+            peers: ["far": .serves(Self.bytes), "near": .misses], linked: ["near"],
+            announced: [Self.url: URLHolders(digest: Self.digest, peers: ["far"])])
+        let fetched = try await Self.pipeline(swarm: agreeing, origin: origin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(fetched.source == .peer("far"))
+        #expect(agreeing.log.withLock { ($0.whoHasByURL, $0.whoHas) } == (1, 0))
+
+        // Peers announced other bytes under the URL: their digest is not trusted, their
+        // holder is never asked, and the server is asked by the trusted digest instead.
+        let other = ResourceDigest.sha256(of: Array("other".utf8))
+        let lying = InMemorySwarm(
+            peers: ["liar": .lies, "far": .serves(Self.bytes), "near": .misses], linked: ["near"], holders: ["far"],
+            announced: [Self.url: URLHolders(digest: other, peers: ["liar"])])
+        let trusted = try await Self.pipeline(swarm: lying, origin: origin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(trusted.source == .peer("far") && trusted.bytes == Self.bytes)
+        #expect(lying.log.withLock { ($0.whoHasByURL, $0.whoHas) } == (1, 1))
+        #expect(!lying.log.withLock { $0.asked }.contains("liar"))
+
+        // A caller's digest needs no question by URL.
+        let given = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"])
+        _ = try await Self.pipeline(swarm: given, origin: origin).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(given.log.withLock { $0.whoHasByURL } == 0)
+    }
+
     @Test func tierTwoLinksToAHolderThatIsNotLinkedYet() async throws {
         let swarm = InMemorySwarm(peers: ["far": .serves(Self.bytes), "near": .misses], linked: ["near"], holders: ["far"])
         let fetched = try await Self.pipeline(swarm: swarm, origin: InMemoryOrigin([:])).fetch(Self.url, digest: Self.digest, deadline: nil)

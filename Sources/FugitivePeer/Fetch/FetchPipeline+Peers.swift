@@ -7,9 +7,11 @@ extension FetchPipeline {
     /// links to one of them (tier 2). New requests stop at `until`; a transfer under way
     /// may run on to `deadline` as long as it does not stall.
     /// `size`, when known from the origin, is what every head must announce.
+    /// `knownHolders`: holders the server already named for this digest (asked by URL
+    /// while the digest was being established); the server is asked by digest otherwise.
     func peerPhase(
-        _ url: String, digest: ResourceDigest, size: Int? = nil, until: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
-        progress: FetchProgress.Reporter? = nil
+        _ url: String, digest: ResourceDigest, knownHolders: [PeerID]? = nil, size: Int? = nil, until: ContinuousClock.Instant,
+        deadline: ContinuousClock.Instant, progress: FetchProgress.Reporter? = nil
     ) async -> (PeerID, PeerDownload)? {
         let limits = TransferLimits(expectedSize: size, stallTimeout: configuration.stallTimeout, deadline: deadline)
         let whoHasTimeout = min(configuration.serverTimeout, until - .now)
@@ -17,7 +19,12 @@ extension FetchPipeline {
         if whoHasTimeout > .zero {
             // What the fetch asks the server for, the next `want` prefers (as before the split).
             swarm.noteWanted(digest)
-            holders = await directory.holders(of: digest, timeout: whoHasTimeout).filter { !swarm.isLiar($0, for: digest) }
+            if let knownHolders {
+                holders = knownHolders
+            } else {
+                holders = await directory.holders(of: digest, timeout: whoHasTimeout)
+            }
+            holders = holders.filter { !swarm.isLiar($0, for: digest) }
         }
         let linkedPeers = swarm.linkedPeers()
         let linked = linkedPeers.filter { !swarm.isLiar($0, for: digest) && !swarm.isBenched($0) }

@@ -81,8 +81,12 @@ final class FetchPipeline: Sendable {
         }
 
         // 2. A trusted digest: the caller's, the origin's Repr-Digest, the server's vouch.
+        // Meanwhile the server is asked who holds what peers announced under the URL, so
+        // that the peer phase need not ask again when the digests agree.
         var trusted = given
         var head: OriginResponse?
+        let announced = given == nil ? askWhoHolds(url, until: peersDeadline) : nil
+        defer { announced?.cancel() }
         if trusted == nil {
             let phase = ContinuousClock.now
             (trusted, head) = await trustedDigest(for: url, until: deadline, destinations: destinations)
@@ -101,8 +105,10 @@ final class FetchPipeline: Sendable {
         // 3. Peers, against the trusted digest only.
         if let trusted {
             let phase = ContinuousClock.now
+            let byURL = await announced?.value
             let found = await peerPhase(
-                url, digest: trusted, size: head?.reprDigest == trusted ? head?.contentLength : nil,
+                url, digest: trusted, knownHolders: byURL?.digest == trusted ? byURL?.peers : nil,
+                size: head?.reprDigest == trusted ? head?.contentLength : nil,
                 until: min(peersDeadline, phase + configuration.peerPhase),
                 deadline: peersDeadline, progress: progress)
             timings.peers = .now - phase
@@ -131,6 +137,14 @@ final class FetchPipeline: Sendable {
             response.bytes, digest: digest, metadata: response.metadata(url: url, storedAt: Date().timeIntervalSince1970), url: url,
             announce: response.shareable)
         return done(response.bytes, digest, response.contentType, .origin)
+    }
+
+    /// A `who-has` by URL under way, answered within the server timeout and before the
+    /// peer phase's end.
+    private func askWhoHolds(_ url: String, until end: ContinuousClock.Instant) -> Task<URLHolders, Never>? {
+        let timeout = min(configuration.serverTimeout, end - .now)
+        guard timeout > .zero else { return nil }
+        return Task { [directory] in await directory.holders(announcedFor: url, timeout: timeout) }
     }
 
     /// HEAD for a `Repr-Digest` first (it also brings the caching headers), else the

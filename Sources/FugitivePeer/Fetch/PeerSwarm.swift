@@ -25,6 +25,9 @@ struct TransferLimits: Sendable {
 protocol ServerDirectory: Sendable {
     /// Holders of `digest` the server knows, best first; empty when it cannot say in time.
     func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID]
+    /// Holders of what peers announced under `url` and the digest most of them announced
+    /// (a hint, never trusted by itself); no digest when the server knows none in time.
+    func holders(announcedFor url: String, timeout: Duration) async -> URLHolders
     /// The digest the server vouches for `url`, if it can.
     func vouch(_ url: String, timeout: Duration) async -> ResourceDigest?
     /// Tells the server this peer now holds a resource.
@@ -32,6 +35,13 @@ protocol ServerDirectory: Sendable {
 }
 
 extension ServerQueries: ServerDirectory {}
+
+/// A `who-has` by URL answered: the digest most holders announced under the URL, and
+/// holders of it.
+struct URLHolders: Sendable, Equatable {
+    var digest: ResourceDigest?
+    var peers: [PeerID]
+}
 
 /// The peer's links as the fetch pipeline sees them. The real one is the peer's
 /// ``LinkManager``; unit tests give the pipeline an in-memory one.

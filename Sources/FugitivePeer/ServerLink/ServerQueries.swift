@@ -24,6 +24,18 @@ final class ServerQueries: Sendable {
         return holders.peers.filter { $0 != me }
     }
 
+    /// Holders of what peers announced under `url`, with the digest most of them announced
+    /// for it. Only a hint — peers never trust peers: the fetch uses it once a trusted
+    /// source names the same digest, and asks by digest otherwise.
+    func holders(announcedFor url: String, timeout: Duration) async -> URLHolders {
+        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
+            .whoHas(WhoHas(requestID: id, url: url, limit: 16))
+        }
+        guard case .holders(let holders) = answer, let digest = holders.digest else { return URLHolders(digest: nil, peers: []) }
+        let me = server.welcome?.peer
+        return URLHolders(digest: digest, peers: holders.peers.filter { $0 != me })
+    }
+
     /// The digest the server vouches for `url`, if it can within `timeout`.
     func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? {
         let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in .vouch(Vouch(requestID: id, url: url)) }

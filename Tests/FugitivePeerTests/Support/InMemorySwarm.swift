@@ -24,6 +24,7 @@ final class InMemorySwarm: PeerSwarm, ServerDirectory {
         var outcomes: [PeerID: PeerOutcome] = [:]
         var announced: [Holding] = []
         var whoHas = 0
+        var whoHasByURL = 0
         var linkRequests: [[PeerID]] = []
     }
 
@@ -31,18 +32,29 @@ final class InMemorySwarm: PeerSwarm, ServerDirectory {
     let linked: Mutex<[PeerID]>
     let holders: [PeerID]
     let vouches: [String: ResourceDigest]
+    /// What the server answers a `who-has` by URL: what peers announced under each URL.
+    let announced: [String: URLHolders]
     let log = Mutex(Log())
 
-    init(peers: [PeerID: Behaviour], linked: [PeerID], holders: [PeerID] = [], vouches: [String: ResourceDigest] = [:]) {
+    init(
+        peers: [PeerID: Behaviour], linked: [PeerID], holders: [PeerID] = [], vouches: [String: ResourceDigest] = [:],
+        announced: [String: URLHolders] = [:]
+    ) {
         self.peers = Mutex(peers)
         self.linked = Mutex(linked)
         self.holders = holders
         self.vouches = vouches
+        self.announced = announced
     }
 
     func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID] {
         log.withLock { $0.whoHas += 1 }
         return holders
+    }
+
+    func holders(announcedFor url: String, timeout: Duration) async -> URLHolders {
+        log.withLock { $0.whoHasByURL += 1 }
+        return announced[url] ?? URLHolders(digest: nil, peers: [])
     }
 
     func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? { vouches[url] }
