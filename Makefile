@@ -23,27 +23,31 @@ build: bootstrap
 	$(SWIFT) build -c release --product fugitive-bench
 
 ## Installs what is missing, builds once (debug), runs every test, then the decoder fuzzer
-## and the orchestrator's stateful fuzzer (a minute each).
-## The native peer's suites (real orchestrators, WebRTC links, second-long timers) run in a
-## pass of their own: beside the CPU-bound corpus tests on 2 cores their timers starve.
-## The cluster tests that race real timers (two live instances, heartbeats, a resume timed
-## against the back-off cap) run alone after them: beside headless Chromium and full-speed
-## WebRTC transfers they were seconds late. So does the relay-latency test under /v1/graph
-## calls: beside the CPU-bound corpus tests it measures the scheduler, not the lock.
-## The hostile-peer suites (floods, 64 MiB deflate bombs, 30 MB blobs hashed in a debug
-## build) run in a pass of their own too: beside the peers' end-to-end tests they made
-## those miss their 5 s peer phase.
-## The cluster tests need PostgreSQL: a throwaway server (scripts/postgres) runs on a loopback
-## port for the whole run and is stopped afterwards, also when a step fails.
+## and the orchestrator's stateful fuzzer (a minute each). Passes by test target:
+## 1. the libraries' own tests: wire, store, WebRTC, the orchestrator (CPU-bound corpus
+##    tests beside live servers whose suites run one at a time);
+## 2. the peers, the gateway and the end-to-end tests (the `fugitive` binaries, headless
+##    Chromium, network labs): real orchestrators, WebRTC links and second-long timers,
+##    whose timers starve beside the CPU-bound corpus tests on 2 cores;
+## 3. the hostile-peer suites (floods, 64 MiB deflate bombs, 30 MB blobs hashed in a debug
+##    build), alone: beside the end-to-end tests they made those miss their 5 s peer phase;
+## 4. the cluster on PostgreSQL (two live instances, heartbeats, a resume timed against the
+##    back-off cap) and the relay-latency test under /v1/graph calls, alone: beside
+##    Chromium and full-speed WebRTC transfers they were seconds late, and beside the
+##    corpus tests the latency test measures the scheduler, not the lock.
+## A throwaway PostgreSQL (scripts/postgres) runs on a loopback port for the whole run and
+## is stopped afterwards, also when a step fails.
+HOSTILE = HostilePeerTests|HostileSwarmTests
+LATENCY = theGraphOfAHugeSwarmDoesNotDelayTheRelay
 test: lint build
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
 	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" \
 	FUGITIVE_BENCH_BINARY="$$(pwd)/.build/release/fugitive-bench" && \
 	echo "test: PostgreSQL at $$url" && \
-	$(SWIFT) test --skip-build --skip FugitivePeerTests --skip LiveClusterTests --skip theGraphOfAHugeSwarmDoesNotDelayTheRelay && \
-	$(SWIFT) test --skip-build --filter FugitivePeerTests --skip ClusterEndToEndTests --skip HostilePeerTests --skip HostileSwarmTests && \
-	$(SWIFT) test --skip-build --filter 'HostilePeerTests|HostileSwarmTests' && \
-	$(SWIFT) test --skip-build --filter 'ClusterEndToEndTests|LiveClusterTests|theGraphOfAHugeSwarmDoesNotDelayTheRelay' && \
+	$(SWIFT) test --skip-build --filter '^(FugitiveWireTests|FugitiveStoreTests|FugitiveRTCTests|FugitiveServerTests)\.' --skip '$(LATENCY)' && \
+	$(SWIFT) test --skip-build --filter '^(FugitivePeerTests|FugitiveGatewayTests|FugitiveEndToEndTests)\.' --skip '$(HOSTILE)' && \
+	$(SWIFT) test --skip-build --filter '$(HOSTILE)' && \
+	$(SWIFT) test --skip-build --filter '^FugitivePostgresTests\.|$(LATENCY)' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests

@@ -161,41 +161,43 @@ let package = Package(
         .target(
             name: "FugitiveTestSupport",
             dependencies: [
+                "FugitiveWire",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/FugitiveTestSupport"
         ),
-        // A real orchestrator in the test's process, for the server's and the peers' tests.
+        // A real orchestrator in the test's process, and a wire-protocol client to talk to
+        // it: for the server's, the peers' and the end-to-end tests.
         .target(
             name: "FugitiveServerTesting",
             dependencies: [
-                "FugitiveServer",
+                "FugitiveServer", "FugitiveWire", "FugitiveTestSupport",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/FugitiveServerTesting"
         ),
+        // Native peers started for a test, and waits for what they do.
+        .target(
+            name: "FugitivePeerTesting",
+            dependencies: [
+                "FugitivePeer", "FugitiveStore", "FugitiveWire", "FugitiveTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/FugitivePeerTesting"
+        ),
+        // One test target per library; FugitiveEndToEndTests holds the tests that run the
+        // `fugitive` and `fugitive-bench` binaries, headless Chromium and network labs.
         .testTarget(
             name: "FugitiveWireTests",
             dependencies: ["FugitiveWire", "FugitiveTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             // The randomised corpus generators are far too slow unoptimised.
             swiftSettings: [.unsafeFlags(["-O"])]
-        ),
-        .testTarget(
-            name: "FugitivePeerTests",
-            dependencies: [
-                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore", "FugitiveGateway", "FugitivePostgres",
-                "FugitiveTestSupport", "FugitiveServerTesting",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
         ),
         .testTarget(name: "FugitiveStoreTests", dependencies: ["FugitiveStore", "FugitiveWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
@@ -208,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "FugitiveServerTests",
             dependencies: [
-                "FugitiveServer", "FugitiveWire", "FugitivePostgres", "FugitiveTestSupport", "FugitiveServerTesting",
+                "FugitiveServer", "FugitiveWire", "FugitiveTestSupport", "FugitiveServerTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -219,6 +221,49 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
+            name: "FugitivePeerTests",
+            dependencies: [
+                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveRTC", "FugitiveStore",
+                "FugitiveTestSupport", "FugitiveServerTesting", "FugitivePeerTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "FugitiveGatewayTests",
+            dependencies: [
+                "FugitiveGateway", "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveTestSupport", "FugitiveServerTesting",
+                "FugitivePeerTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The cluster on PostgreSQL: the store itself, two live instances, peers across them.
+        .testTarget(
+            name: "FugitivePostgresTests",
+            dependencies: [
+                "FugitivePostgres", "FugitiveServer", "FugitivePeer", "FugitiveWire", "FugitiveTestSupport", "FugitiveServerTesting",
+                "FugitivePeerTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FugitiveEndToEndTests",
+            dependencies: [
+                "FugitivePeer", "FugitiveServer", "FugitiveWire", "FugitiveGateway", "FugitiveStore", "FugitiveTestSupport",
+                "FugitiveServerTesting", "FugitivePeerTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

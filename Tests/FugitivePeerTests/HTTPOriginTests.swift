@@ -1,5 +1,6 @@
-import FugitiveWire
+import FugitivePeerTesting
 import FugitiveTestSupport
+import FugitiveWire
 import Synchronization
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import FugitivePeerTesting
 import FugitiveStore
 import FugitiveTestSupport
 import FugitiveWire

@@ -1,4 +1,6 @@
 import Foundation
+import FugitivePeerTesting
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing
@@ -9,7 +11,7 @@ import Testing
 /// orchestrator, real WebRTC, a real HTTP origin.
 @Suite("Hostile peers in a swarm", .serialized, .timeLimit(.minutes(3)))
 struct HostileSwarmTests {
-    typealias Orchestrator = ServerLinkTests.Orchestrator
+    typealias Orchestrator = LiveOrchestrator
 
     @Test func aDrippingPeerCostsOneFetchItsGraceAndIsNotAskedAgain() async throws {
         let first = TestSwarm.bytes(2_000_000, seed: 11)

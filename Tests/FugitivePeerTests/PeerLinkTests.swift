@@ -144,8 +144,3 @@ struct PeerLinkTests {
         #expect(pair.slots.inUse == 0)
     }
 }
-
-struct PeerLinkTestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

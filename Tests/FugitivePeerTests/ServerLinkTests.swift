@@ -1,5 +1,6 @@
 import FugitiveServer
 import FugitiveServerTesting
+import FugitiveTestSupport
 import FugitiveWire
 import Logging
 import Prometheus
@@ -26,14 +27,14 @@ struct ServerLinkTests {
         while let event = await iterator.next() {
             if let value = match(event) { return value }
         }
-        throw LinkTestFailure("the link's events ended")
+        throw TestFailure("the link's events ended")
     }
 
     static func waitForHoldings(_ count: Int, on orchestrator: Orchestrator) async throws {
         let deadline = ContinuousClock.now + .seconds(5)
         while orchestrator.server.orchestrator.statistics().holdings != count {
             guard ContinuousClock.now < deadline else {
-                throw LinkTestFailure("the server holds \(orchestrator.server.orchestrator.statistics().holdings) holdings, not \(count)")
+                throw TestFailure("the server holds \(orchestrator.server.orchestrator.statistics().holdings) holdings, not \(count)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -90,24 +91,4 @@ struct ServerLinkTests {
         let server = try await Self.next(&events) { if case .connected(_, let server) = $0 { server } else { nil } }
         #expect(server == live.url)
     }
-}
-
-struct LinkTestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-extension LiveOrchestrator {
-    /// An orchestrator for the peers' tests: on `host` (127.0.0.1), on a free port or the
-    /// one given (to restart it), with room for many holdings per peer.
-    static func start(host: String = "127.0.0.1", port: Int = 0) async throws -> LiveOrchestrator {
-        var configuration = ServerConfiguration()
-        configuration.host = host
-        configuration.port = port
-        configuration.orchestrator.holdingsPerPeer = 10_000
-        return try await launch(configuration, logLevel: .critical)
-    }
-
-    /// The signalling URL peers are given.
-    var url: String { signalURL }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveWire
 import Testing
 
@@ -57,7 +58,9 @@ extension LiveServerTests {
         }
 
         @Test func pageOriginsAreChecked() async throws {
-            try await LiveServer.with({ $0.relay.admission = AdmissionConfiguration(default: SwarmAdmission(allowedPageOrigins: ["https://shop.example"])) }
+            try await LiveServer.with({
+                $0.relay.admission = AdmissionConfiguration(default: SwarmAdmission(allowedPageOrigins: ["https://shop.example"]))
+            }
             ) { server in
                 let foreign = TestPeer(server.signalURL, origin: "https://evil.example")
                 let refused = try await Self.refusal(foreign, Hello(swarm: "s", targetPeers: 1, maxPeers: 1))

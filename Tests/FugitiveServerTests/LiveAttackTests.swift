@@ -1,5 +1,6 @@
 import Foundation
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing

@@ -1,4 +1,6 @@
 import FugitiveServer
+import FugitiveServerTesting
+import FugitiveTestSupport
 import FugitiveWire
 import NIOWebSocket
 import Testing

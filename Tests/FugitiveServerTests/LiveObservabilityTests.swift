@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveWire
 import Testing
 extension LiveServerTests {

@@ -1,4 +1,5 @@
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveWire
 import Testing
 

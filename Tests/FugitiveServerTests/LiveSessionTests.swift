@@ -1,4 +1,5 @@
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveWire
 import Testing
 extension LiveServerTests {
@@ -251,7 +252,7 @@ extension LiveServerTests {
         }
 
         @Test func gracefulShutdownTellsEveryPeer() async throws {
-            let server = try await LiveServer.start()
+            let server = try await LiveServer.startBehindProxy()
             let a = TestPeer(server.signalURL)
             _ = try await a.join()
             await server.stop()

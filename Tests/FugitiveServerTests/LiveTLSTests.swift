@@ -1,5 +1,6 @@
 import Foundation
 import FugitiveServer
+import FugitiveServerTesting
 import FugitiveWire
 import HummingbirdWSClient
 import Logging

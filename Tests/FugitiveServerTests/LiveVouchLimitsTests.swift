@@ -1,4 +1,5 @@
 @testable import FugitiveServer
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing

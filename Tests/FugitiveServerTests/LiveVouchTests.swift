@@ -1,5 +1,5 @@
 import Crypto
-@testable import FugitiveServer
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing

@@ -21,7 +21,8 @@ struct SignalHandlerTests {
             var logger = Logger(label: "test.signal")
             logger.logLevel = .critical
             let orchestrator = Orchestrator(
-                configuration: configuration.orchestrator, voucher: nil, metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()),
+                configuration: configuration.orchestrator, voucher: nil,
+                metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()),
                 logger: logger)
             codec = WireCodec(limits: configuration.relay.wireLimits)
             let handler = SignalHandler(orchestrator: orchestrator, configuration: configuration.relay, codec: codec, client: client, logger: logger)

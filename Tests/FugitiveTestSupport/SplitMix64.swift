@@ -1,15 +1,3 @@
-/// SplitMix64: a tiny seeded generator, so that randomised tests repeat exactly (print the
-/// seed, run it again).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator of randomised tests is FugitiveWire's (the demo's content comes
+/// from it too): every test target that imports the support has it.
+@_exported import struct FugitiveWire.SplitMix64

@@ -104,7 +104,8 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
             vouch.fetchesInFlightPerPeer >= 1 && vouch.fetchesPerMinutePerPeer >= 1 && vouch.fetchesInFlight >= 1 && vouch.fetchesPerMinute >= 1,
             "vouch fetch limits must be ≥ 1")
         try check(
-            vouch.timeout > .zero && vouch.failureTTL >= .zero && vouch.minimumTTL >= .zero, "vouch.timeout must be > 0, failureTTL and minimumTTL ≥ 0")
+            vouch.timeout > .zero && vouch.failureTTL >= .zero && vouch.minimumTTL >= .zero,
+            "vouch.timeout must be > 0, failureTTL and minimumTTL ≥ 0")
         for origin in vouch.allowedOrigins {
             try check(WebOrigin(origin) != nil, "vouch.allowedOrigins: '\(origin)' is not scheme://host[:port]")
         }

@@ -13,7 +13,9 @@ struct ConfigurationField<Root> {
 
     /// An optional value; `null` clears it.
     static func optional<T: Decodable>(_ key: String, _ path: WritableKeyPath<Root, T?>) -> Self {
-        Self(key: key) { root, container, key in root[keyPath: path] = try container.decodeNil(forKey: key) ? nil : container.decode(T.self, forKey: key) }
+        Self(key: key) { root, container, key in
+            root[keyPath: path] = try container.decodeNil(forKey: key) ? nil : container.decode(T.self, forKey: key)
+        }
     }
 
     /// A duration, written in seconds (a number, fractions allowed).
@@ -22,7 +24,8 @@ struct ConfigurationField<Root> {
             let seconds = try container.decode(Double.self, forKey: key)
             guard let duration = Duration(configurationSeconds: seconds) else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: key, in: container, debugDescription: "\(key.stringValue): \(seconds) is not a number of seconds in 0...\(Duration.maxConfigurationSeconds)")
+                    forKey: key, in: container,
+                    debugDescription: "\(key.stringValue): \(seconds) is not a number of seconds in 0...\(Duration.maxConfigurationSeconds)")
             }
             root[keyPath: path] = duration
         }

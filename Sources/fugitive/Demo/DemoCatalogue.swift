@@ -27,7 +27,7 @@ struct DemoCatalogue: Sendable {
 
     /// `count` resources up to `maxSize` bytes each (at least a tenth of it).
     init(count: Int, maxSize: Int, seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         items = (0..<count).map { index in
             let kind = Self.kinds[index % Self.kinds.count]
             let size = max(1024, maxSize / 10 + Int(random.next() % UInt64(max(1, maxSize - maxSize / 10))))
@@ -53,7 +53,7 @@ struct DemoCatalogue: Sendable {
     var totalBytes: Int { items.reduce(0) { $0 + $1.body.count } }
 
     /// The pictures the browser gallery (`/demo`) shows: circles, padded to about `size`.
-    private static func picture(size: Int, random: inout SplitMix) -> [UInt8] {
+    private static func picture(size: Int, random: inout SplitMix64) -> [UInt8] {
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 200 200'>"
         while svg.utf8.count < size - 120 {
             let (x, y, r) = (random.next() % 200, random.next() % 200, 4 + random.next() % 30)
@@ -65,17 +65,4 @@ struct DemoCatalogue: Sendable {
 
     /// The catalogue's pictures, for the gallery page.
     var pictures: [Item] { items.filter { $0.contentType == "image/svg+xml" } }
-}
-
-/// A small fast deterministic generator (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,4 +1,5 @@
 import FugitiveRTC
+import FugitiveTestSupport
 import Logging
 
 /// Two real peer connections on loopback with one data channel open between them: what
@@ -28,7 +29,7 @@ struct ConnectedChannels {
             return nil
         }
         let channel = try await a.createDataChannel(label: "fugitive")
-        guard let remote = await incoming.value else { throw PeerLinkTestFailure("no channel arrived") }
+        guard let remote = await incoming.value else { throw TestFailure("no channel arrived") }
         return ConnectedChannels(loop: loop, connections: [a, b], opened: channel, accepted: remote, trickle: trickle)
     }
 

@@ -1,5 +1,6 @@
 import FugitiveRTC
 import FugitiveStore
+import FugitiveTestSupport
 import FugitiveWire
 import Logging
 import NIOCore
@@ -88,7 +89,7 @@ final class HostileChannel: Sendable {
     /// The victim's next `request`.
     func nextRequest(within timeout: Duration = .seconds(5)) async throws -> Request {
         guard case .request(let request)? = await next(within: timeout, matching: { if case .request = $0 { true } else { false } }) else {
-            throw PeerLinkTestFailure("no request came")
+            throw TestFailure("no request came")
         }
         return request
     }
@@ -96,7 +97,7 @@ final class HostileChannel: Sendable {
     /// The victim's next `error`.
     func nextError(within timeout: Duration = .seconds(5)) async throws -> ErrorMessage {
         guard case .error(let error)? = await next(within: timeout, matching: { if case .error = $0 { true } else { false } }) else {
-            throw PeerLinkTestFailure("no error came")
+            throw TestFailure("no error came")
         }
         return error
     }
@@ -105,7 +106,7 @@ final class HostileChannel: Sendable {
     func waitUntilClosed(within limit: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + limit
         while !victim.isClosed {
-            guard ContinuousClock.now < deadline else { throw PeerLinkTestFailure("the victim kept the link open") }
+            guard ContinuousClock.now < deadline else { throw TestFailure("the victim kept the link open") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -1,4 +1,6 @@
 import Foundation
+import FugitivePeerTesting
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import NIOCore
@@ -10,7 +12,7 @@ import Testing
 /// real origin, and native peers in the same swarm.
 @Suite("Browser peer", .serialized, .timeLimit(.minutes(3)))
 struct BrowserPeerTests {
-    typealias Orchestrator = ServerLinkTests.Orchestrator
+    typealias Orchestrator = LiveOrchestrator
 
     struct Setup {
         let origin: TestOrigin
@@ -29,7 +31,7 @@ struct BrowserPeerTests {
             options["swarm"] = swarm
             // Each page has a browser context of its own, so an IndexedDB store of its own.
             let answer = try await browsers.send(["op": "open", "name": name, "options": options])
-            guard answer["ok"] as? Bool == true, let id = answer["id"] as? String else { throw PeerLinkTestFailure("open \(name): \(answer)") }
+            guard answer["ok"] as? Bool == true, let id = answer["id"] as? String else { throw TestFailure("open \(name): \(answer)") }
             return id
         }
 
@@ -37,7 +39,7 @@ struct BrowserPeerTests {
             let answer = try await browsers.send(["op": "waitLinks", "name": name, "count": count])
             guard (answer["links"] as? Int ?? 0) >= count else {
                 let stats = try await self.stats(name)
-                throw PeerLinkTestFailure("\(name) has \(answer["links"] ?? "no") links; its console: \(stats["console"] ?? "")")
+                throw TestFailure("\(name) has \(answer["links"] ?? "no") links; its console: \(stats["console"] ?? "")")
             }
         }
 

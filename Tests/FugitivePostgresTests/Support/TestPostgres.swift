@@ -1,5 +1,6 @@
 import Foundation
 import FugitivePostgres
+import FugitiveTestSupport
 import Logging
 
 /// The PostgreSQL server of the cluster tests: `make test` starts one (scripts/postgres)

@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
-extension LiveServerTests {
+extension ServerProcessTests {
     /// Vouching against a real resolver that changes its mind: `fugitive server` (the
     /// release build under `make test`) runs in a network namespace whose DNS server is the
     /// test's. An allowlisted name resolves to a public origin once, then to an internal

@@ -1,9 +1,11 @@
 import FugitivePostgres
 import FugitiveServer
+import FugitiveServerTesting
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
 
-extension LiveServerTests {
+extension LiveClusterSuites {
     /// Two live instances sharing one store (in memory, and PostgreSQL), real WebSocket
     /// peers on each.
     @Suite("Live cluster: two instances")
@@ -31,8 +33,8 @@ extension LiveServerTests {
                 $0.cluster.flushInterval = .milliseconds(50)
                 $0.orchestrator.resumeGrace = .seconds(30)
             }
-            let a = try await LiveServer.start(cluster: store, configure)
-            let b = try await LiveServer.start(cluster: store, configure)
+            let a = try await LiveServer.startBehindProxy(cluster: store, configure)
+            let b = try await LiveServer.startBehindProxy(cluster: store, configure)
             do {
                 try await body(a, b)
             } catch {
@@ -194,7 +196,7 @@ extension LiveServerTests.LiveClusterTests {
     /// answers come from this instance alone, at once.
     @Test func storeLookupsAreBoundedAndTheRestAnsweredLocally() async throws {
         let store = SlowHoldersStore(delay: .seconds(3))
-        let server = try await LiveServer.start(cluster: store)
+        let server = try await LiveServer.startBehindProxy(cluster: store)
         defer { Task { await server.stop() } }
         let asker = TestPeer(server.signalURL)
         _ = try await asker.join()

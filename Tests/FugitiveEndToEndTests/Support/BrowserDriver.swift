@@ -49,9 +49,9 @@ final class BrowserDriver: @unchecked Sendable {
     func send(_ command: [String: Any], timeout: Duration = .seconds(60)) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: command)
         input.write(data + Data([0x0a]))
-        guard let line = await iterator.next() else { throw PeerLinkTestFailure("the browser driver ended") }
+        guard let line = await iterator.next() else { throw TestFailure("the browser driver ended") }
         guard let answer = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw PeerLinkTestFailure("not an answer: \(line)")
+            throw TestFailure("not an answer: \(line)")
         }
         return answer
     }

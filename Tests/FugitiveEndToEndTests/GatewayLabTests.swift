@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveServerTesting
 import FugitiveTestSupport
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 /// address it checked, not to a second resolution's.
 @Suite("Gateway in a network lab", .serialized, .timeLimit(.minutes(2)))
 struct GatewayLabTests {
-    typealias Orchestrator = ServerLinkTests.Orchestrator
+    typealias Orchestrator = LiveOrchestrator
 
     /// The lab's "public" network (11/8 is routed on the internet: the address filter takes
     /// it for public) and its internal one; both exist only inside this test's veth pair.

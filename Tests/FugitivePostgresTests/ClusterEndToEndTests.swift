@@ -1,4 +1,5 @@
 import Foundation
+import FugitivePeerTesting
 import FugitivePostgres
 import FugitiveTestSupport
 import FugitiveWire
@@ -36,7 +37,7 @@ struct ClusterEndToEndTests {
             self.process = process
             guard let port = announced else {
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                throw PeerLinkTestFailure("the server did not start: \(line)")
+                throw TestFailure("the server did not start: \(line)")
             }
             self.port = port
         }
@@ -55,7 +56,7 @@ struct ClusterEndToEndTests {
 
     static func database() async throws -> String {
         guard let url = ProcessInfo.processInfo.environment["FUGITIVE_POSTGRES_URL"] else {
-            throw PeerLinkTestFailure("FUGITIVE_POSTGRES_URL is not set: run `make test`, or scripts/postgres start")
+            throw TestFailure("FUGITIVE_POSTGRES_URL is not set: run `make test`, or scripts/postgres start")
         }
         let server = try PostgresLocation(url: url.contains("sslmode") ? url : url + "?sslmode=disable")
         return try await server.creatingUniqueDatabase(prefix: "fugitive_e2e_", logger: TestSwarm.logger).url

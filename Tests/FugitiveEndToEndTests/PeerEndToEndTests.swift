@@ -1,6 +1,8 @@
 import Foundation
 import FugitivePeer
+import FugitivePeerTesting
 import FugitiveStore
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing
@@ -10,7 +12,7 @@ import Testing
 /// Three native peers over real WebRTC, a real orchestrator and a real HTTP origin.
 @Suite("Native peers end to end", .serialized, .timeLimit(.minutes(3)))
 struct PeerEndToEndTests {
-    typealias Orchestrator = ServerLinkTests.Orchestrator
+    typealias Orchestrator = LiveOrchestrator
 
     @Test func peersServeEachOtherAndTheOriginServesEachResourceOnce() async throws {
         let video = TestSwarm.bytes(3_000_000, seed: 1)

@@ -1,3 +1,4 @@
+import FugitiveTestSupport
 import FugitiveWire
 import HTTPTypes
 import HummingbirdWSClient
@@ -7,15 +8,15 @@ import NIOWebSocket
 import Synchronization
 
 /// A real WebSocket client speaking the wire protocol to a ``LiveServer``.
-final class TestPeer: Sendable {
-    let inbox = Inbox()
+public final class TestPeer: Sendable {
+    public let inbox = Inbox()
     private let paused = ReadGate()
     private let outgoing: AsyncStream<WebSocketOutboundWriter.OutboundFrame>.Continuation
-    let task: Task<WebSocketCloseFrame?, any Error>
-    let codec = WireCodec(limits: .serverLink)
+    public let task: Task<WebSocketCloseFrame?, any Error>
+    public let codec = WireCodec(limits: .serverLink)
 
     /// Connects; `address` is claimed through X-Forwarded-For (the test server trusts it).
-    init(_ url: String, address: String? = nil, origin: String? = nil) {
+    public init(_ url: String, address: String? = nil, origin: String? = nil) {
         let (stream, continuation) = AsyncStream.makeStream(of: WebSocketOutboundWriter.OutboundFrame.self)
         outgoing = continuation
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
@@ -44,18 +45,18 @@ final class TestPeer: Sendable {
         }
     }
 
-    func send(_ message: ServerMessage) { outgoing.yield(.binary(codec.encode(message))) }
-    func sendRaw(_ bytes: [UInt8]) { outgoing.yield(.binary(ByteBuffer(bytes: bytes))) }
-    func sendText(_ text: String) { outgoing.yield(.text(text)) }
+    public func send(_ message: ServerMessage) { outgoing.yield(.binary(codec.encode(message))) }
+    public func sendRaw(_ bytes: [UInt8]) { outgoing.yield(.binary(ByteBuffer(bytes: bytes))) }
+    public func sendText(_ text: String) { outgoing.yield(.text(text)) }
     /// Stops reading from the socket (after at most the frame in hand), like a peer
     /// that hangs.
-    func pauseReading() { paused.closed.store(true, ordering: .relaxed) }
-    func resumeReading() { paused.closed.store(false, ordering: .relaxed) }
+    public func pauseReading() { paused.closed.store(true, ordering: .relaxed) }
+    public func resumeReading() { paused.closed.store(false, ordering: .relaxed) }
     /// Closes the WebSocket cleanly.
-    func close() { outgoing.finish() }
+    public func close() { outgoing.finish() }
 
     /// The next message, or a failure after `timeout`.
-    func next(timeout: Duration = .seconds(10)) async throws -> ServerMessage {
+    public func next(timeout: Duration = .seconds(10)) async throws -> ServerMessage {
         switch await inbox.next(timeout: timeout) {
         case .message(let message)?: return message
         case .undecodable?: throw TestFailure("server sent an undecodable frame")
@@ -64,7 +65,7 @@ final class TestPeer: Sendable {
     }
 
     /// Waits for the next message that `match` accepts, skipping others.
-    func expect<T>(timeout: Duration = .seconds(10), _ match: (ServerMessage) -> T?) async throws -> T {
+    public func expect<T>(timeout: Duration = .seconds(10), _ match: (ServerMessage) -> T?) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while true {
             let message = try await next(timeout: max(.milliseconds(1), deadline - .now))
@@ -73,7 +74,8 @@ final class TestPeer: Sendable {
     }
 
     /// Says hello and returns the welcome.
-    func join(swarm: String = "s", target: Int = 4, max: Int = 8, resumeToken: String? = nil, joinToken: String? = nil) async throws -> Welcome {
+    public func join(swarm: String = "s", target: Int = 4, max: Int = 8, resumeToken: String? = nil, joinToken: String? = nil) async throws -> Welcome
+    {
         send(.hello(Hello(swarm: swarm, targetPeers: target, maxPeers: max, resumeToken: resumeToken, joinToken: joinToken)))
         let answer = try await expect { message -> Result<Welcome, TestFailure>? in
             switch message {
@@ -86,7 +88,7 @@ final class TestPeer: Sendable {
     }
 
     /// Waits until the server has closed the connection; returns its close frame.
-    func closed(timeout: Duration = .seconds(10)) async throws -> WebSocketCloseFrame? {
+    public func closed(timeout: Duration = .seconds(10)) async throws -> WebSocketCloseFrame? {
         try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { group in
             group.addTask { try await self.task.value }
             group.addTask {
@@ -99,19 +101,19 @@ final class TestPeer: Sendable {
     }
 
     /// Whether nothing arrives within `window`.
-    func isSilent(for window: Duration = .milliseconds(300)) async -> Bool {
+    public func isSilent(for window: Duration = .milliseconds(300)) async -> Bool {
         await inbox.next(timeout: window) == nil
     }
 }
 
-/// Messages received, with waiting and timeouts.
 /// Whether a ``TestPeer`` reads its socket.
 final class ReadGate: Sendable {
     let closed = Atomic(false)
 }
 
-actor Inbox {
-    enum Event: Sendable, Equatable {
+/// Messages received, with waiting and timeouts.
+public actor Inbox {
+    public enum Event: Sendable, Equatable {
         case message(ServerMessage)
         case undecodable
     }
@@ -136,7 +138,7 @@ actor Inbox {
         waiter = nil
     }
 
-    func next(timeout: Duration) async -> Event? {
+    public func next(timeout: Duration) async -> Event? {
         if !buffer.isEmpty { return buffer.removeFirst() }
         if finished { return nil }
         nextWaiter += 1

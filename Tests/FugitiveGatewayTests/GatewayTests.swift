@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import FugitiveGateway
 import FugitivePeer
+import FugitivePeerTesting
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import NIOCore
@@ -11,7 +13,7 @@ import Testing
 /// curl), and each error status.
 @Suite("Gateway", .serialized, .timeLimit(.minutes(2)))
 struct GatewayTests {
-    typealias Orchestrator = ServerLinkTests.Orchestrator
+    typealias Orchestrator = LiveOrchestrator
 
     struct Running {
         let port: Int
@@ -24,7 +26,7 @@ struct GatewayTests {
         let gateway = PeerGateway(peer: peer, configuration: configuration, logger: TestSwarm.logger) { sink.yield($0) }
         let task = Task { try await gateway.run() }
         var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw PeerLinkTestFailure("the gateway did not start") }
+        guard let port = await iterator.next() else { throw TestFailure("the gateway did not start") }
         return Running(port: port, task: task)
     }
 

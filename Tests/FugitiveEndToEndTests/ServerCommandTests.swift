@@ -1,7 +1,10 @@
 import Foundation
+import FugitiveServerTesting
+import FugitiveTestSupport
 import FugitiveWire
 import Testing
-extension LiveServerTests {
+
+extension ServerProcessTests {
     /// The real `fugitive server` binary: configuration file and flags, the announced port,
     /// and graceful shutdown on SIGTERM (peers are told before the process exits).
     @Suite("fugitive server (the command)")
@@ -20,17 +23,10 @@ extension LiveServerTests {
             let process = Process()
             process.executableURL = Self.binary
             process.arguments = ["server", "--config", config.path, "--port", "0", "--log-level", "error"]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
+            let announced = try await runAndAwaitAnnouncement(process)
             defer { if process.isRunning { process.terminate() } }
-            var text = ""
-            while !text.contains("\n") {
-                let more = output.fileHandleForReading.availableData
-                try #require(!more.isEmpty, "server exited early")
-                text += String(decoding: more, as: UTF8.self)
-            }
-            let url = try #require(text.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            try #require(announced.port != nil, "the server did not announce a port: \(announced.line)")
+            let url = try #require(announced.line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
             #expect(url.hasPrefix("ws://127.0.0.1:") && url.hasSuffix("/v1/signal"))
 
             let peer = TestPeer(url)

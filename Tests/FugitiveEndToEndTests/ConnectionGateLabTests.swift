@@ -2,7 +2,7 @@ import Foundation
 import FugitiveTestSupport
 import Testing
 
-extension LiveServerTests {
+extension ServerProcessTests {
     /// The per-address connection cap keys IPv6 clients by their /64 (`ipv6LimitPrefix`),
     /// tried for real: `fugitive server` (the release build under `make test`) runs in a
     /// network namespace, and the test connects from several addresses of one /64 and of

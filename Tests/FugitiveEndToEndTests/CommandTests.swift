@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import FugitivePeerTesting
+import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing
@@ -7,7 +9,7 @@ import Testing
 /// The `fugitive` binary: `get` through a real swarm, and the demo's summary.
 @Suite("Commands", .serialized, .timeLimit(.minutes(5)))
 struct CommandTests {
-    typealias Orchestrator = ServerLinkTests.Orchestrator
+    typealias Orchestrator = LiveOrchestrator
 
     static var binary: URL {
         ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
@@ -151,7 +153,7 @@ struct DashboardTests {
             {
                 break
             }
-            guard ContinuousClock.now < deadline else { throw PeerLinkTestFailure("the demo never reported deliveries") }
+            guard ContinuousClock.now < deadline else { throw TestFailure("the demo never reported deliveries") }
             try await Task.sleep(for: .milliseconds(200))
         }
         let artifacts = root.appendingPathComponent(".build/artifacts")
