@@ -25,7 +25,7 @@ extension PeerConnection {
     /// it), or add it to the outbox while a batch is open.
     func transmit(_ packet: UnsafeRawBufferPointer) -> Bool {
         core.withLock { core in
-            guard let dtls = core.dtls, dtls.state == .connected, let ice = core.ice else { return false }
+            guard let (dtls, ice) = core.lifecycle.transmitPath, dtls.state == .connected else { return false }
             do {
                 try dtls.send(packet) { datagram in
                     if core.outbox.limit > 0, core.outbox.depth > 0 {
@@ -49,7 +49,7 @@ extension PeerConnection {
         defer {
             core.withLock { core in
                 core.outbox.depth -= 1
-                if let ice = core.ice { Self.flush(&core, ice: ice) }
+                if let ice = core.lifecycle.ice { Self.flush(&core, ice: ice) }
             }
         }
         return body()

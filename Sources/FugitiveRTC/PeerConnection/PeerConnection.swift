@@ -112,29 +112,24 @@ public final class PeerConnection: Sendable {
 
     /// Makes this side the offerer and returns its offer; candidate gathering starts.
     public func createOffer() throws(RTCError) -> SessionDescription {
-        try core.withLock { core throws(RTCError) in
-            guard core.role == nil else { throw RTCError(.signalling, "createOffer after the roles were set") }
-            core.role = .offerer
-        }
+        try core.withLock { core throws(RTCError) in try core.lifecycle.claimOfferer() }
         let ice = try startICE(controlling: true)
         let offer = SessionDescription.local(
             kind: .offer, ufrag: ice.credentials.ufrag, pwd: ice.credentials.password, fingerprint: certificate.fingerprint,
             setup: .actpass, maxMessageSize: configuration.maxMessageSize, maxDatagramSize: configuration.advertisedDatagramSize)
-        core.withLock { $0.local = offer }
+        core.withLock { $0.lifecycle.localDescriptionCreated(offer) }
         return offer
     }
 
     /// Returns the answer to the remote offer set with ``setRemoteDescription(_:)``.
     public func createAnswer() throws(RTCError) -> SessionDescription {
         try core.withLock { core throws(RTCError) -> SessionDescription in
-            guard core.role == .answerer, let remote = core.remote, let ice = core.ice else {
-                throw RTCError(.signalling, "createAnswer needs a remote offer first")
-            }
+            let (ice, remote) = try core.lifecycle.answering()
             let answer = SessionDescription.local(
                 kind: .answer, ufrag: ice.credentials.ufrag, pwd: ice.credentials.password, fingerprint: certificate.fingerprint,
                 setup: SetupRole.answering(to: remote.setup), mid: remote.mid, maxMessageSize: configuration.maxMessageSize,
                 maxDatagramSize: configuration.advertisedDatagramSize)
-            core.local = answer
+            core.lifecycle.localDescriptionCreated(answer)
             return answer
         }
     }
@@ -144,18 +139,11 @@ public final class PeerConnection: Sendable {
         let ourSetup: SetupRole
         switch remote.kind {
         case .offer:
-            try core.withLock { core throws(RTCError) in
-                guard core.role == nil else { throw RTCError(.signalling, "a remote offer after the roles were set") }
-                core.role = .answerer
-                core.remote = remote
-            }
+            try core.withLock { core throws(RTCError) in try core.lifecycle.claimAnswerer(offer: remote) }
             _ = try startICE(controlling: false)
             ourSetup = SetupRole.answering(to: remote.setup)
         case .answer:
-            try core.withLock { core throws(RTCError) in
-                guard core.role == .offerer, core.remote == nil else { throw RTCError(.signalling, "an answer without our offer") }
-                core.remote = remote
-            }
+            try core.withLock { core throws(RTCError) in try core.lifecycle.remoteAnswerReceived(remote) }
             // Their active means we are passive (the DTLS server), and the other way round.
             ourSetup = remote.setup == .active ? .passive : .active
         }
@@ -163,36 +151,26 @@ public final class PeerConnection: Sendable {
         let (certificate, mtu) = (certificate, configuration.mtu)
         let (ice, queued) = try core.withLock { core throws(RTCError) in
             // Made under the lock: the session never leaves it.
-            core.dtls = try DTLSSession(certificate: certificate, role: dtlsRole, remoteFingerprint: remote.fingerprint, mtu: mtu)
-            defer { core.queuedCandidates = [] }
-            return (core.ice, core.queuedCandidates)
+            let session = try DTLSSession(certificate: certificate, role: dtlsRole, remoteFingerprint: remote.fingerprint, mtu: mtu)
+            return try core.lifecycle.sessionCreated(session, role: dtlsRole)
         }
         guard let ice else { throw RTCError(.signalling, "no ICE agent") }
         guard let credentials = remote.iceCredentials else { throw RTCError(.signalling, "invalid remote ICE credentials") }
         try ice.setRemoteCredentials(credentials)
-        core.withLock { $0.remoteCredentialsSet = true }
+        core.withLock { $0.lifecycle.remoteCredentialsSet() }
         for candidate in remote.candidates + queued { try? ice.addRemoteCandidate(candidate) }
         if remote.endOfCandidates { ice.endOfRemoteCandidates() }
-        setState(.connecting)
+        if let state = core.withLock({ $0.lifecycle.remoteDescriptionApplied() }) { stateSink.yield(state) }
         // Datagrams that came before the DTLS role was known, and a start if ICE is up.
-        let early = core.withLock { core in
-            defer { core.early = [] }
-            return core.early
-        }
+        let early = core.withLock { $0.lifecycle.takeEarlyDatagrams() }
         for datagram in early { datagram.withUnsafeBytes { handleDatagram($0) } }
         startDTLSIfReady()
     }
 
     /// Adds a candidate the peer trickled (or its end-of-candidates marker).
     public func addRemoteCandidate(_ trickled: TrickledCandidate) {
-        let ice = core.withLock { core -> IceAgent? in
-            guard core.remoteCredentialsSet, let ice = core.ice else {
-                if let candidate = trickled.candidate { core.queuedCandidates.append(candidate) }
-                return nil
-            }
-            return ice
-        }
-        guard let ice else { return }
+        // Queued until the remote description is applied.
+        guard case .deliver(let ice) = core.withLock({ $0.lifecycle.remoteCandidateArrived(trickled.candidate) }) else { return }
         if let candidate = trickled.candidate {
             do { try ice.addRemoteCandidate(candidate) } catch { logger.debug("remote candidate ignored", metadata: ["error": "\(error)"]) }
         } else {
@@ -207,12 +185,8 @@ public final class PeerConnection: Sendable {
     public func createDataChannel(label: String, ordered: Bool = true, protocol: String = "") async throws(RTCError) -> DataChannel {
         try await waitUntilConnected()
         let reliability = DCEP.Reliability(ordered: ordered, limit: nil)
-        let (channel, sctp) = try core.withLock { core throws(RTCError) -> (DataChannel, SCTPAssociation) in
-            guard let sctp = core.sctp, let role = core.dtls?.role else { throw RTCError(.closed, "the connection is closed") }
-            let id = core.nextStreamID(client: role == .client)
-            let channel = DataChannel(label: label, id: id, reliability: reliability, connection: self)
-            core.channels[id] = channel
-            return (channel, sctp)
+        let (channel, sctp) = try core.withLock { core throws(RTCError) in
+            try core.lifecycle.openChannel { DataChannel(label: label, id: $0, reliability: reliability, connection: self) }
         }
         let open = DCEP.Open(reliability: reliability, priority: 0, label: label, protocol: `protocol`)
         try await waitForAck(on: channel.id) {
@@ -253,7 +227,10 @@ public final class PeerConnection: Sendable {
     /// A snapshot of the connection's numbers.
     public func statistics() -> Statistics {
         let (state, counters, datagramSize, ice, sctp, channels) = core.withLock {
-            ($0.state, $0.counters, $0.datagramSize ?? configuration.mtu, $0.ice, $0.sctp, Array($0.channels.values))
+            (
+                $0.lifecycle.publicState, $0.counters, $0.lifecycle.datagramSize ?? configuration.mtu, $0.lifecycle.ice, $0.lifecycle.association,
+                $0.lifecycle.channels
+            )
         }
         let pair = ice?.selectedPair()
         let status = sctp?.status()
@@ -266,17 +243,6 @@ public final class PeerConnection: Sendable {
     /// Closes everything: channels, SCTP (abort), DTLS (close_notify), ICE.
     public func close() {
         shutDown(.closed)
-    }
-
-    func setState(_ state: State) {
-        let changed = core.withLock { core -> Bool in
-            guard core.state != state, !core.state.isFinal else { return false }
-            core.state = state
-            return true
-        }
-        guard changed else { return }
-        stateSink.yield(state)
-        if state.isFinal { stateSink.finish() }
     }
 }
 
