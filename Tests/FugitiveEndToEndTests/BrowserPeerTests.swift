@@ -1,5 +1,6 @@
 import Foundation
 import FugitivePeerTesting
+import FugitiveServer
 import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import FugitivePeerTesting
+import FugitiveServer
 import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
@@ -11,11 +12,7 @@ import Testing
 struct CommandTests {
     typealias Orchestrator = LiveOrchestrator
 
-    static var binary: URL {
-        ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/fugitive")
-    }
+    static var binary: URL { Binaries.fugitive }
 
     /// Runs the binary to its end: exit status, standard output, standard error. The
     /// waiting happens on a thread of its own: blocking one of the (two) cooperative

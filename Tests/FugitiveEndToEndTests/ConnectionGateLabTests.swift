@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveServer
 import FugitiveTestSupport
 import Testing
 

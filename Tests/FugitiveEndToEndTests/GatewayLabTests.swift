@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveServer
 import FugitiveServerTesting
 import FugitiveTestSupport
 import Testing
@@ -45,13 +46,13 @@ struct GatewayLabTests {
         }
         let base = "http://11.203.0.2:\(Self.gatewayPort)"
         let started = ContinuousClock.now
-        while gateway.isRunning, (try? await GatewaySecurityTests.get("\(base)/health").status) != 200 {
+        while gateway.isRunning, (try? await TestHTTP.get("\(base)/health").status) != 200 {
             try #require(ContinuousClock.now - started < .seconds(30), "the gateway in the lab did not answer /health")
             try await Task.sleep(for: .milliseconds(100))
         }
         try #require(gateway.isRunning, "the gateway process exited")
         func fetch(_ url: String) async throws -> (status: Int, body: String) {
-            let answer = try await GatewaySecurityTests.get("\(base)/fetch?url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+            let answer = try await TestHTTP.get("\(base)/fetch?url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
             return (answer.status, answer.body)
         }
 

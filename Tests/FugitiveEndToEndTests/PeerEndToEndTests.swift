@@ -1,8 +1,9 @@
 import Foundation
 import FugitivePeer
 import FugitivePeerTesting
-import FugitiveStore
+import FugitiveServer
 import FugitiveServerTesting
+import FugitiveStore
 import FugitiveTestSupport
 import FugitiveWire
 import Testing
@@ -136,10 +137,7 @@ struct PeerEndToEndTests {
         let body = TestSwarm.bytes(8_000_000, seed: 7)
         let origin = try await TestOrigin(["/big.bin": .init(body: body)])
         let server = try await Orchestrator.start()
-        let binary =
-            ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/fugitive")
+        let binary = Binaries.fugitive
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the fugitive product first")
         let process = Process()
         process.executableURL = binary

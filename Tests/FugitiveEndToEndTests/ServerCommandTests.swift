@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveServer
 import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
@@ -9,11 +10,7 @@ extension ServerProcessTests {
     /// and graceful shutdown on SIGTERM (peers are told before the process exits).
     @Suite("fugitive server (the command)")
     struct ServerCommandTests {
-        static var binary: URL {
-            ProcessInfo.processInfo.environment["FUGITIVE_BINARY"].map(URL.init(fileURLWithPath:))
-                ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/fugitive")
-        }
+        static var binary: URL { Binaries.fugitive }
 
         @Test func runsFromAConfigFileAndStopsGracefullyOnSIGTERM() async throws {
             try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the fugitive product first")

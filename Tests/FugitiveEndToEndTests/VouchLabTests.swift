@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import FugitiveServer
 import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
@@ -47,11 +48,11 @@ extension ServerProcessTests {
             let peer = TestPeer("ws://11.203.0.2:\(Self.port)/v1/signal")
             _ = try await peer.join()
             // First look-up public: vouched for the public bytes, fetched from the checked address.
-            let first = try await LiveVouchTests.vouchAnswer(peer, allowed + "/a", id: 1)
+            let first = try await peer.vouch(allowed + "/a", id: 1)
             let digest = ResourceDigest(bytes: Array(SHA256.hash(data: body)))!
             #expect(first == .vouched(Vouched(requestID: 1, url: allowed + "/a", digest: digest, size: UInt64(body.count))), "\(first)")
             // Every look-up after it is internal: refused before any fetch.
-            let second = try await LiveVouchTests.vouchAnswer(peer, allowed + "/b", id: 2)
+            let second = try await peer.vouch(allowed + "/b", id: 2)
             guard case .error(let refused) = second else {
                 Issue.record("vouched through a rebound name: \(second)")
                 return

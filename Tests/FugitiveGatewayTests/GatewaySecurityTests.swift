@@ -17,12 +17,8 @@ struct GatewaySecurityTests {
     typealias Orchestrator = LiveOrchestrator
 
     static func get(_ url: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String, headers: [String: String]) {
-        var request = HTTPClientRequest(url: url)
-        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let fields = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
-        return (Int(response.status.code), String(buffer: body), fields)
+        let answer = try await TestHTTP.get(url, headers: headers)
+        return (answer.status, answer.body, answer.headers)
     }
 
     static func fetch(_ gateway: GatewayTests.Running, _ target: String, headers: [(String, String)] = []) async throws -> (

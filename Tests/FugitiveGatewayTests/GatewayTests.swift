@@ -31,10 +31,8 @@ struct GatewayTests {
     }
 
     static func get(_ url: String) async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
-        var body = try await response.body.collect(upTo: 64 << 20)
-        let headers = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
-        return (Int(response.status.code), headers, body.readBytes(length: body.readableBytes) ?? [])
+        let answer = try await TestHTTP.get(url)
+        return (answer.status, answer.headers, answer.bytes)
     }
 
     @Test func fetchesThroughThePeerAndProxiesForCurl() async throws {

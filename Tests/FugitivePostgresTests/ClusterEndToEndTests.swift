@@ -1,6 +1,7 @@
 import Foundation
 import FugitivePeerTesting
 import FugitivePostgres
+import FugitiveServer
 import FugitiveTestSupport
 import FugitiveWire
 import Logging
@@ -24,7 +25,7 @@ struct ClusterEndToEndTests {
 
         init(cluster: String, instanceExpiry: Double) async throws {
             let process = Process()
-            process.executableURL = CommandTests.binary
+            process.executableURL = Binaries.fugitive
             process.arguments = [
                 "server", "--port", "0", "--cluster", cluster, "--instance-expiry", "\(instanceExpiry)",
                 // Beats 8 times per expiry: a late beat on a loaded machine must not expire a live instance.

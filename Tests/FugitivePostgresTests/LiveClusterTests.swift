@@ -191,7 +191,7 @@ final class SlowHoldersStore: ClusterStore {
     }
 }
 
-extension LiveServerTests.LiveClusterTests {
+extension LiveClusterSuites.LiveClusterTests {
     /// A flood of who-has cannot become a flood of store queries: beyond the bound,
     /// answers come from this instance alone, at once.
     @Test func storeLookupsAreBoundedAndTheRestAnsweredLocally() async throws {

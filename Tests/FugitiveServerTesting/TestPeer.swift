@@ -100,6 +100,19 @@ public final class TestPeer: Sendable {
         }
     }
 
+    /// Asks the server to vouch for `url` and waits for its answer: `vouched`, or the
+    /// `error` naming the request.
+    public func vouch(_ url: String, id: UInt32) async throws -> ServerMessage {
+        send(.vouch(Vouch(requestID: id, url: url)))
+        return try await expect(timeout: .seconds(15)) { message in
+            switch message {
+            case .vouched(let v) where v.requestID == id: message
+            case .error(let e) where e.requestID == id: message
+            default: nil
+            }
+        }
+    }
+
     /// Whether nothing arrives within `window`.
     public func isSilent(for window: Duration = .milliseconds(300)) async -> Bool {
         await inbox.next(timeout: window) == nil

@@ -40,9 +40,9 @@ extension LiveServerTests {
         /// the latest is answered. Measured on a `fugitive server` process (the release build
         /// under `make test`): this process's own memory moves with whatever tests run beside.
         @Test func aPingFloodIsRateLimitedAndCostsNoMemory() async throws {
-            try #require(FileManager.default.isExecutableFile(atPath: ServerCommandTests.binary.path), "build the fugitive product first")
+            try #require(FileManager.default.isExecutableFile(atPath: Binaries.fugitive.path), "build the fugitive product first")
             let server = Process()
-            server.executableURL = ServerCommandTests.binary
+            server.executableURL = Binaries.fugitive
             server.arguments = ["server", "--port", "0", "--log-level", "error"]
             server.standardError = FileHandle.nullDevice
             let (line, announced) = try await runAndAwaitAnnouncement(server)

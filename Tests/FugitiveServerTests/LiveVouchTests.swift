@@ -3,22 +3,13 @@ import FugitiveServerTesting
 import FugitiveTestSupport
 import FugitiveWire
 import Testing
+
+@testable import FugitiveServer
 extension LiveServerTests {
     /// Server-assisted integrity against a real in-test origin, and the SSRF refusals.
     @Suite("Live server: vouching")
     struct LiveVouchTests {
         static let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-
-        static func vouchAnswer(_ peer: TestPeer, _ url: String, id: UInt32) async throws -> ServerMessage {
-            peer.send(.vouch(Vouch(requestID: id, url: url)))
-            return try await peer.expect(timeout: .seconds(15)) { message in
-                switch message {
-                case .vouched(let v) where v.requestID == id: message
-                case .error(let e) where e.requestID == id: message
-                default: nil
-                }
-            }
-        }
 
         @Test func anAllowlistedOriginIsFetchedOnceAndCached() async throws {
             let origin = try await TestOrigin([
@@ -31,15 +22,15 @@ extension LiveServerTests {
                 _ = try await a.join()
                 let expected = ResourceDigest(bytes: Array(SHA256.hash(data: Self.body)))!
                 let url = origin.url + "/a.bin"
-                #expect(try await Self.vouchAnswer(a, url, id: 1) == .vouched(Vouched(requestID: 1, url: url, digest: expected, size: 100_000)))
-                #expect(try await Self.vouchAnswer(a, url, id: 2) == .vouched(Vouched(requestID: 2, url: url, digest: expected, size: 100_000)))
+                #expect(try await a.vouch(url, id: 1) == .vouched(Vouched(requestID: 1, url: url, digest: expected, size: 100_000)))
+                #expect(try await a.vouch(url, id: 2) == .vouched(Vouched(requestID: 2, url: url, digest: expected, size: 100_000)))
                 #expect(origin.gets("/a.bin") == 1)
                 // no-store is kept only briefly (minimumTTL, 5 s): a burst costs one fetch.
-                _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 3)
-                _ = try await Self.vouchAnswer(a, origin.url + "/nostore.bin", id: 4)
+                _ = try await a.vouch(origin.url + "/nostore.bin", id: 3)
+                _ = try await a.vouch(origin.url + "/nostore.bin", id: 4)
                 #expect(origin.gets("/nostore.bin") == 1)
                 // A missing resource is an origin failure, with the request id.
-                guard case .error(let missing) = try await Self.vouchAnswer(a, origin.url + "/missing", id: 5) else {
+                guard case .error(let missing) = try await a.vouch(origin.url + "/missing", id: 5) else {
                     Issue.record("expected an error"); return
                 }
                 #expect(missing.code == .originFailed)
@@ -61,7 +52,7 @@ extension LiveServerTests {
                     "file:///etc/passwd",
                     "http://user@127.0.0.1:\(origin.port)/a.bin",
                 ].enumerated() {
-                    guard case .error(let refused) = try await Self.vouchAnswer(a, url, id: UInt32(id)) else {
+                    guard case .error(let refused) = try await a.vouch(url, id: UInt32(id)) else {
                         Issue.record("\(url) was vouched for"); continue
                     }
                     #expect(refused.code == .originNotAllowed, "\(url): \(refused.message)")
@@ -72,7 +63,7 @@ extension LiveServerTests {
             try await LiveServer.with { server in
                 let a = TestPeer(server.signalURL)
                 _ = try await a.join()
-                guard case .error(let refused) = try await Self.vouchAnswer(a, origin.url + "/a.bin", id: 9) else {
+                guard case .error(let refused) = try await a.vouch(origin.url + "/a.bin", id: 9) else {
                     Issue.record("vouched without an allowlist"); return
                 }
                 #expect(refused.code == .originNotAllowed)

@@ -10,7 +10,7 @@ final class BrowserDriver: @unchecked Sendable {
     private let lines: AsyncStream<String>
     private var iterator: AsyncStream<String>.Iterator
 
-    static var root: URL { CommandTests.binary.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    static var root: URL { Binaries.repository }
 
     /// - Parameter server: `http://host:port` of the orchestrator serving `/fugitive.js`.
     init(server: String) throws {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import FugitiveTestSupport
 import Testing
 
 @testable import FugitiveRTC
@@ -13,9 +14,7 @@ enum InteropScenario {
     static let python = InteropProcess.root.appendingPathComponent(".venv/bin/python").path
     /// The executable with `rtc-peer` and `rtc-churn`: `FUGITIVE_BENCH_BINARY` (`make test`
     /// points it at the release build, as the libraries ship), else the debug build's.
-    static let bench =
-        ProcessInfo.processInfo.environment["FUGITIVE_BENCH_BINARY"]
-        ?? InteropProcess.root.appendingPathComponent(".build/debug/fugitive-bench").path
+    static let bench = Binaries.fugitiveBench.path
 
     static func run(script: String, offerer: Side, channelOpener: Side, total: Int = 10_000_000) async throws {
         try await run(command: [python, script], offerer: offerer, channelOpener: channelOpener, total: total)
