@@ -27,7 +27,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("allow-origin"), help: "An origin the server may fetch to vouch for digests (repeatable).")
     var allowedOrigins: [String] = []
     @Flag(help: "Let allowed origins resolve to private or loopback addresses.") var allowPrivateAddresses = false
-    @Option(name: .customLong("ice-server"), help: "A STUN/TURN URL handed to peers (repeatable).") var iceServers: [String] = []
+    @Option(name: .customLong("ice-server"), help: "A STUN/TURN URL handed to peers, after the file's (repeatable).") var iceServers: [String] = []
+    @Option(help: "The username of the --ice-server turn:/turns: URLs.") var iceUsername: String?
+    @Option(help: "The credential of the --ice-server turn:/turns: URLs.") var iceCredential: String?
     @Option(help: "PEM certificate chain for wss://.") var tlsCertificate: String?
     @Option(help: "PEM private key for wss://.") var tlsKey: String?
     @Option(help: "Run as one instance of a cluster sharing this PostgreSQL: postgres://user[:password]@host[:port]/database.")
@@ -60,7 +62,7 @@ struct ServerCommand: AsyncParsableCommand {
         if let maxConnections { c.relay.maxConnections = maxConnections }
         if !allowedOrigins.isEmpty { c.vouch.allowedOrigins = allowedOrigins }
         if allowPrivateAddresses { c.vouch.allowPrivateAddresses = true }
-        if !iceServers.isEmpty { c.orchestrator.iceServers = iceServers.map { ICEServer(urls: [$0]) } }
+        c.orchestrator.iceServers += try Self.iceServers(iceServers, username: iceUsername, credential: iceCredential)
         if let cluster { c.cluster.url = cluster }
         if let instanceExpiry { c.cluster.instanceExpiry = try Self.duration(instanceExpiry, flag: "--instance-expiry") }
         if let instanceHeartbeat { c.cluster.heartbeatInterval = try Self.duration(instanceHeartbeat, flag: "--instance-heartbeat") }
@@ -75,6 +77,17 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         return c
+    }
+
+    /// The `--ice-server` URLs: STUN as they are, TURN with the flags' credentials.
+    static func iceServers(_ urls: [String], username: String?, credential: String?) throws -> [ICEServer] {
+        let turn = urls.filter { $0.lowercased().hasPrefix("turn:") || $0.lowercased().hasPrefix("turns:") }
+        guard turn.isEmpty || (username != nil && credential != nil) else {
+            throw ValidationError("--ice-server \(turn[0]) needs --ice-username and --ice-credential")
+        }
+        let stun = urls.filter { !turn.contains($0) }
+        return (stun.isEmpty ? [] : [ICEServer(urls: stun)])
+            + (turn.isEmpty ? [] : [ICEServer(urls: turn, username: username, credential: credential)])
     }
 
     /// A flag's number of seconds.

@@ -233,6 +233,28 @@ struct PeerEndToEndTests {
         #expect(origin.gets("/one.bin") == 1)
     }
 
+    @Test func aPeerJustStartedAsksTheSwarmBeforeTheOrigin() async throws {
+        let body = TestSwarm.bytes(300_000, seed: 9)
+        let origin = try await TestOrigin(["/early.bin": .init(body: body)])
+        let server = try await Orchestrator.start()
+        let holder = try TestSwarm.start(server: server.url, targetLinks: 1)
+        defer {
+            Task {
+                await holder.stop(); await server.stop(); await origin.stop()
+            }
+        }
+        _ = try await holder.peer.fetch(origin.url("/early.bin"))
+        try await TestSwarm.wait("the holding") { server.server.orchestrator.statistics().holdings == 1 }
+        // Asked at once, before its server link is up (as `fugitive peer --fetch` does).
+        let fresh = try TestSwarm.start(server: server.url, targetLinks: 1)
+        defer { Task { await fresh.stop() } }
+        try #require(fresh.peer.id == nil, "the new peer was welcomed before its first fetch: the test proves nothing")
+        let fetched = try await fresh.peer.fetch(origin.url("/early.bin"))
+        #expect(fetched.source == .peer(holder.peer.id!))
+        #expect(fetched.bytes == body)
+        #expect(origin.gets("/early.bin") == 1)
+    }
+
     @Test func aResourceSurvivesAPeerRestart() async throws {
         let body = TestSwarm.bytes(300_000, seed: 6)
         let origin = try await TestOrigin(["/keep.bin": .init(body: body)])

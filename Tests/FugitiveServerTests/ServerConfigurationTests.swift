@@ -1,5 +1,6 @@
 import Foundation
 import FugitiveServer
+import FugitiveWire
 import Testing
 
 @Suite("Server configuration")
@@ -35,5 +36,20 @@ struct ServerConfigurationTests {
         c = ServerConfiguration()
         c.relay.trustedProxies = ["lb.local"]
         #expect(throws: ConfigurationError.self) { try c.validate() }
+        // A TURN server peers could not use (no credentials) is refused, not handed out.
+        c = ServerConfiguration()
+        c.orchestrator.iceServers = [ICEServer(urls: ["stun:stun.example.org"]), ICEServer(urls: ["turns:turn.example.org:443"])]
+        #expect { try c.validate() } throws: { ($0 as? ConfigurationError)?.description.contains("turns:turn.example.org:443") == true }
+        c.orchestrator.iceServers[1].username = "u"
+        c.orchestrator.iceServers[1].credential = "p"
+        #expect(throws: Never.self) { try c.validate() }
+    }
+
+    @Test func durationsAreSecondsInTheFileAndBoundedThere() throws {
+        let c = try JSONDecoder().decode(ServerConfiguration.self, from: Data(#"{"pairTimeout": 1.5, "cluster": {"flushInterval": 0.05}}"#.utf8))
+        #expect(c.orchestrator.pairTimeout == .milliseconds(1500) && c.cluster.flushInterval == .milliseconds(50))
+        for bad in [#"{"pairTimeout": -1}"#, #"{"resumeGrace": 1e300}"#, #"{"vouch": {"timeout": -2}}"#] {
+            #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(ServerConfiguration.self, from: Data(bad.utf8)) }
+        }
     }
 }

@@ -51,7 +51,10 @@ final class LinkManager: Sendable {
 
     struct State {
         var me: PeerID?
-        var iceServers: [ICEServer] = []
+        /// The welcome's ICE servers, resolved (see ``resolveIceServers(_:)``).
+        var iceServers = ResolvedIceServers()
+        /// Which welcome `iceServers` comes from: a slow lookup for an older one is dropped.
+        var iceGeneration = 0
         var entries: [PeerID: Entry] = [:]
         var lastWant: ContinuousClock.Instant?
         /// Peers that sent bad bytes for a resource: never asked for it again.
@@ -242,6 +245,21 @@ final class LinkManager: Sendable {
         }
     }
 
+    /// Resolves a welcome's STUN and TURN host names for the connections made from now
+    /// on (libnice takes addresses only), and says which entries cannot be used.
+    private func resolveIceServers(_ servers: [ICEServer]) {
+        let generation = state.withLock { $0.iceGeneration }
+        let logger = logger
+        Task {
+            let resolved = await ResolvedIceServers.resolve(servers, lookup: ResolvedIceServers.systemLookup)
+            for skipped in resolved.skipped {
+                logger.warning(
+                    "an ICE server the orchestrator named is not used", metadata: ["server": "\(skipped.url)", "reason": "\(skipped.reason)"])
+            }
+            state.withLock { if $0.iceGeneration == generation { $0.iceServers = resolved } }
+        }
+    }
+
     // MARK: The server's events
 
     private func handle(_ event: ServerLink.Event) {
@@ -250,11 +268,12 @@ final class LinkManager: Sendable {
             emit(.joined(id: welcome.peer, server: url))
             let stale: [PeerID] = state.withLock { state in
                 state.me = welcome.peer
-                state.iceServers = welcome.iceServers
+                state.iceGeneration += 1
                 state.lastWant = nil
                 // A new session (new id): nobody knows the old links any more.
                 return welcome.resumed ? [] : Array(state.entries.keys)
             }
+            resolveIceServers(welcome.iceServers)
             for peer in stale { drop(peer, report: nil, reason: "new server session") }
             if welcome.resumed {
                 for (peer, link) in openLinks() where !link.isClosed {

@@ -62,6 +62,9 @@ public final class ServerLink: Service, Sendable {
     private struct State {
         var outgoing: AsyncStream<ServerMessage>.Continuation?
         var welcome: Welcome?
+        /// Who waits for the next welcome (``joined(within:)``).
+        var welcomeWaiters: [Int: AsyncStream<Void>.Continuation] = [:]
+        var nextWaiter = 0
     }
 
     /// - Parameter holdings: what the peer holds, announced after each connection.
@@ -75,6 +78,22 @@ public final class ServerLink: Service, Sendable {
 
     /// The session's welcome while connected.
     public var welcome: Welcome? { state.withLock { $0.welcome } }
+
+    /// Whether the server has welcomed this peer, waiting up to `timeout` for it: a peer
+    /// just started (or reconnecting) asks its first questions once it can, instead of
+    /// getting no answer at once.
+    public func joined(within timeout: Duration) async -> Bool {
+        let (welcomed, sink) = AsyncStream.makeStream(of: Void.self)
+        let id = state.withLock { state -> Int? in
+            guard state.welcome == nil else { return nil }
+            state.nextWaiter += 1
+            state.welcomeWaiters[state.nextWaiter] = sink
+            return state.nextWaiter
+        }
+        guard let id else { return true }
+        defer { state.withLock { _ = $0.welcomeWaiters.removeValue(forKey: id) } }
+        return await first(of: welcomed, within: timeout) != nil
+    }
 
     /// Sends a message on the current connection; false while disconnected.
     @discardableResult
@@ -164,9 +183,15 @@ public final class ServerLink: Service, Sendable {
                         switch message {
                         case .welcome(let welcome):
                             outcome.state.withLock { $0 = (true, "connection closed", welcome.resumeToken) }
-                            self.state.withLock {
-                                $0.outgoing = outgoingSink
-                                $0.welcome = welcome
+                            let waiters = self.state.withLock { state in
+                                state.outgoing = outgoingSink
+                                state.welcome = welcome
+                                defer { state.welcomeWaiters = [:] }
+                                return Array(state.welcomeWaiters.values)
+                            }
+                            for waiter in waiters {
+                                waiter.yield()
+                                waiter.finish()
                             }
                             eventSink.yield(.connected(welcome, server: server))
                             self.announce(on: outgoingSink)

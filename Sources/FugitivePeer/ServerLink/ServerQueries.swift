@@ -16,7 +16,7 @@ final class ServerQueries: Sendable {
     /// Holders of `digest` the server knows, best first (at most 16), this peer aside;
     /// empty when the server cannot say within `timeout`.
     func holders(of digest: ResourceDigest, timeout: Duration) async -> [PeerID] {
-        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
+        let answer = await ask(within: timeout) { id in
             .whoHas(WhoHas(requestID: id, digest: digest, limit: 16))
         }
         guard case .holders(let holders) = answer else { return [] }
@@ -28,7 +28,7 @@ final class ServerQueries: Sendable {
     /// for it. Only a hint — peers never trust peers: the fetch uses it once a trusted
     /// source names the same digest, and asks by digest otherwise.
     func holders(announcedFor url: String, timeout: Duration) async -> URLHolders {
-        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in
+        let answer = await ask(within: timeout) { id in
             .whoHas(WhoHas(requestID: id, url: url, limit: 16))
         }
         guard case .holders(let holders) = answer, let digest = holders.digest else { return URLHolders(digest: nil, peers: []) }
@@ -38,9 +38,19 @@ final class ServerQueries: Sendable {
 
     /// The digest the server vouches for `url`, if it can within `timeout`.
     func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? {
-        let answer = await requests.ask(timeout: timeout, send: { server.send($0) }) { id in .vouch(Vouch(requestID: id, url: url)) }
+        let answer = await ask(within: timeout) { id in .vouch(Vouch(requestID: id, url: url)) }
         guard case .vouched(let vouched) = answer, vouched.url == url else { return nil }
         return vouched.digest
+    }
+
+    /// Asks once the server has welcomed this peer (a question asked before would get no
+    /// answer at all), all within `timeout`.
+    private func ask(within timeout: Duration, _ make: (UInt32) -> ServerMessage) async -> ServerMessage? {
+        let end = ContinuousClock.now + timeout
+        guard await server.joined(within: timeout) else { return nil }
+        let left = end - .now
+        guard left > .zero else { return nil }
+        return await requests.ask(timeout: left, send: { server.send($0) }, make)
     }
 
     /// Tells the server this peer now holds `holding`.

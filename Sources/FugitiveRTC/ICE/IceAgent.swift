@@ -22,19 +22,39 @@ public final class IceAgent: Sendable {
         case gathering, connecting, connected, ready, failed, disconnected
     }
 
-    /// A TURN server reached over UDP (RFC 8656), for relayed candidates.
+    /// A TURN server (RFC 8656), for relayed candidates.
     public struct TurnServer: Sendable, Equatable {
+        /// How the TURN server is reached; the relayed candidates are UDP either way.
+        public enum Transport: Sendable, Equatable {
+            /// `turn:` (the default).
+            case udp
+            /// `turn:…?transport=tcp` (RFC 6062): for networks that let no UDP out.
+            case tcp
+            /// `turns:`: TCP inside TLS, usually on port 443 or 5349.
+            case tls
+        }
+
         /// An IP address: libnice does not resolve names.
         public var host: String
         public var port: UInt16
         public var username: String
         public var password: String
+        public var transport: Transport
 
-        public init(host: String, port: UInt16 = 3478, username: String, password: String) {
+        public init(host: String, port: UInt16 = 3478, username: String, password: String, transport: Transport = .udp) {
             self.host = host
             self.port = port
             self.username = username
             self.password = password
+            self.transport = transport
+        }
+
+        var relayType: NiceRelayType {
+            switch transport {
+            case .udp: NICE_RELAY_TYPE_TURN_UDP
+            case .tcp: NICE_RELAY_TYPE_TURN_TCP
+            case .tls: NICE_RELAY_TYPE_TURN_TLS
+            }
         }
     }
 
@@ -105,7 +125,7 @@ public final class IceAgent: Sendable {
             nice_agent_set_port_range(raw, stream, 1, UInt32(range.lowerBound), UInt32(range.upperBound))
         }
         for turn in configuration.turnServers {
-            guard nice_agent_set_relay_info(raw, stream, 1, turn.host, UInt32(turn.port), turn.username, turn.password, NICE_RELAY_TYPE_TURN_UDP) != 0
+            guard nice_agent_set_relay_info(raw, stream, 1, turn.host, UInt32(turn.port), turn.username, turn.password, turn.relayType) != 0
             else {
                 g_object_unref(object)
                 throw RTCError(.iceFailed, "TURN server refused: \(turn.host):\(turn.port) (an IP address is needed)")

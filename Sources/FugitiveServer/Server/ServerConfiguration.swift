@@ -95,6 +95,12 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
             try check(duration > .zero, "\(name) must be a positive number of seconds")
         }
         try check(o.heartbeatTimeout > o.heartbeatInterval, "heartbeatTimeout must exceed heartbeatInterval")
+        for server in o.iceServers {
+            let turn = server.urls.first { $0.lowercased().hasPrefix("turn:") || $0.lowercased().hasPrefix("turns:") }
+            try check(
+                turn == nil || (server.username != nil && server.credential != nil),
+                "iceServers: \(turn ?? "") needs a username and a credential (peers cannot use it otherwise)")
+        }
         try cluster.validate()
         try r.admission.validate()
         for proxy in r.trustedProxies {
