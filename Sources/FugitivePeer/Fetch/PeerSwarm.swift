@@ -36,13 +36,6 @@ protocol ServerDirectory: Sendable {
 
 extension ServerQueries: ServerDirectory {}
 
-/// A `who-has` by URL answered: the digest most holders announced under the URL, and
-/// holders of it.
-struct URLHolders: Sendable, Equatable {
-    var digest: ResourceDigest?
-    var peers: [PeerID]
-}
-
 /// The peer's links as the fetch pipeline sees them. The real one is the peer's
 /// ``LinkManager``; unit tests give the pipeline an in-memory one.
 protocol PeerSwarm: Sendable {

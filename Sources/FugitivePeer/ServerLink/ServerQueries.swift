@@ -64,3 +64,10 @@ final class ServerQueries: Sendable {
     /// Ends every wait: the connection to the server is gone.
     func failAll() { requests.failAll() }
 }
+
+/// A `who-has` by URL answered: the digest most holders announced under the URL, and
+/// holders of it.
+struct URLHolders: Sendable, Equatable {
+    var digest: ResourceDigest?
+    var peers: [PeerID]
+}

@@ -13,11 +13,9 @@ import NIOCore
 /// uncacheable answers are remembered briefly, a plain-HTTP fetch connects to the address
 /// the policy checked, and the whole fetch has one deadline.
 public actor DigestVoucher: DigestVouching {
-    /// What the server vouches for.
-    public typealias Vouched = VouchedDigest
 
     struct Entry {
-        let vouched: Vouched
+        let vouched: VouchedDigest
         let expires: ContinuousClock.Instant
     }
 
@@ -28,7 +26,7 @@ public actor DigestVoucher: DigestVouching {
     /// The cluster's digest registry: what another instance vouched for is not fetched again.
     let registry: (any ClusterStore)?
     var cache: [String: Entry] = [:]
-    var inFlight: [String: Task<(Vouched, Duration), any Error>] = [:]
+    var inFlight: [String: Task<(VouchedDigest, Duration), any Error>] = [:]
     /// Recent failures, answered again without a fetch until they expire.
     var failures: [String: Failure] = [:]
     var limits: VouchLimits
@@ -60,7 +58,7 @@ public actor DigestVoucher: DigestVouching {
     /// The digest and size of the resource at `url`, from cache or by fetching it, for
     /// `requester` (whose share of origin fetches is bounded, see ``VouchLimits``).
     /// Throws `origin-not-allowed`, `origin-failed` or `rate-limited`.
-    public func vouch(for url: String, requester: PeerID? = nil) async throws(WireError) -> Vouched {
+    public func vouch(for url: String, requester: PeerID? = nil) async throws(WireError) -> VouchedDigest {
         let now = ContinuousClock.now
         if let entry = cache[url], entry.expires > now { return entry.vouched }
         if let failure = failures[url], failure.expires > now { throw failure.error }
@@ -77,15 +75,15 @@ public actor DigestVoucher: DigestVouching {
         }
     }
 
-    private func resolve(_ url: String, requester: PeerID?, now: ContinuousClock.Instant) async throws(WireError) -> Vouched {
+    private func resolve(_ url: String, requester: PeerID?, now: ContinuousClock.Instant) async throws(WireError) -> VouchedDigest {
         let addresses = try await policy.check(url)
         if let registered = try? await registry?.registeredDigest(for: url) {
             let ttl = Duration.seconds(registered.expiresAt - Date().timeIntervalSince1970)
-            let vouched = Vouched(digest: registered.digest, size: registered.size)
+            let vouched = VouchedDigest(digest: registered.digest, size: registered.size)
             if ttl > .zero, cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + ttl) }
             return vouched
         }
-        let task: Task<(Vouched, Duration), any Error>
+        let task: Task<(VouchedDigest, Duration), any Error>
         if let running = inFlight[url] {
             task = running
         } else {
@@ -103,7 +101,7 @@ public actor DigestVoucher: DigestVouching {
         return try await finish(url, task: task, now: now)
     }
 
-    private func finish(_ url: String, task: Task<(Vouched, Duration), any Error>, now: ContinuousClock.Instant) async throws(WireError) -> Vouched {
+    private func finish(_ url: String, task: Task<(VouchedDigest, Duration), any Error>, now: ContinuousClock.Instant) async throws(WireError) -> VouchedDigest {
         defer { inFlight[url] = nil }
         do {
             let (vouched, ttl) = try await task.value
@@ -134,9 +132,9 @@ public actor DigestVoucher: DigestVouching {
     /// configured timeout (a dripping origin cannot hold a vouch longer).
     static func fetch(
         _ url: String, pinnedTo address: [UInt8]?, client: HTTPClient, configuration: VouchConfiguration, logger: Logger
-    ) async throws -> (Vouched, Duration) {
+    ) async throws -> (VouchedDigest, Duration) {
         let timeout = configuration.timeout
-        return try await withThrowingTaskGroup(of: (Vouched, Duration)?.self) { group in
+        return try await withThrowingTaskGroup(of: (VouchedDigest, Duration)?.self) { group in
             group.addTask { try await download(url, pinnedTo: address, client: client, configuration: configuration, logger: logger) }
             group.addTask {
                 try await Task.sleep(for: timeout)
@@ -152,7 +150,7 @@ public actor DigestVoucher: DigestVouching {
 
     static func download(
         _ url: String, pinnedTo address: [UInt8]?, client: HTTPClient, configuration: VouchConfiguration, logger: Logger
-    ) async throws -> (Vouched, Duration) {
+    ) async throws -> (VouchedDigest, Duration) {
         var request = HTTPClientRequest(url: url)
         if let address, let pinned = PublicAddress.pinned(url, to: address) {
             request = HTTPClientRequest(url: pinned.url)
@@ -175,7 +173,7 @@ public actor DigestVoucher: DigestVouching {
         let digest = ResourceDigest(bytes: Array(hasher.finalize()))!
         let ttl = cacheLifetime(cacheControl: response.headers["cache-control"], default: configuration.defaultTTL)
         logger.debug("vouched", metadata: ["url": "\(url)", "digest": "\(digest)", "size": "\(size)", "ttl": "\(ttl)"])
-        return (Vouched(digest: digest, size: UInt64(size)), ttl)
+        return (VouchedDigest(digest: digest, size: UInt64(size)), ttl)
     }
 
     /// How long a response may be reused per its `Cache-Control` header values:
