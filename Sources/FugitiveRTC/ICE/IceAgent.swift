@@ -161,6 +161,7 @@ public final class IceAgent: Sendable {
 
     /// Starts gathering local candidates; each is reported as it is found.
     public func gather() throws(RTCError) {
+        callbacks.takeUnretainedValue().gatheringStarted.store(true, ordering: .releasing)
         guard nice_agent_gather_candidates(agent.pointer, stream) != 0 else {
             throw RTCError(.iceFailed, "candidate gathering could not start (no usable local address?)")
         }
@@ -232,7 +233,15 @@ public final class IceAgent: Sendable {
             nice_agent_attach_recv(agent.pointer, stream, 1, context.pointer, nil, nil)
             g_signal_handlers_disconnect_matched(
                 UnsafeMutableRawPointer(agent.pointer), G_SIGNAL_MATCH_DATA, 0, 0, nil, nil, callbacks.toOpaque())
-            nice_agent_remove_stream(agent.pointer, stream)
+            // While gathering runs, libnice may still be resolving the STUN server (it does
+            // so asynchronously, even for an address), and its callback dereferences the
+            // stream without checking that it still exists: removing the stream now
+            // crashed the process (a partner that leaves at once). The agent's own teardown
+            // (the last reference, dropped in deinit) removes the stream instead.
+            let state = callbacks.takeUnretainedValue()
+            if state.gatheringDone.load(ordering: .acquiring) || !state.gatheringStarted.load(ordering: .acquiring) {
+                nice_agent_remove_stream(agent.pointer, stream)
+            }
             g_object_unref(UnsafeMutableRawPointer(agent.pointer))
             callbacks.takeUnretainedValue().events.finish()
             callbacks.release()
@@ -242,6 +251,10 @@ public final class IceAgent: Sendable {
     // MARK: Callbacks (on the loop's thread)
 
     final class Callbacks: @unchecked Sendable {
+        /// Whether gathering was started (from any thread) and whether libnice said it is
+        /// done (on the loop's thread).
+        let gatheringStarted = Atomic(false)
+        let gatheringDone = Atomic(false)
         let events: AsyncStream<IceEvent>.Continuation
         let onDatagram: @Sendable (UnsafeRawBufferPointer) -> Void
         init(events: AsyncStream<IceEvent>.Continuation, onDatagram: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
@@ -261,6 +274,7 @@ public final class IceAgent: Sendable {
     }
 
     private static let onGatheringDone: @convention(c) (OpaquePointer?, UInt32, UnsafeMutableRawPointer?) -> Void = { _, _, data in
+        Callbacks.from(data).gatheringDone.store(true, ordering: .releasing)
         Callbacks.from(data).events.yield(.gatheringDone)
     }
 

@@ -101,7 +101,9 @@ public actor DigestVoucher: DigestVouching {
         return try await finish(url, task: task, now: now)
     }
 
-    private func finish(_ url: String, task: Task<(VouchedDigest, Duration), any Error>, now: ContinuousClock.Instant) async throws(WireError) -> VouchedDigest {
+    private func finish(_ url: String, task: Task<(VouchedDigest, Duration), any Error>, now: ContinuousClock.Instant) async throws(WireError)
+        -> VouchedDigest
+    {
         defer { inFlight[url] = nil }
         do {
             let (vouched, ttl) = try await task.value

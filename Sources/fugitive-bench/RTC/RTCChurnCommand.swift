@@ -13,6 +13,8 @@ struct RTCChurnCommand: AsyncParsableCommand {
 
     @Option var cycles = 100
     @Option(help: "Cycles before the first measurement (pools and caches fill up).") var warmup = 10
+    @Option(help: "A STUN server, IP:PORT: each cycle then makes an offer that gathers from it and closes it while it gathers.")
+    var stun: String?
 
     func run() async throws {
         var logger = Logger(label: "fugitive.rtc-churn")
@@ -29,8 +31,21 @@ struct RTCChurnCommand: AsyncParsableCommand {
         print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
     }
 
-    /// One pair: connect, open a channel, send 100 kB, close both.
+    /// One pair: connect, open a channel, send 100 kB, close both. With `--stun`: one
+    /// offer, closed while it gathers — what a holder does when a partner it was paired
+    /// with leaves at once.
     private func cycle(_ loops: (GLibEventLoop, GLibEventLoop), logger: Logger) async throws {
+        if let stun {
+            guard let colon = stun.lastIndex(of: ":"), let port = UInt16(stun[stun.index(after: colon)...]) else {
+                throw ValidationError("--stun wants IP:PORT")
+            }
+            let configuration = PeerConnection.Configuration(stunServer: (String(stun[..<colon]), port), localAddresses: ["127.0.0.1"])
+            let connection = try PeerConnection(configuration: configuration, loop: loops.0, logger: logger)
+            _ = try connection.createOffer()
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...20_000)))
+            connection.close()
+            return
+        }
         let (a, b) = try RTCBench.pair(loops: loops, logger: logger)
         try await RTCBench.connect(a, b)
         let channel = try await a.createDataChannel(label: "churn")
