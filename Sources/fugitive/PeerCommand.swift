@@ -104,7 +104,11 @@ struct PeerCommand: AsyncParsableCommand {
         switch event {
         case .joined(let id, let server): ["event": "joined", "id": id.rawValue, "server": server]
         case .leftServer(let reason): ["event": "left-server", "reason": reason]
-        case .linked(let peer, let rtt): ["event": "linked", "peer": peer.rawValue, "rttMs": rtt.map { "\($0.milliseconds)" } ?? ""]
+        case .linked(let peer, let rtt, let route):
+            [
+                "event": "linked", "peer": peer.rawValue, "rttMs": rtt.map { "\($0.milliseconds)" } ?? "",
+                "route": route.map { $0.isRelayed ? "relayed" : "direct" } ?? "",
+            ]
         case .unlinked(let peer, let reason): ["event": "unlinked", "peer": peer.rawValue, "reason": reason]
         case .fetched(let url, let source, let bytes, let duration):
             ["event": "fetched", "url": url, "source": source.description, "bytes": "\(bytes)", "ms": "\(Int(duration.milliseconds))"]

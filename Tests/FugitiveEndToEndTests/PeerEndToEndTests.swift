@@ -53,6 +53,10 @@ struct PeerEndToEndTests {
         let served = a.statistics
         #expect(served.bytesServedOnTheWire < served.bytesServed, "\(served)")
 
+        // On loopback every link is direct: the server counts none through TURN.
+        let shape = server.server.orchestrator.statistics()
+        #expect(shape.links >= 1 && shape.relayedLinks == 0, "\(shape.links) links, \(shape.relayedLinks) relayed")
+
         // The event streams tell the same story (they end when the peers stop).
         let aID = a.id!
         await peers[0].stop()
@@ -62,7 +66,9 @@ struct PeerEndToEndTests {
         var aEvents: [PeerEvent] = []
         for await event in a.events { aEvents.append(event) }
         #expect(bEvents.contains { if case .joined = $0 { true } else { false } })
-        #expect(bEvents.contains { if case .linked(aID, _) = $0 { true } else { false } })
+        #expect(bEvents.contains { if case .linked(aID, _, _) = $0 { true } else { false } })
+        // On loopback the selected pair is host to host.
+        #expect(bEvents.contains { if case .linked(aID, _, let route) = $0 { route == LinkRoute(local: .host, remote: .host) } else { false } })
         for path in paths {
             #expect(bEvents.contains { if case .fetched(origin.url(path), .peer(aID), _, _) = $0 { true } else { false } })
         }

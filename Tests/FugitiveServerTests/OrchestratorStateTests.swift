@@ -52,6 +52,23 @@ import Testing
         #expect(unanswered.isEmpty, "\(unanswered.count) wants got no partner, e.g. \(unanswered.prefix(5))")
     }
 
+    /// Links through TURN are counted apart (operators pay for their bytes), as either
+    /// side reports them, and stop counting when the link ends.
+    @Test func relayedLinksAreCountedAsThePeersReportThem() throws {
+        var state = OrchestratorState()
+        for id: PeerID in ["a", "b", "c"] { _ = try join(&state, id) }
+        _ = state.receive(.want(Want(count: 2)), from: "a", now: start)
+        let direct = LinkRoute(local: .host, remote: .srflx)
+        _ = state.receive(.link(LinkReport(peer: "b", state: .connected, route: direct)), from: "a", now: start)
+        _ = state.receive(.link(LinkReport(peer: "a", state: .connected, route: direct)), from: "b", now: start)
+        _ = state.receive(.link(LinkReport(peer: "c", state: .connected)), from: "a", now: start)
+        _ = state.receive(.link(LinkReport(peer: "a", state: .connected, route: LinkRoute(local: .relay, remote: .host))), from: "c", now: start)
+        #expect(state.shapes()["s"]?.links == 2)
+        #expect(state.shapes()["s"]?.relayedLinks == 1)
+        _ = state.receive(.link(LinkReport(peer: "a", state: .disconnected)), from: "c", now: start)
+        #expect(state.shapes()["s"]?.links == 1 && state.shapes()["s"]?.relayedLinks == 0)
+    }
+
     /// Tier 2: a want may name holders; they are paired first when they can be.
     @Test func namedPeersArePairedFirstWhenTheyCanBe() throws {
         var state = OrchestratorState()

@@ -27,6 +27,7 @@ import Testing
         .signal(Signal(peer: "p2", kind: .endOfCandidates)),
         .link(LinkReport(peer: "p2", state: .connected, rttMillis: 1.25)),
         .link(LinkReport(peer: "p2", state: .failed)),
+        .link(LinkReport(peer: "p2", state: .connected, route: LinkRoute(local: .srflx, remote: .relay))),
         .peerLeft(PeerLeft(peer: "p3")),
         .have(Have(holdings: [Holding(digest: digest, url: "https://o/x.png", size: 1234)])),
         .drop(Drop(digests: [digest])),

@@ -7,8 +7,8 @@ public enum PeerEvent: Sendable, Hashable {
     case joined(id: PeerID, server: String)
     /// The connection to the server went; links stay up meanwhile.
     case leftServer(reason: String)
-    /// A WebRTC link to a peer opened.
-    case linked(peer: PeerID, roundTrip: Duration?)
+    /// A WebRTC link to a peer opened; `route` says whether it is direct or through TURN.
+    case linked(peer: PeerID, roundTrip: Duration?, route: LinkRoute?)
     /// A link closed, or was dropped.
     case unlinked(peer: PeerID, reason: String)
     /// A fetch finished.

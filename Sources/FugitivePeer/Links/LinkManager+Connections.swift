@@ -104,8 +104,9 @@ extension LinkManager {
             link.close()
             return
         }
-        server.send(.link(LinkReport(peer: peer, state: .connected, rttMillis: rtt?.milliseconds)))
-        emit(.linked(peer: peer, roundTrip: rtt))
+        let route = Self.route(of: connection)
+        server.send(.link(LinkReport(peer: peer, state: .connected, rttMillis: rtt?.milliseconds, route: route)))
+        emit(.linked(peer: peer, roundTrip: rtt, route: route))
         await reader.value
         // The channel closed (the other side went, or this side dropped it).
         if end(peer, connection, report: .disconnected) { emit(.unlinked(peer: peer, reason: "channel closed")) }
@@ -177,9 +178,19 @@ extension LinkManager {
         }
         for entry in entries { entry.close() }
     }
+
+    /// The types of the candidate pair ICE selected, for the server's statistics.
+    static func route(of connection: PeerConnection) -> LinkRoute? {
+        let statistics = connection.statistics()
+        guard let local = statistics.selectedLocalCandidate?.type, let remote = statistics.selectedRemoteCandidate?.type,
+            let localKind = LinkRoute.Kind(rawValue: local.rawValue), let remoteKind = LinkRoute.Kind(rawValue: remote.rawValue)
+        else { return nil }
+        return LinkRoute(local: localKind, remote: remoteKind)
+    }
 }
 
 struct LinkSignalError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+
 }

@@ -259,6 +259,7 @@ struct Core {
         metrics.peers.record(state.peerCount)
         metrics.swarms.record(state.swarmCount)
         metrics.links.record(total.links)
+        metrics.relayedLinks.record(total.relayedLinks)
         metrics.pendingPairs.record(total.pendingPairs)
         metrics.holdings.record(total.holdings)
     }
@@ -278,7 +279,8 @@ struct Core {
         let total = SwarmShape.total(shapes.values)
         let parked = state.parkedCount
         return ServerStatistics(
-            peers: state.peerCount, swarmCount: state.swarmCount, links: total.links, pendingPairs: total.pendingPairs,
+            peers: state.peerCount, swarmCount: state.swarmCount, links: total.links, relayedLinks: total.relayedLinks,
+            pendingPairs: total.pendingPairs,
             resources: total.resources, holdings: total.holdings, parkedSessions: parked.sessions, parkedHoldings: parked.holdings,
             holdingBytes: state.holdingBytes, counts: totals, delivery: Delivery.total(state.delivered.values), swarms: swarms)
     }

@@ -89,6 +89,11 @@ extension OrchestratorState {
         }
         switch report.state {
         case .connected:
+            if let route = report.route {
+                for (a, b) in [(id, other), (other, id)] {
+                    if route.isRelayed { sessions[a]?.relayed.insert(b) } else { sessions[a]?.relayed.remove(b) }
+                }
+            }
             if sessions[id]?.connected.contains(other) == true {
                 // A link both sides confirmed: a fresh round-trip time.
                 if let rtt = report.rttMillis { measure(id, other, millis: rtt) }
@@ -102,6 +107,7 @@ extension OrchestratorState {
             for (a, b) in [(id, other), (other, id)] {
                 sessions[a]?.pending[b] = nil
                 sessions[a]?.connected.remove(b)
+                sessions[a]?.relayed.remove(b)
             }
         }
         reindex(id)

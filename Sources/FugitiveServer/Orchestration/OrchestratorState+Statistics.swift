@@ -5,6 +5,8 @@ public struct SwarmShape: Sendable, Codable, Equatable {
     public var peers = 0
     /// Live links, each counted once.
     public var links = 0
+    /// Live links through a TURN server (as the peers report them), each counted once.
+    public var relayedLinks = 0
     /// Pairs still waiting for `connected`, each counted once.
     public var pendingPairs = 0
     /// Distinct resources announced.
@@ -21,6 +23,7 @@ public struct SwarmShape: Sendable, Codable, Equatable {
         shapes.reduce(into: SwarmShape()) { sum, shape in
             sum.peers += shape.peers
             sum.links += shape.links
+            sum.relayedLinks += shape.relayedLinks
             sum.pendingPairs += shape.pendingPairs
             sum.resources += shape.resources
             sum.holdings += shape.holdings
@@ -118,6 +121,7 @@ extension OrchestratorState {
             shape.peers += 1
             // Each link and pending pair appears on both sides: count it from the smaller id.
             shape.links += session.connected.count { session.id.rawValue < $0.rawValue }
+            shape.relayedLinks += session.relayed.count { session.id.rawValue < $0.rawValue && session.connected.contains($0) }
             shape.pendingPairs += session.pending.keys.count { session.id.rawValue < $0.rawValue }
             shape.holdings += session.held.count
             shapes[session.swarm] = shape

@@ -82,6 +82,8 @@ public struct OrchestratorState: Sendable {
         var pending: [PeerID: PendingPair] = [:]
         /// Live links.
         var connected: Set<PeerID> = []
+        /// Links either side reported relayed (through TURN).
+        var relayed: Set<PeerID> = []
         var held: [ResourceDigest: Holding] = [:]
         /// What `held` is charged (``HoldingLedger/cost(of:)`` summed).
         var heldBytes = 0

@@ -9,6 +9,7 @@ struct ServerMetrics {
     let peers: Gauge
     let swarms: Gauge
     let links: Gauge
+    let relayedLinks: Gauge
     let pendingPairs: Gauge
     let holdings: Gauge
     let connections: Counter
@@ -23,6 +24,7 @@ struct ServerMetrics {
         peers = Gauge(label: "fugitive_peers", factory: factory)
         swarms = Gauge(label: "fugitive_swarms", factory: factory)
         links = Gauge(label: "fugitive_links", factory: factory)
+        relayedLinks = Gauge(label: "fugitive_links_relayed", factory: factory)
         pendingPairs = Gauge(label: "fugitive_pending_pairs", factory: factory)
         holdings = Gauge(label: "fugitive_holdings", factory: factory)
         connections = Counter(label: "fugitive_connections_total", factory: factory)
@@ -62,6 +64,8 @@ public struct ServerStatistics: Sendable, Codable, Equatable {
     public var peers: Int
     public var swarmCount: Int
     public var links: Int
+    /// Live links through a TURN server.
+    public var relayedLinks = 0
     public var pendingPairs: Int
     public var resources: Int
     public var holdings: Int

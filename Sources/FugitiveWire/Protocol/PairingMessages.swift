@@ -109,13 +109,16 @@ public struct LinkReport: WireBody {
     public var peer: PeerID
     public var state: LinkState
     public var rttMillis: Double?
+    /// The candidate pair ICE selected for the link, once connected.
+    public var route: LinkRoute?
 
-    enum CodingKeys: String, CodingKey { case peer = "p", state = "s", rttMillis = "r" }
+    enum CodingKeys: String, CodingKey { case peer = "p", state = "s", rttMillis = "r", route = "c" }
 
-    public init(peer: PeerID, state: LinkState, rttMillis: Double? = nil) {
+    public init(peer: PeerID, state: LinkState, rttMillis: Double? = nil, route: LinkRoute? = nil) {
         self.peer = peer
         self.state = state
         self.rttMillis = rttMillis
+        self.route = route
     }
 
     public func validate(_ limits: WireLimits) throws(WireError) {
@@ -123,6 +126,35 @@ public struct LinkReport: WireBody {
             throw WireError(.invalidField, "link.rtt \(rttMillis) is not a finite non-negative number")
         }
     }
+}
+
+/// How a link's packets travel: the types of the candidate pair ICE selected (RFC 8445
+/// §5.1.1). A link through a TURN server (either end `relay`) costs its operator bandwidth.
+public struct LinkRoute: Codable, Hashable, Sendable {
+    /// A candidate's type.
+    public enum Kind: String, Codable, Hashable, Sendable, CaseIterable {
+        /// An address of the peer's own interface.
+        case host
+        /// The address a STUN server saw (the NAT's outside).
+        case srflx
+        /// An address learned from a connectivity check.
+        case prflx
+        /// An address on a TURN server.
+        case relay
+    }
+
+    public var local: Kind
+    public var remote: Kind
+
+    enum CodingKeys: String, CodingKey { case local = "l", remote = "m" }
+
+    public init(local: Kind, remote: Kind) {
+        self.local = local
+        self.remote = remote
+    }
+
+    /// Whether a TURN server carries the link.
+    public var isRelayed: Bool { local == .relay || remote == .relay }
 }
 
 /// `peer-left` (server → peer, type 8): a partner's session ended.
