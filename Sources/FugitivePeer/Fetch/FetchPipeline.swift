@@ -89,7 +89,9 @@ final class FetchPipeline: Sendable {
         defer { announced?.cancel() }
         if trusted == nil {
             let phase = ContinuousClock.now
-            (trusted, head) = await trustedDigest(for: url, until: deadline, destinations: destinations)
+            // Bounded like the peer phase: a server that has not welcomed this peer yet must
+            // not take the time the origin needs.
+            (trusted, head) = await trustedDigest(for: url, until: peersDeadline, destinations: destinations)
             timings.digest = .now - phase
             try checkCancellation(url)
         }
