@@ -81,7 +81,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     /// The `--ice-server` URLs: STUN as they are, TURN with the flags' credentials.
     static func iceServers(_ urls: [String], username: String?, credential: String?) throws -> [ICEServer] {
-        let turn = urls.filter { $0.lowercased().hasPrefix("turn:") || $0.lowercased().hasPrefix("turns:") }
+        let turn = urls.filter(ICEServer.isTURN)
         guard turn.isEmpty || (username != nil && credential != nil) else {
             throw ValidationError("--ice-server \(turn[0]) needs --ice-username and --ice-credential")
         }

@@ -66,8 +66,7 @@ public final class TestSTUNServer: Sendable {
             response.writeInteger(UInt16(port) ^ UInt16(Self.magicCookie >> 16))
             response.writeInteger(address ^ Self.magicCookie)
             let reply = AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)
-            let delay = TimeAmount.nanoseconds(
-                Int64.random(in: 0...Int64(maxDelay.components.seconds * 1_000_000_000 + maxDelay.components.attoseconds / 1_000_000_000)))
+            let delay = TimeAmount.nanoseconds(Int64.random(in: 0...TimeAmount(maxDelay).nanoseconds))
             let channel = context.channel
             let answered = answered
             context.eventLoop.scheduleTask(in: delay) {

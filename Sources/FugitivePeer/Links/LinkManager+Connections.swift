@@ -192,5 +192,4 @@ extension LinkManager {
 struct LinkSignalError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-
 }

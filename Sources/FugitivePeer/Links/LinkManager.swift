@@ -247,8 +247,7 @@ final class LinkManager: Sendable {
 
     /// Resolves a welcome's STUN and TURN host names for the connections made from now
     /// on (libnice takes addresses only), and says which entries cannot be used.
-    private func resolveIceServers(_ servers: [ICEServer]) {
-        let generation = state.withLock { $0.iceGeneration }
+    private func resolveIceServers(_ servers: [ICEServer], generation: Int) {
         let logger = logger
         Task {
             let resolved = await ResolvedIceServers.resolve(servers, lookup: ResolvedIceServers.systemLookup)
@@ -266,14 +265,14 @@ final class LinkManager: Sendable {
         switch event {
         case .connected(let welcome, let url):
             emit(.joined(id: welcome.peer, server: url))
-            let stale: [PeerID] = state.withLock { state in
+            let (stale, generation): ([PeerID], Int) = state.withLock { state in
                 state.me = welcome.peer
                 state.iceGeneration += 1
                 state.lastWant = nil
                 // A new session (new id): nobody knows the old links any more.
-                return welcome.resumed ? [] : Array(state.entries.keys)
+                return (welcome.resumed ? [] : Array(state.entries.keys), state.iceGeneration)
             }
-            resolveIceServers(welcome.iceServers)
+            resolveIceServers(welcome.iceServers, generation: generation)
             for peer in stale { drop(peer, report: nil, reason: "new server session") }
             if welcome.resumed {
                 for (peer, link) in openLinks() where !link.isClosed {

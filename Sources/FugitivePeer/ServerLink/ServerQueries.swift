@@ -20,8 +20,7 @@ final class ServerQueries: Sendable {
             .whoHas(WhoHas(requestID: id, digest: digest, limit: 16))
         }
         guard case .holders(let holders) = answer else { return [] }
-        let me = server.welcome?.peer
-        return holders.peers.filter { $0 != me }
+        return others(holders.peers)
     }
 
     /// Holders of what peers announced under `url`, with the digest most of them announced
@@ -32,8 +31,7 @@ final class ServerQueries: Sendable {
             .whoHas(WhoHas(requestID: id, url: url, limit: 16))
         }
         guard case .holders(let holders) = answer, let digest = holders.digest else { return URLHolders(digest: nil, peers: []) }
-        let me = server.welcome?.peer
-        return URLHolders(digest: digest, peers: holders.peers.filter { $0 != me })
+        return URLHolders(digest: digest, peers: others(holders.peers))
     }
 
     /// The digest the server vouches for `url`, if it can within `timeout`.
@@ -41,6 +39,12 @@ final class ServerQueries: Sendable {
         let answer = await ask(within: timeout) { id in .vouch(Vouch(requestID: id, url: url)) }
         guard case .vouched(let vouched) = answer, vouched.url == url else { return nil }
         return vouched.digest
+    }
+
+    /// `peers` without this peer (the server may name it among holders).
+    private func others(_ peers: [PeerID]) -> [PeerID] {
+        let me = server.welcome?.peer
+        return peers.filter { $0 != me }
     }
 
     /// Asks once the server has welcomed this peer (a question asked before would get no

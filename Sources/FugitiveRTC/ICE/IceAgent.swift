@@ -243,7 +243,7 @@ public final class IceAgent: Sendable {
                 nice_agent_remove_stream(agent.pointer, stream)
             }
             g_object_unref(UnsafeMutableRawPointer(agent.pointer))
-            callbacks.takeUnretainedValue().events.finish()
+            state.events.finish()
             callbacks.release()
         }
     }

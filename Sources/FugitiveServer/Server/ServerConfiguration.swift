@@ -96,7 +96,7 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
         }
         try check(o.heartbeatTimeout > o.heartbeatInterval, "heartbeatTimeout must exceed heartbeatInterval")
         for server in o.iceServers {
-            let turn = server.urls.first { $0.lowercased().hasPrefix("turn:") || $0.lowercased().hasPrefix("turns:") }
+            let turn = server.urls.first(where: ICEServer.isTURN)
             try check(
                 turn == nil || (server.username != nil && server.credential != nil),
                 "iceServers: \(turn ?? "") needs a username and a credential (peers cannot use it otherwise)")

@@ -52,6 +52,12 @@ public struct ICEServer: Codable, Hashable, Sendable {
         self.username = username
         self.credential = credential
     }
+
+    /// Whether `url` names a TURN server (`turn:` or `turns:`), which needs credentials.
+    public static func isTURN(_ url: String) -> Bool {
+        let lowered = url.lowercased()
+        return lowered.hasPrefix("turn:") || lowered.hasPrefix("turns:")
+    }
 }
 
 /// `welcome` (server → peer, type 2): the session is open.
