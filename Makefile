@@ -38,6 +38,8 @@ build: bootstrap
 ## 5. the churn of connections closed while they gather from STUN, alone: it runs three
 ##    processes at once on purpose (the libnice race needs busy cores), and beside the live
 ##    servers' suites it made a 1.5 s resume grace run out.
+## 6. the network lab (FugitiveLabTests): namespaces, NAT routers, coturn, `fugitive` peers
+##    in every pair of NAT kinds; alone, as the other labs are.
 ## A throwaway PostgreSQL (scripts/postgres) runs on a loopback port for the whole run and
 ## is stopped afterwards, also when a step fails.
 HOSTILE = HostilePeerTests|HostileSwarmTests
@@ -53,6 +55,7 @@ test: lint build
 	$(SWIFT) test --skip-build --filter '$(HOSTILE)' && \
 	$(SWIFT) test --skip-build --filter '^FugitivePostgresTests\.|$(LATENCY)' && \
 	$(SWIFT) test --skip-build --filter '$(CHURN)' && \
+	$(SWIFT) test --skip-build --filter '^FugitiveLabTests\.' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests

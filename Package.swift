@@ -155,6 +155,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The network lab: an internet in network namespaces (a public segment, homes behind
+        // NAT routers of every RFC 4787 kind, coturn), for the lab tests and `fugitive-bench net`.
+        .target(name: "FugitiveLab", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // What the test targets share: the HTTP test origin, a seeded generator, resident
         // memory, raw TCP connections, and the network lab (namespaces, veth, a DNS server
         // of the test's own).
@@ -254,6 +257,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Native peers across the network lab's NATs, through coturn.
+        .testTarget(
+            name: "FugitiveLabTests",
+            dependencies: ["FugitiveLab", "FugitiveTestSupport", "FugitiveWire"]
         ),
         .testTarget(
             name: "FugitiveEndToEndTests",

@@ -30,6 +30,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("ice-server"), help: "A STUN/TURN URL handed to peers, after the file's (repeatable).") var iceServers: [String] = []
     @Option(help: "The username of the --ice-server turn:/turns: URLs.") var iceUsername: String?
     @Option(help: "The credential of the --ice-server turn:/turns: URLs.") var iceCredential: String?
+    @Option(name: .customLong("turn-url"), help: "A turn:/turns: URL of a TURN server sharing --turn-secret-file (repeatable).")
+    var turnURLs: [String] = []
+    @Option(help: "A file holding the secret shared with the TURN server (coturn's static-auth-secret): peers get credentials minted for them.")
+    var turnSecretFile: String?
+    @Option(help: "Seconds a minted TURN credential is valid (default 43200; renewed at half).") var turnCredentialLifetime: Double?
     @Option(help: "PEM certificate chain for wss://.") var tlsCertificate: String?
     @Option(help: "PEM private key for wss://.") var tlsKey: String?
     @Option(help: "Run as one instance of a cluster sharing this PostgreSQL: postgres://user[:password]@host[:port]/database.")
@@ -63,6 +68,18 @@ struct ServerCommand: AsyncParsableCommand {
         if !allowedOrigins.isEmpty { c.vouch.allowedOrigins = allowedOrigins }
         if allowPrivateAddresses { c.vouch.allowPrivateAddresses = true }
         c.orchestrator.iceServers += try Self.iceServers(iceServers, username: iceUsername, credential: iceCredential)
+        if !turnURLs.isEmpty { c.orchestrator.turn.urls = turnURLs }
+        if let turnSecretFile {
+            do {
+                let secret = try String(contentsOfFile: turnSecretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                c.orchestrator.turn.secret = secret
+            } catch {
+                throw ValidationError("--turn-secret-file \(turnSecretFile): \(error.localizedDescription)")
+            }
+        }
+        if let turnCredentialLifetime {
+            c.orchestrator.turn.lifetime = try Self.duration(turnCredentialLifetime, flag: "--turn-credential-lifetime")
+        }
         if let cluster { c.cluster.url = cluster }
         if let instanceExpiry { c.cluster.instanceExpiry = try Self.duration(instanceExpiry, flag: "--instance-expiry") }
         if let instanceHeartbeat { c.cluster.heartbeatInterval = try Self.duration(instanceHeartbeat, flag: "--instance-heartbeat") }

@@ -38,6 +38,7 @@ import Testing
         .vouched(Vouched(requestID: 11, url: "https://o/z", digest: digest, size: .max)),
         .ping(Heartbeat(nonce: .max)),
         .pong(Heartbeat(nonce: 0)),
+        .iceServers(IceServerUpdate(iceServers: [ICEServer(urls: ["turns:turn.example.org:5349"], username: "1700000000:p1", credential: "c")])),
         .error(ErrorMessage(code: .notPaired, message: "p9 is not your partner", requestID: 4)),
         .report(DeliveryReport(fromOrigin: 1 << 40, fromPeers: 0, served: 12_345)),
     ]
@@ -77,7 +78,7 @@ import Testing
         func swiftTypes(_ names: [(String, UInt8)]) -> [String: UInt8] { Dictionary(names, uniquingKeysWith: { first, _ in first }) }
         let server = swiftTypes(Self.serverMessages.map { (String(describing: $0).prefix { $0 != "(" }.description, $0.type) })
         let peer = swiftTypes(Self.peerMessages.map { (String(describing: $0).prefix { $0 != "(" }.description, $0.type) })
-        #expect(server.count == 18 && peer.count == 9, "the samples cover every message type")
+        #expect(server.count == 19 && peer.count == 9, "the samples cover every message type")
         #expect(try table("ServerType") == server)
         #expect(try table("PeerType") == peer)
         let maxMessage = try #require(script.firstMatch(of: /export const MAX_MESSAGE = (\d+);/).flatMap { Int($0.1) })

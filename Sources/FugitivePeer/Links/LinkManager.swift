@@ -55,6 +55,15 @@ final class LinkManager: Sendable {
         var iceServers = ResolvedIceServers()
         /// Which welcome `iceServers` comes from: a slow lookup for an older one is dropped.
         var iceGeneration = 0
+        /// The latest ICE servers are being resolved: pairs wait in `pairsWaitingForIce`.
+        var iceResolving = false
+        var pairsWaitingForIce: [Pair] = []
+
+        mutating func takePairsWaitingForIce() -> [Pair] {
+            iceResolving = false
+            defer { pairsWaitingForIce = [] }
+            return pairsWaitingForIce
+        }
         var entries: [PeerID: Entry] = [:]
         var lastWant: ContinuousClock.Instant?
         /// Peers that sent bad bytes for a resource: never asked for it again.
@@ -247,16 +256,48 @@ final class LinkManager: Sendable {
 
     /// Resolves a welcome's STUN and TURN host names for the connections made from now
     /// on (libnice takes addresses only), and says which entries cannot be used.
+    ///
+    /// Pairs that arrive meanwhile wait for it (up to ``iceResolutionWait``): a connection
+    /// made without the STUN and TURN servers gathers host candidates only, and behind a
+    /// NAT that means no link at all.
     private func resolveIceServers(_ servers: [ICEServer], generation: Int) {
         let logger = logger
+        state.withLock { $0.iceResolving = true }
         Task {
             let resolved = await ResolvedIceServers.resolve(servers, lookup: ResolvedIceServers.systemLookup)
             for skipped in resolved.skipped {
                 logger.warning(
                     "an ICE server the orchestrator named is not used", metadata: ["server": "\(skipped.url)", "reason": "\(skipped.reason)"])
             }
-            state.withLock { if $0.iceGeneration == generation { $0.iceServers = resolved } }
+            let waiting = state.withLock { state -> [Pair] in
+                guard state.iceGeneration == generation else { return [] }
+                state.iceServers = resolved
+                return state.takePairsWaitingForIce()
+            }
+            for pair in waiting { open(pair) }
         }
+        Task {
+            try? await Task.sleep(for: Self.iceResolutionWait)
+            let waiting = state.withLock { state -> [Pair] in
+                guard state.iceGeneration == generation, state.iceResolving else { return [] }
+                logger.warning("ICE servers still resolving: pairing with the previous ones", metadata: ["waited": "\(Self.iceResolutionWait)"])
+                return state.takePairsWaitingForIce()
+            }
+            for pair in waiting { open(pair) }
+        }
+    }
+
+    /// How long a pair waits for the ICE servers' names to resolve.
+    static let iceResolutionWait: Duration = .seconds(3)
+
+    /// Opens the pair now, or once the ICE servers are resolved.
+    private func openWhenIceIsReady(_ pair: Pair) {
+        let now = state.withLock { state -> Bool in
+            guard state.iceResolving else { return true }
+            state.pairsWaitingForIce.append(pair)
+            return false
+        }
+        if now { open(pair) }
     }
 
     // MARK: The server's events
@@ -291,11 +332,19 @@ final class LinkManager: Sendable {
 
     private func handle(_ message: ServerMessage) {
         switch message {
-        case .pair(let pair): open(pair)
+        case .pair(let pair): openWhenIceIsReady(pair)
         case .signal(let signal): receive(signal)
         case .unpair(let unpair): drop(unpair.peer, report: nil, reason: "unpaired: \(unpair.reason)")
         case .peerLeft(let left): drop(left.peer, report: nil, reason: "left")
         case .holders, .vouched: queries.answer(message)
+        case .iceServers(let update):
+            // Fresh TURN credentials (the ones the server minted expire): for the
+            // connections made from now on.
+            let generation = state.withLock { state in
+                state.iceGeneration += 1
+                return state.iceGeneration
+            }
+            resolveIceServers(update.iceServers, generation: generation)
         case .error(let error):
             if !queries.answer(message) { logger.debug("server error", metadata: ["code": "\(error.code)", "message": "\(error.message)"]) }
         default: break

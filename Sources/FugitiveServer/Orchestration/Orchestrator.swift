@@ -1,3 +1,4 @@
+import Foundation
 import FugitiveWire
 import Logging
 import Metrics
@@ -170,6 +171,9 @@ struct Core {
     /// Connections that have not said `hello` yet, with their deadline.
     var greeting: [ObjectIdentifier: (link: any SessionLink, deadline: ContinuousClock.Instant)] = [:]
     var connectionsByHost: [String: Int] = [:]
+    /// When each session's minted TURN credentials were handed out (only with
+    /// ``TURNCredentials/isEnabled``): renewed at half their lifetime.
+    var turnIssued: [PeerID: ContinuousClock.Instant] = [:]
     var metrics: ServerMetrics
     var totals = ServerStatistics.Counts()
     var countsBySwarm: [String: ServerStatistics.Counts] = [:]
@@ -210,7 +214,12 @@ struct Core {
         // new link takes the id, so the close reaches the old connection.
         execute(actions)
         links[welcome.peer] = link
-        return welcome
+        var minted = welcome
+        if let turn = configuration.turn.server(for: welcome.peer, now: Date()) {
+            minted.iceServers.append(turn)
+            turnIssued[welcome.peer] = .now
+        }
+        return minted
     }
 
     /// Handles a message from a joined peer.
@@ -234,6 +243,7 @@ struct Core {
         // After a resume the id belongs to the newer connection: leave it alone.
         guard let id, links[id] === link else { return }
         links[id] = nil
+        turnIssued[id] = nil
         execute(state.disconnect(id, now: .now))
     }
 
@@ -252,6 +262,22 @@ struct Core {
             entry.link.close(WireError(.unexpectedMessage, "no hello within \(configuration.helloTimeout.seconds) s"))
         }
         execute(state.expire(now: now))
+        renewTURNCredentials(now: now)
+    }
+
+    /// Sends fresh TURN credentials (`ice-servers`, the whole list) to the sessions whose
+    /// minted ones are half through their lifetime, so that a peer never pairs with an
+    /// expired credential.
+    mutating func renewTURNCredentials(now: ContinuousClock.Instant) {
+        let half = configuration.turn.lifetime / 2
+        for (id, issued) in turnIssued where now - issued >= half {
+            guard let link = links[id], let turn = configuration.turn.server(for: id, now: Date()) else {
+                turnIssued[id] = nil
+                continue
+            }
+            turnIssued[id] = now
+            _ = link.send(.iceServers(IceServerUpdate(iceServers: configuration.iceServers + [turn])))
+        }
     }
 
     func refreshGauges() {

@@ -22,7 +22,7 @@ extension OrchestratorState {
         case .pong, .error: return []
         case .hello:
             return [.close(id, WireError(.unexpectedMessage, "hello on an open session"))]
-        case .welcome, .pair, .unpair, .peerLeft, .holders, .vouched:
+        case .welcome, .pair, .unpair, .peerLeft, .holders, .vouched, .iceServers:
             return [.close(id, WireError(.unexpectedMessage, "only the server sends type \(message.type)"))]
         }
     }

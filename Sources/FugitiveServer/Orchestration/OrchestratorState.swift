@@ -44,6 +44,9 @@ public struct OrchestratorState: Sendable {
         public var peersPerSwarm = 100_000
         /// ICE servers handed out in `welcome`.
         public var iceServers: [ICEServer] = []
+        /// TURN credentials minted per peer (added to ``iceServers`` in `welcome`, renewed
+        /// with `ice-servers`). Off by default.
+        public var turn = TURNCredentials()
         /// Pairs one peer may ask for per second, sustained. Default 1.
         public var pairsPerSecond = 1.0
         /// Pairs one peer may ask for in a burst. Default 32.

@@ -60,6 +60,8 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
             .value("holdingBytesPerAddress", \.orchestrator.holdingBytesPerAddress),
             .value("maxHoldingBytes", \.orchestrator.maxHoldingBytes), .value("ipv6LimitPrefix", \.orchestrator.ipv6LimitPrefix),
             .value("iceServers", \.orchestrator.iceServers),
+            .optional("turnSecret", \.orchestrator.turn.secret), .value("turnURLs", \.orchestrator.turn.urls),
+            .seconds("turnCredentialLifetime", \.orchestrator.turn.lifetime),
         ]
     }
 
@@ -101,6 +103,7 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
                 turn == nil || (server.username != nil && server.credential != nil),
                 "iceServers: \(turn ?? "") needs a username and a credential (peers cannot use it otherwise)")
         }
+        if let problem = o.turn.problem() { throw ConfigurationError(problem) }
         try cluster.validate()
         try r.admission.validate()
         for proxy in r.trustedProxies {

@@ -20,6 +20,7 @@ public enum ServerMessage: Hashable, Sendable {
     case pong(Heartbeat)
     case error(ErrorMessage)
     case report(DeliveryReport)
+    case iceServers(IceServerUpdate)
 
     /// The stable type number written in the envelope.
     public var type: UInt8 {
@@ -42,6 +43,7 @@ public enum ServerMessage: Hashable, Sendable {
         case .pong: 16
         case .error: 17
         case .report: 18
+        case .iceServers: 19
         }
     }
 
@@ -49,7 +51,7 @@ public enum ServerMessage: Hashable, Sendable {
     public var sender: WireSender {
         switch self {
         case .hello, .want, .link, .have, .drop, .whoHas, .vouch, .report: .peer
-        case .welcome, .pair, .unpair, .peerLeft, .holders, .vouched: .server
+        case .welcome, .pair, .unpair, .peerLeft, .holders, .vouched, .iceServers: .server
         case .signal, .ping, .pong, .error: .either
         }
     }
@@ -74,6 +76,7 @@ public enum ServerMessage: Hashable, Sendable {
         case .pong(let b): b
         case .error(let b): b
         case .report(let b): b
+        case .iceServers(let b): b
         }
     }
 
@@ -97,6 +100,7 @@ public enum ServerMessage: Hashable, Sendable {
         case 16: .pong(try decode(Heartbeat.self) as! Heartbeat)
         case 17: .error(try decode(ErrorMessage.self) as! ErrorMessage)
         case 18: .report(try decode(DeliveryReport.self) as! DeliveryReport)
+        case 19: .iceServers(try decode(IceServerUpdate.self) as! IceServerUpdate)
         default: nil
         }
     }

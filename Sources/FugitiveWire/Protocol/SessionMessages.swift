@@ -92,6 +92,21 @@ public struct Welcome: WireBody {
     }
 }
 
+/// `ice-servers` (server → peer, type 19): the ICE servers to use from now on, in place of
+/// those of `welcome` — sent before TURN credentials the server minted for this peer expire.
+/// Connections already up keep what they have.
+public struct IceServerUpdate: WireBody {
+    public var iceServers: [ICEServer]
+
+    enum CodingKeys: String, CodingKey { case iceServers = "i" }
+
+    public init(iceServers: [ICEServer]) { self.iceServers = iceServers }
+
+    public func validate(_ limits: WireLimits) throws(WireError) {
+        try limits.check(count: iceServers.count, max: limits.maxListCount, "ice-servers.iceServers")
+    }
+}
+
 /// `ping` / `pong` (either side; server link types 15/16, peer link types 7/8).
 /// A `pong` echoes the `ping`'s nonce so that the sender can measure the round trip.
 public struct Heartbeat: WireBody {

@@ -137,6 +137,8 @@ export class Fugitive extends EventTarget {
       case ServerType.signal: this.signal(body); break;
       case ServerType.unpair: case ServerType.peerLeft: this.unlink(body.p, null); break;
       case ServerType.holders: case ServerType.vouched: this.requests.get(body.q)?.(body); break;
+      // Fresh TURN credentials before the minted ones expire: for the links made from now on.
+      case ServerType.iceServers: this.iceServers = (body.i ?? []).map((s) => ({ urls: s.u, username: s.n, credential: s.c })); break;
       case ServerType.error: if (body.q !== undefined) this.requests.get(body.q)?.(null); else this.log("server error", body.c, body.m); break;
     }
   }

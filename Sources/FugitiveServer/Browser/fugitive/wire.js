@@ -7,7 +7,7 @@ import { pack, unpack, MessagePackError } from "./codec.js";
 /** Server-link message types (docs/PROTOCOL.md). */
 export const ServerType = Object.freeze({
   hello: 1, welcome: 2, want: 3, pair: 4, unpair: 5, signal: 6, link: 7, peerLeft: 8, have: 9, drop: 10,
-  whoHas: 11, holders: 12, vouch: 13, vouched: 14, ping: 15, pong: 16, error: 17, report: 18,
+  whoHas: 11, holders: 12, vouch: 13, vouched: 14, ping: 15, pong: 16, error: 17, report: 18, iceServers: 19,
 });
 /** Peer-link message types. */
 export const PeerType = Object.freeze({ request: 1, head: 2, chunk: 3, miss: 4, busy: 5, cancel: 6, ping: 7, pong: 8, error: 9 });
