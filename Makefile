@@ -77,5 +77,6 @@ bench: bootstrap
 	.build/release/fugitive-bench wire
 	.build/release/fugitive-bench signal --peers 10000
 	.build/release/fugitive-bench rtc
+	.build/release/fugitive-bench link
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
 	.build/release/fugitive-bench signal --cluster "$$url?sslmode=disable" --peers 10000

@@ -140,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "fugitive-bench",
             dependencies: [
-                "FugitiveWire", "FugitiveRTC", "FugitivePostgres",
+                "FugitiveWire", "FugitiveRTC", "FugitivePostgres", "FugitiveLab",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -157,7 +157,9 @@ let package = Package(
         ),
         // The network lab: an internet in network namespaces (a public segment, homes behind
         // NAT routers of every RFC 4787 kind, coturn), for the lab tests and `fugitive-bench net`.
-        .target(name: "FugitiveLab", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "FugitiveLab", dependencies: ["CFugitiveLabShim", .product(name: "Crypto", package: "swift-crypto")]),
+        // The lab's C: TAP devices (TUNSETIFF) and ppoll for its user-space link stage.
+        .target(name: "CFugitiveLabShim"),
         // What the test targets share: the HTTP test origin, a seeded generator, resident
         // memory, raw TCP connections, and the network lab (namespaces, veth, a DNS server
         // of the test's own).

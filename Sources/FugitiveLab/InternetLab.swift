@@ -23,13 +23,17 @@ public final class InternetLab: Sendable {
         public var hosts: Int
         /// The router lets no UDP out but DNS: ICE needs TURN over TCP or TLS.
         public var blocksUDP: Bool
+        /// What the path between the router and the public segment adds (nil: a plain
+        /// veth, as fast as the kernel carries frames).
+        public var uplink: LinkShape?
 
-        public init(_ kind: NATKind, hosts: Int = 1, blocksUDP: Bool = false) {
+        public init(_ kind: NATKind, hosts: Int = 1, blocksUDP: Bool = false, uplink: LinkShape? = nil) {
             precondition(kind != .none, "a public host is not a home")
             precondition(kind != .fullCone || hosts == 1, "a full cone forwards to one host")
             self.kind = kind
             self.hosts = hosts
             self.blocksUDP = blocksUDP
+            self.uplink = uplink
         }
     }
 
@@ -61,6 +65,8 @@ public final class InternetLab: Sendable {
     let routers: [String]
     let testInterface: String
     private let started = Mutex<[Process]>([])
+    /// The stages that carry shaped uplinks, by home number.
+    let stages = Mutex<[Int: LinkStage]>([:])
 
     /// Builds the lab. `nameServer`: what processes in the lab resolve names with (usually
     /// one of ``testAddresses``).
@@ -138,6 +144,7 @@ public final class InternetLab: Sendable {
     public func remove() {
         let processes = started.withLock { $0 }
         for process in processes where process.isRunning { process.terminate() }
+        for stage in stages.withLock({ $0.values }) { stage.stop() }
         Self.removeNamespaces(allNamespaces)
         LabShell.attempt(["ip", "link", "del", testInterface])
     }
@@ -202,9 +209,14 @@ public final class InternetLab: Sendable {
 
     private func buildHome(number: Int, _ home: Home) throws {
         let router = routers[number - 1]
-        try LabShell.run([
-            "ip", "link", "add", "name", "r\(number)", "netns", serviceNamespace, "type", "veth", "peer", "name", "wan", "netns", router,
-        ])
+        if let shape = home.uplink {
+            let stage = try plugStage(home: number, shape: shape, router: router)
+            stages.withLock { $0[number] = stage }
+        } else {
+            try LabShell.run([
+                "ip", "link", "add", "name", "r\(number)", "netns", serviceNamespace, "type", "veth", "peer", "name", "wan", "netns", router,
+            ])
+        }
         try plug("r\(number)", into: serviceNamespace)
         try run(in: router, ["ip", "addr", "add", "11.77.0.\(10 + number)/24", "dev", "wan"])
         try run(in: router, ["ip", "link", "set", "dev", "wan", "up"])

@@ -94,6 +94,11 @@ public final class LabTurnServer: Sendable {
         }
         if process.isRunning {
             process.terminate()
+            // coturn busy relaying may sit on SIGTERM for good (seen in the lab): a server
+            // that does not end within 2 s is killed.
+            let deadline = Date().addingTimeInterval(2)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)

@@ -68,7 +68,10 @@ import Testing
 
     /// `want.p` may name only holders the server gave the asker; pairs per asker are rate-limited.
     @Test func wantsCannotAimAtAVictimAndPairsAreRateLimited() throws {
-        var state = OrchestratorState()
+        // Failed pairs may be made again at once here: the pairs fail only to free the slot.
+        var configuration = OrchestratorState.Configuration()
+        configuration.unreachableRetry = .zero
+        var state = OrchestratorState(configuration: configuration)
         _ = try join(&state, "victim", address: "203.0.113.9")
         _ = try join(&state, "bystander", address: "198.51.100.2")
         _ = try join(&state, "asker", address: "198.51.100.1", max: 200)

@@ -41,13 +41,25 @@ import Testing
         var steps = 0
         var pairsMade = 0
         var links = 0
+        // The last steps, to explain a failure.
+        var trace: [TraceEntry] = []
         let stop = Date().addingTimeInterval(seconds)
         while Date() < stop {
             for _ in 0..<200 {
-                let actions = step(&state, &random, &now, &tokens)
+                let actions = step(&state, &random, &now, &tokens, &trace)
+                if trace.count > 4000 { trace.removeFirst(2000) }
                 pairsMade += actions.count { if case .send(_, .pair(let pair)) = $0 { pair.offerer } else { false } }
                 links = max(links, state.linkCount)
-                try check(state, after: actions, configuration: configuration, step: steps, seed: seed)
+                do {
+                    try check(state, after: actions, configuration: configuration, step: steps, seed: seed)
+                } catch let failure as FuzzFailure {
+                    let named = Set(failure.peers)
+                    print("orchestrator state fuzzer: the last steps of \(named.sorted()):")
+                    for line in trace.suffix(400).map(\.description) where !named.isDisjoint(with: FuzzFailure(line).peers) {
+                        print("  " + line.prefix(300))
+                    }
+                    throw failure
+                }
                 steps += 1
             }
         }
@@ -58,14 +70,26 @@ import Testing
         #expect(pairsMade > 0 && links > 0, "the fuzzer never reached pairing and links")
     }
 
-    func step(_ state: inout OrchestratorState, _ random: inout SplitMix64, _ now: inout ContinuousClock.Instant, _ tokens: inout [String])
-        -> [OrchestratorState.Action]
-    {
+    func step(
+        _ state: inout OrchestratorState, _ random: inout SplitMix64, _ now: inout ContinuousClock.Instant, _ tokens: inout [String],
+        _ trace: inout [TraceEntry]
+    ) -> [OrchestratorState.Action] {
+        let actions = randomStep(&state, &random, &now, &tokens, &trace)
+        trace[trace.count - 1].actions = actions
+        return actions
+    }
+
+    func randomStep(
+        _ state: inout OrchestratorState, _ random: inout SplitMix64, _ now: inout ContinuousClock.Instant, _ tokens: inout [String],
+        _ trace: inout [TraceEntry]
+    ) -> [OrchestratorState.Action] {
         let id = Self.ids.randomElement(using: &random)!
         let other = Self.ids.randomElement(using: &random)!
         now += .milliseconds(Int.random(in: 0...300, using: &random))
         let live = state.sessions[id] != nil
-        switch Int.random(in: 0..<100, using: &random) {
+        let kind = Int.random(in: 0..<100, using: &random)
+        trace.append(TraceEntry(step: "\(id) \(kind) \(other)"))
+        switch kind {
         // The server's ids are random and never reused: a parked id is not given out again.
         case 0..<24 where !live && !state.parked.values.contains(where: { $0.id == id }):
             let resume = Bool.random(using: &random) ? tokens.randomElement(using: &random) : nil
@@ -77,6 +101,7 @@ import Testing
                 let (welcome, actions) = try? state.connect(
                     hello, address: NetworkAddress(Self.addresses.randomElement(using: &random)!), newID: id, newToken: token, now: now)
             else { return [] }
+            trace[trace.count - 1].step += " hello \(hello.swarm) \(resume ?? "-") = \(welcome.peer) \(welcome.resumeToken)"
             tokens.append(welcome.resumeToken)
             if tokens.count > 64 { tokens.removeFirst() }
             return actions
@@ -86,11 +111,14 @@ import Testing
             return state.expire(now: now + .seconds(Int.random(in: 0...30, using: &random)))
         case 32..<44 where live:
             // The honest half of a link: a peer confirms a pair it was given.
-            guard let partner = state.sessions[id]!.pending.keys.randomElement(using: &random) else { return [] }
+            guard let partner = state.sessions[id]!.pending.keys.sorted(by: { $0.rawValue < $1.rawValue }).randomElement(using: &random)
+            else { return [] }
             return state.receive(.link(LinkReport(peer: partner, state: .connected, rttMillis: 5)), from: id, now: now)
         default:
             guard live else { return [] }
-            return state.receive(message(&random, other: other), from: id, now: now)
+            let message = message(&random, other: other)
+            trace[trace.count - 1].message = message
+            return state.receive(message, from: id, now: now)
         }
     }
 
@@ -143,6 +171,9 @@ import Testing
             bytesByAddress[state.limitKey(session.address), default: 0] += cost
             total += cost
             if state.sessionByToken[session.resumeToken] != id { try fail("\(id)'s token does not lead back to it") }
+            if session.unreachable.count > OrchestratorState.unreachableMemory {
+                try fail("\(id) remembers \(session.unreachable.count) failed pairs")
+            }
             for partner in session.partners {
                 guard let other = state.sessions[partner] else {
                     // A link kept for a parked session's resume, and only that.
@@ -166,6 +197,9 @@ import Testing
             let cost = parked.held.reduce(0) { $0 + HoldingLedger.cost(of: $1) }
             bytesByAddress[state.limitKey(parked.address), default: 0] += cost
             total += cost
+        }
+        for peer in state.measured.keys where state.sessions[peer] == nil {
+            try fail("\(peer) has no session but is measured (with \(state.measured[peer]!.sorted { $0.rawValue < $1.rawValue }))")
         }
         if members != state.members { try fail("swarm members differ from the sessions") }
         if total != state.holdingBytes { try fail("ledger \(state.holdingBytes) bytes, holdings \(total)") }
@@ -197,7 +231,25 @@ import Testing
     }
 }
 
+/// One step of the fuzzer, described only when a failure needs it.
+struct TraceEntry: CustomStringConvertible {
+    var step: String
+    var message: ServerMessage?
+    var actions: [OrchestratorState.Action] = []
+
+    var description: String {
+        step + (message.map { " \($0)" } ?? "") + " -> " + actions.map { "\($0)" }.joined(separator: "; ")
+    }
+}
+
 struct FuzzFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+
+    /// The peers the failure names (`p` and a number).
+    var peers: [String] {
+        description.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init).filter {
+            $0.first == "p" && $0.count > 1 && $0.dropFirst().allSatisfy(\.isNumber)
+        }
+    }
 }

@@ -347,8 +347,8 @@ struct Core {
         case .pair(let pair) where pair.offerer:
             metrics.pairsMade.increment()
             bump(id) { $0.pairsMade += 1 }
-        case .unpair(let unpair) where unpair.reason == .pairTimeout && id.rawValue < unpair.peer.rawValue:
-            // Both sides of a timed-out pair are told; count it once.
+        case .unpair(let unpair) where [.pairTimeout, .pairFailed].contains(unpair.reason) && id.rawValue < unpair.peer.rawValue:
+            // Both sides of a pair that never connected are told; count it once.
             metrics.pairsFailed.increment()
             bump(id) { $0.pairsFailed += 1 }
         case .signal:

@@ -50,12 +50,14 @@ extension OrchestratorState {
     /// Peers it cannot take (partners, full) are skipped while sampling; a tier where most
     /// open peers are already the asker's partners costs at most its size.
     /// Bounded by a few times ``sampleSize`` whatever the swarm's size.
-    func pairingCandidates(for id: PeerID, wanted: [ResourceDigest]) -> [PairingPolicy.Candidate] {
+    func pairingCandidates(for id: PeerID, wanted: [ResourceDigest], now: Instant) -> [PairingPolicy.Candidate] {
         guard let asker = sessions[id] else { return [] }
         var seen: Set<PeerID> = [id]
         var ids: [PeerID] = []
         func take(_ peer: PeerID) -> Bool {
-            guard seen.insert(peer).inserted, !asker.isPartner(peer), (sessions[peer]?.freeSlots ?? 0) > 0 else { return false }
+            guard seen.insert(peer).inserted, !asker.isPartner(peer), let other = sessions[peer], other.freeSlots > 0,
+                other.swarm == asker.swarm, !asker.cannotReach(peer, now: now)
+            else { return false }
             ids.append(peer)
             return true
         }
@@ -87,7 +89,31 @@ extension OrchestratorState {
     }
 
     /// Records a measured RTT between two peers.
+    /// Most peers one session remembers it could not reach (the soonest to expire makes room).
+    static let unreachableMemory = 32
+
+    /// A pair of `a` and `b` could not connect: neither is paired with the other again
+    /// before ``Configuration/unreachableRetry`` has passed.
+    mutating func noteUnreachable(_ a: PeerID, _ b: PeerID, now: Instant) {
+        let until = now + configuration.unreachableRetry
+        for (one, other) in [(a, b), (b, a)] {
+            guard let index = sessions.index(forKey: one) else { continue }
+            sessions.values[index].unreachable = sessions.values[index].unreachable.filter { $0.value > now }
+            if sessions.values[index].unreachable.count >= Self.unreachableMemory, sessions.values[index].unreachable[other] == nil,
+                let soonest = sessions.values[index].unreachable.min(by: { $0.value < $1.value })?.key
+            {
+                sessions.values[index].unreachable[soonest] = nil
+            }
+            sessions.values[index].unreachable[other] = until
+        }
+    }
+
     mutating func measure(_ a: PeerID, _ b: PeerID, millis: Double) {
+        // Only between sessions that are here (or on another instance): a link kept for a
+        // parked session still reports round trips, and a measurement of a session that is
+        // gone would outlive it (its measurements went when it parked), and make a pairing
+        // candidate of whoever next had its id.
+        guard sessions[a] != nil || remotes[a] != nil, sessions[b] != nil || remotes[b] != nil else { return }
         rtts[PeerPair(a, b)] = millis
         measured[a, default: []].insert(b)
         measured[b, default: []].insert(a)

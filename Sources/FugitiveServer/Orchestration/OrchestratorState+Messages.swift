@@ -8,7 +8,7 @@ extension OrchestratorState {
         switch message {
         case .want(let want): return pair(id, want: want, now: now)
         case .signal(let signal): return relay(signal, from: id)
-        case .link(let report): return link(report, from: id)
+        case .link(let report): return link(report, from: id, now: now)
         case .have(let have): return announce(have, from: id)
         case .drop(let drop):
             for digest in drop.digests { removeHolding(digest, of: id) }
@@ -43,11 +43,11 @@ extension OrchestratorState {
         // pairs at a victim of its choosing.
         let named = (want.peers ?? []).reduce(into: [PeerID]()) { named, peer in
             guard named.count < count, peer != id, !named.contains(peer), !asker.isPartner(peer), asker.offered.contains(peer),
-                let session = sessions[peer], session.swarm == asker.swarm, session.freeSlots > 0
+                !asker.cannotReach(peer, now: now), let session = sessions[peer], session.swarm == asker.swarm, session.freeSlots > 0
             else { return }
             named.append(peer)
         }
-        let candidates = pairingCandidates(for: id, wanted: want.digests ?? [])
+        let candidates = pairingCandidates(for: id, wanted: want.digests ?? [], now: now)
         let chosen =
             named.compactMap { sessions[$0] }.map { PairingPolicy.Candidate(id: $0.id, address: $0.address, freeSlots: $0.freeSlots) }
             + policy.choose(count - named.count, asker: id, address: asker.address, excluding: asker.partners.union(named), candidates: candidates)
@@ -82,11 +82,13 @@ extension OrchestratorState {
         return [.forward(remote.instance, .signal(to: signal.peer, signal: relayed))]
     }
 
-    mutating func link(_ report: LinkReport, from id: PeerID) -> [Action] {
+    mutating func link(_ report: LinkReport, from id: PeerID, now: Instant) -> [Action] {
         let other = report.peer
         guard sessions[id]?.isPartner(other) == true else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(other) is not paired with you")))]
         }
+        // A pair that ends before it was ever a link could not connect.
+        let neverLinked = report.state != .connected && sessions[id]?.pending[other] != nil
         switch report.state {
         case .connected:
             if let route = report.route {
@@ -104,6 +106,7 @@ extension OrchestratorState {
             confirmIfBothClaimed(id, other)
             if let rtt = report.rttMillis, sessions[id]?.connected.contains(other) == true { measure(id, other, millis: rtt) }
         case .disconnected, .failed:
+            if neverLinked { noteUnreachable(id, other, now: now) }
             for (a, b) in [(id, other), (other, id)] {
                 sessions[a]?.pending[b] = nil
                 sessions[a]?.connected.remove(b)
@@ -116,8 +119,9 @@ extension OrchestratorState {
             guard report.state != .connected else { return [] }
             // The pair is over: both sides hear it (the other would otherwise learn it from
             // a 2001 on its next signal), so that both free the slot.
-            var actions: [Action] = [.send(id, .unpair(Unpair(peer: other, reason: .linkEnded)))]
-            if sessions[other] != nil { actions.append(.send(other, .unpair(Unpair(peer: id, reason: .linkEnded)))) }
+            let reason: WireErrorCode = neverLinked ? .pairFailed : .linkEnded
+            var actions: [Action] = [.send(id, .unpair(Unpair(peer: other, reason: reason)))]
+            if sessions[other] != nil { actions.append(.send(other, .unpair(Unpair(peer: id, reason: reason)))) }
             return actions
         }
         let forwarded = forwardLink(report, from: id)
@@ -228,6 +232,7 @@ extension OrchestratorState {
             }
             sessions[partner]?.pending[id] = nil
             reindex(partner)
+            noteUnreachable(id, partner, now: now)
             actions.append(.send(id, .unpair(Unpair(peer: partner, reason: .pairTimeout))))
             if sessions[partner] != nil { actions.append(.send(partner, .unpair(Unpair(peer: id, reason: .pairTimeout)))) }
         }

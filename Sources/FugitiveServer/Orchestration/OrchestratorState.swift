@@ -17,6 +17,10 @@ public struct OrchestratorState: Sendable {
         public var helloTimeout: Duration = .seconds(10)
         /// A pair that has not reported `connected` by then is dropped. Default 20 s.
         public var pairTimeout: Duration = .seconds(20)
+        /// A pair that could not connect (it timed out, or a side reported it failed) is not
+        /// made again for this long: the two peers are left to others (and the origin), not
+        /// paired into the same failure over and over. Default 10 min; zero: at once.
+        public var unreachableRetry: Duration = .seconds(600)
         /// A session silent for this long is closed. Default 45 s.
         public var heartbeatTimeout: Duration = .seconds(45)
         /// The heartbeat interval announced in `welcome`. Default 15 s.
@@ -99,6 +103,12 @@ public struct OrchestratorState: Sendable {
         var offered: [PeerID] = []
         /// Pairs this peer may still ask for (`want`), refilled over time.
         var pairBudget: RateLimiter
+        /// Peers it could not connect to, and until when they are not paired again (at
+        /// most ``OrchestratorState/unreachableMemory``).
+        var unreachable: [PeerID: Instant] = [:]
+
+        /// Whether a pair with `peer` failed lately.
+        func cannotReach(_ peer: PeerID, now: Instant) -> Bool { unreachable[peer].map { $0 > now } ?? false }
 
         var partners: Set<PeerID> { connected.union(pending.keys) }
         /// Whether `peer` is a partner, without building the set (the relay's hot path).

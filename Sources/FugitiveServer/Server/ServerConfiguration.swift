@@ -54,6 +54,7 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
             .value("connectionsPerIP", \.orchestrator.connectionsPerIP), .seconds("helloTimeout", \.orchestrator.helloTimeout),
             .value("peersPerSwarm", \.orchestrator.peersPerSwarm), .value("holdingsPerPeer", \.orchestrator.holdingsPerPeer),
             .seconds("pairTimeout", \.orchestrator.pairTimeout), .seconds("heartbeatInterval", \.orchestrator.heartbeatInterval),
+            .seconds("unreachableRetry", \.orchestrator.unreachableRetry),
             .seconds("heartbeatTimeout", \.orchestrator.heartbeatTimeout), .seconds("resumeGrace", \.orchestrator.resumeGrace),
             .value("parkedPerAddress", \.orchestrator.parkedPerAddress), .value("maxParkedSessions", \.orchestrator.maxParkedSessions),
             .value("holdingBytesPerPeer", \.orchestrator.holdingBytesPerPeer),
@@ -96,6 +97,7 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
         ] {
             try check(duration > .zero, "\(name) must be a positive number of seconds")
         }
+        try check(o.unreachableRetry >= .zero, "unreachableRetry must be a number of seconds ≥ 0")
         try check(o.heartbeatTimeout > o.heartbeatInterval, "heartbeatTimeout must exceed heartbeatInterval")
         for server in o.iceServers {
             let turn = server.urls.first(where: ICEServer.isTURN)

@@ -51,6 +51,9 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, Codable, Cust
     public static let notAdmitted = Self(rawValue: 2012)
     /// One side reported the link closed or failed: the pair is over (in `unpair`).
     public static let linkEnded = Self(rawValue: 2013)
+    /// A pair never became a link: one side reported it failed (or gone) before both had
+    /// reported `connected`. The server does not make that pair again for a while (in `unpair`).
+    public static let pairFailed = Self(rawValue: 2014)
 
     // 3xxx: the peer link's transfers.
     /// A chunk, cancel or head names a request id that is not open.
@@ -77,7 +80,7 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, Codable, Cust
         1004: "unsupported-version", 1005: "invalid-field", 1006: "unexpected-message", 1007: "rate-limited",
         2001: "not-paired", 2002: "swarm-full", 2003: "too-many-connections", 2004: "too-many-announcements",
         2005: "origin-not-allowed", 2006: "origin-failed", 2007: "heartbeat-timeout", 2008: "pair-timeout",
-        2009: "unknown-peer", 2010: "resume-rejected", 2011: "shutting-down", 2012: "not-admitted", 2013: "link-ended",
+        2009: "unknown-peer", 2010: "resume-rejected", 2011: "shutting-down", 2012: "not-admitted", 2013: "link-ended", 2014: "pair-failed",
         3001: "unknown-request", 3002: "digest-mismatch", 3003: "size-mismatch", 3004: "chunk-out-of-range",
         3005: "duplicate-chunk", 3006: "missing-chunks", 3007: "resource-too-large", 3008: "inflate-failed",
         3009: "too-many-requests",

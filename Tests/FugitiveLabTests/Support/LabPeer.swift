@@ -17,11 +17,12 @@ final class LabPeer: Sendable {
     }
 
     /// Starts the peer in `host`'s namespace; it joins `swarm` at `server` and fetches `fetches` once it runs.
-    init(in lab: InternetLab, on host: InternetLab.Host, server: String, swarm: String, fetches: [String] = []) throws {
+    init(in lab: InternetLab, on host: InternetLab.Host, server: String, swarm: String, fetches: [String] = [], extra: [String] = []) throws {
         self.host = host
         let level = ProcessInfo.processInfo.environment["FUGITIVE_LAB_LOG_LEVEL"] ?? "warning"
         var arguments = ["peer", "--server", server, "--swarm", swarm, "--log-level", level]
         for url in fetches { arguments += ["--fetch", url] }
+        arguments += extra
         process = lab.process(in: host.namespace, Binaries.fugitive.path, arguments)
         let stdout = Pipe()
         let stderr = Pipe()
@@ -75,6 +76,8 @@ final class LabPeer: Sendable {
     func id(within timeout: Duration = .seconds(10)) async throws -> String {
         try await event("joined", within: timeout)["id"] ?? ""
     }
+
+    var isRunning: Bool { process.isRunning }
 
     func stop() {
         if process.isRunning {
