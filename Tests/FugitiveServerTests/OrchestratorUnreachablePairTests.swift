@@ -68,4 +68,16 @@ import Testing
         #expect(ended.contains(.send("a", .unpair(Unpair(peer: "b", reason: .linkEnded)))))
         #expect(partners(state.receive(.want(Want(count: 1)), from: "a", now: start + .seconds(6)), of: "a") == ["b"])
     }
+
+    /// `disconnected` while a pair is pending is the end of an earlier link between the two
+    /// (reported after the server paired them again): no sign that they cannot connect.
+    @Test func aStaleDisconnectWhilePendingDoesNotKeepTheTwoApart() throws {
+        var state = state()
+        try join(&state, "a")
+        try join(&state, "b")
+        _ = state.receive(.want(Want(count: 1)), from: "a", now: start)
+        let ended = state.receive(.link(LinkReport(peer: "a", state: .disconnected)), from: "b", now: start + .seconds(1))
+        #expect(ended.contains(.send("b", .unpair(Unpair(peer: "a", reason: .linkEnded)))))
+        #expect(partners(state.receive(.want(Want(count: 1)), from: "a", now: start + .seconds(2)), of: "a") == ["b"])
+    }
 }

@@ -87,8 +87,11 @@ extension OrchestratorState {
         guard sessions[id]?.isPartner(other) == true else {
             return [.send(id, .error(ErrorMessage(code: .notPaired, message: "\(other) is not paired with you")))]
         }
-        // A pair that ends before it was ever a link could not connect.
-        let neverLinked = report.state != .connected && sessions[id]?.pending[other] != nil
+        // A pair reported failed before it was ever a link could not connect. Not
+        // `disconnected`: that is how the end of an earlier link between the two is
+        // reported, and it may arrive after the server has paired them again (a resumed
+        // session, an instance gone).
+        let neverLinked = report.state == .failed && sessions[id]?.pending[other] != nil
         switch report.state {
         case .connected:
             if let route = report.route {

@@ -51,7 +51,7 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, Codable, Cust
     public static let notAdmitted = Self(rawValue: 2012)
     /// One side reported the link closed or failed: the pair is over (in `unpair`).
     public static let linkEnded = Self(rawValue: 2013)
-    /// A pair never became a link: one side reported it failed (or gone) before both had
+    /// A pair never became a link: one side reported it failed before both had
     /// reported `connected`. The server does not make that pair again for a while (in `unpair`).
     public static let pairFailed = Self(rawValue: 2014)
 
