@@ -157,7 +157,7 @@ let package = Package(
         ),
         // The network lab: an internet in network namespaces (a public segment, homes behind
         // NAT routers of every RFC 4787 kind, coturn), for the lab tests and `fugitive-bench net`.
-        .target(name: "FugitiveLab", dependencies: ["CFugitiveLabShim", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "FugitiveLab", dependencies: ["CFugitiveLabShim", "FugitiveWire", .product(name: "Crypto", package: "swift-crypto")]),
         // The lab's C: TAP devices (TUNSETIFF) and ppoll for its user-space link stage.
         .target(name: "CFugitiveLabShim"),
         // What the test targets share: the HTTP test origin, a seeded generator, resident
@@ -166,7 +166,7 @@ let package = Package(
         .target(
             name: "FugitiveTestSupport",
             dependencies: [
-                "FugitiveWire", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "FugitiveWire", "FugitiveLab", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

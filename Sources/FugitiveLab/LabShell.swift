@@ -7,12 +7,13 @@ public struct LabFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Runs the lab's system commands (`ip`, `nft`, `sysctl`, `conntrack`) and waits for them.
-enum LabShell {
+/// Runs the lab's system commands (`ip`, `nft`, `sysctl`, `conntrack`) and waits for them
+/// (also the test support's one-namespace `NetworkLab`).
+public enum LabShell {
     /// Runs `arguments` (looked up on `PATH`) and returns its standard output; throws with
     /// its standard error when it exits non-zero.
     @discardableResult
-    static func run(_ arguments: [String], input: String? = nil) throws -> String {
+    public static func run(_ arguments: [String], input: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -44,7 +45,7 @@ enum LabShell {
 
     /// Like ``run(_:input:)`` for clean-up: a failure is not an error there (the thing may
     /// already be gone).
-    static func attempt(_ arguments: [String]) { _ = try? run(arguments) }
+    public static func attempt(_ arguments: [String]) { _ = try? run(arguments) }
 }
 
 /// Bytes one thread sets and another waits for.

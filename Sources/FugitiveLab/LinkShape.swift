@@ -2,7 +2,7 @@
 /// path across the internet adds (delay, jitter, loss) and what an access line allows
 /// (rate). `netem` would do it in the kernel; this kernel has none, so a ``LinkStage`` of
 /// the lab's own carries the frames in user space.
-public struct LinkShape: Sendable, Hashable, CustomStringConvertible {
+public struct LinkShape: Sendable, Hashable {
     /// Added to every frame's way across (one way: a round trip pays it twice).
     public var delay: Duration
     /// Each frame's delay varies uniformly within ± this. Frames keep their order (a frame
@@ -32,14 +32,6 @@ public struct LinkShape: Sendable, Hashable, CustomStringConvertible {
         self.rateBitsPerSecond = rateBitsPerSecond
         self.queueBytes = queueBytes
         self.seed = seed
-    }
-
-    public var description: String {
-        var parts = ["delay \(delay)"]
-        if jitter > .zero { parts.append("jitter ±\(jitter)") }
-        if loss > 0 { parts.append("loss \(loss * 100)%") }
-        if let rateBitsPerSecond { parts.append("rate \(rateBitsPerSecond / 1_000_000) Mbit/s") }
-        return parts.joined(separator: ", ")
     }
 }
 

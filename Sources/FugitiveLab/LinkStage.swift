@@ -1,5 +1,6 @@
 import CFugitiveLabShim
 import Foundation
+import FugitiveWire
 import Synchronization
 
 /// A link between two network namespaces carried in user space: two TAP devices, and a
@@ -66,7 +67,6 @@ final class StageDirection: Sendable {
     let shape: LinkShape
     let seed: UInt64
     private let stopping = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let counters = Mutex(LinkStatistics())
 
@@ -90,8 +90,7 @@ final class StageDirection: Sendable {
 
     /// Returns true the first time (when it stopped the thread).
     func stop() -> Bool {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return false }
-        stopping.store(true, ordering: .releasing)
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         finished.wait()
         return true
     }
@@ -99,7 +98,9 @@ final class StageDirection: Sendable {
     private func run() {
         var queue = FrameQueue(capacity: shape.queueBytes, maxFrame: Self.maxFrame)
         defer { queue.deallocate() }
-        var random = StageRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
+        // A draw in [0, 1) from the generator's top 53 bits.
+        func unit() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
         let delay = shape.delay.nanoseconds
         let jitter = shape.jitter.nanoseconds
         var lastDue: Int64 = 0
@@ -117,7 +118,7 @@ final class StageDirection: Sendable {
                 }
                 queue.pop()
             }
-            if now - lastPublished > 50_000_000 || stopping.load(ordering: .relaxed) {
+            if now - lastPublished > 50_000_000 {
                 publish(&delta)
                 lastPublished = now
             }
@@ -133,12 +134,12 @@ final class StageDirection: Sendable {
                     delta.overflowed += 1
                     continue
                 }
-                if shape.loss > 0, random.unit() < shape.loss {
+                if shape.loss > 0, unit() < shape.loss {
                     delta.lost += 1
                     continue
                 }
                 var due = now + delay
-                if jitter > 0 { due += Int64(random.unit() * Double(2 * jitter)) - jitter }
+                if jitter > 0 { due += Int64(unit() * Double(2 * jitter)) - jitter }
                 due = max(due, lastDue)
                 lastDue = due
                 queue.push(length: count, due: due)
@@ -226,23 +227,6 @@ struct FrameQueue: ~Copyable {
         count += 1
         tail += length
         queued += length
-    }
-}
-
-/// SplitMix64: the stage's draws, reproducible from the shape's seed.
-struct StageRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    /// A number in [0, 1).
-    mutating func unit() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) / Double(1 << 53)
     }
 }
 

@@ -55,29 +55,8 @@ struct LinkBench: AsyncParsableCommand {
         }
     }
 
-    /// Bytes per second iperf3 received from `host` at the service namespace.
-    func throughput(_ lab: InternetLab, from host: String) throws -> Double {
-        guard let namespace = lab.host(host)?.namespace else { throw ValidationError("no host \(host)") }
-        let address = InternetLab.serviceAddresses[1]
-        let server = lab.process(in: lab.serviceNamespace, "/usr/bin/iperf3", ["-s", "-1", "-B", address])
-        try server.run()
-        defer { if server.isRunning { server.terminate() } }
-        // The server listens within a moment; a client that came too early tries again.
-        var lastError: Error?
-        for _ in 0..<20 {
-            do {
-                let report = try lab.run(in: namespace, ["iperf3", "-c", address, "-t", "\(seconds)", "-J"])
-                guard
-                    let json = try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any],
-                    let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
-                    let bits = received["bits_per_second"] as? Double
-                else { throw ValidationError("iperf3 said: \(report.prefix(500))") }
-                return bits / 8
-            } catch {
-                lastError = error
-                usleep(100_000)
-            }
-        }
-        throw lastError ?? ValidationError("iperf3 did not run")
+    func throughput(_ lab: InternetLab, from name: String) throws -> Double {
+        guard let host = lab.host(name) else { throw ValidationError("no host \(name)") }
+        return try lab.tcpThroughput(from: host, seconds: seconds)
     }
 }

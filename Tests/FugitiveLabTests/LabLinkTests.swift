@@ -73,14 +73,7 @@ extension LabTests {
             let lab = try InternetLab(homes: [.init(.portRestricted, uplink: LinkShape(delay: .milliseconds(2), rateBitsPerSecond: 40_000_000))])
             defer { lab.remove() }
             let host = try #require(lab.host("port-restricted-1a"))
-            let server = lab.process(in: lab.serviceNamespace, "/usr/bin/iperf3", ["-s", "-1", "-B", InternetLab.serviceAddresses[1]])
-            try server.run()
-            try await Task.sleep(for: .milliseconds(300))
-            let report = try lab.run(in: host.namespace, ["iperf3", "-c", InternetLab.serviceAddresses[1], "-t", "2", "-J"])
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])
-            let end = try #require(json["end"] as? [String: Any])
-            let received = try #require(end["sum_received"] as? [String: Any])
-            let bitsPerSecond = try #require(received["bits_per_second"] as? Double)
+            let bitsPerSecond = try lab.tcpThroughput(from: host, seconds: 2) * 8
             print("lab links: a 40 Mbit/s uplink carried \(Int(bitsPerSecond / 1e6)) Mbit/s of TCP")
             #expect(bitsPerSecond > 30e6 && bitsPerSecond < 42e6, "\(bitsPerSecond)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import FugitiveLab
 import Synchronization
 
 /// A network namespace joined to the test's own by a veth pair: addresses other than
@@ -10,11 +11,6 @@ import Synchronization
 /// ``LabNameServer``. ``remove()`` deletes the namespace, the veth pair with it, and that
 /// file; call it in a `defer`.
 public final class NetworkLab: Sendable {
-    /// Why the lab cannot be built or a command in it failed, with the command's output.
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     public let namespace: String
     /// The veth end in the test's own namespace.
     public let hostInterface: String
@@ -83,25 +79,7 @@ public final class NetworkLab: Sendable {
     static func noDAD(_ address: String) -> [String] { address.contains(":") ? ["nodad"] : [] }
 
     @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw Failure(description: "\(arguments.joined(separator: " ")): \(error)") }
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        let problem = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                description: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: problem, as: UTF8.self))")
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    static func run(_ arguments: [String]) throws -> String { try LabShell.run(arguments) }
 
     /// Short and unique per process and lab: interface names are at most 15 bytes.
     static func nextTag() -> String {

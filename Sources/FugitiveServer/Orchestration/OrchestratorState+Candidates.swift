@@ -88,7 +88,6 @@ extension OrchestratorState {
         }
     }
 
-    /// Records a measured RTT between two peers.
     /// Most peers one session remembers it could not reach (the soonest to expire makes room).
     static let unreachableMemory = 32
 
@@ -108,6 +107,7 @@ extension OrchestratorState {
         }
     }
 
+    /// Records a measured RTT between two peers.
     mutating func measure(_ a: PeerID, _ b: PeerID, millis: Double) {
         // Only between sessions that are here (or on another instance): a link kept for a
         // parked session still reports round trips, and a measurement of a session that is
