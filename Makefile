@@ -40,22 +40,26 @@ build: bootstrap
 ##    servers' suites it made a 1.5 s resume grace run out.
 ## 6. the network lab (FugitiveLabTests): namespaces, NAT routers, coturn, `fugitive` peers
 ##    in every pair of NAT kinds; alone, as the other labs are.
+## 7. the churn soak (90 s, FUGITIVE_SOAK_SECONDS): `fugitive peer`s joining, fetching,
+##    serving, leaving and killed around a long-lived one; alone: it keeps both cores busy.
 ## A throwaway PostgreSQL (scripts/postgres) runs on a loopback port for the whole run and
 ## is stopped afterwards, also when a step fails.
 HOSTILE = HostilePeerTests|HostileSwarmTests
 LATENCY = theGraphOfAHugeSwarmDoesNotDelayTheRelay
 CHURN = connectionsClosedWhileTheyGatherFromSTUNDoNotCrashTheProcess
+SOAK = ChurnSoakTests
 test: lint build
 	@url="$$(scripts/postgres start)" && trap 'scripts/postgres stop' EXIT && \
 	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" \
 	FUGITIVE_BENCH_BINARY="$$(pwd)/.build/release/fugitive-bench" && \
 	echo "test: PostgreSQL at $$url" && \
 	$(SWIFT) test --skip-build --filter '^(FugitiveWireTests|FugitiveStoreTests|FugitiveRTCTests|FugitiveServerTests)\.' --skip '$(LATENCY)|$(CHURN)' && \
-	$(SWIFT) test --skip-build --filter '^(FugitivePeerTests|FugitiveGatewayTests|FugitiveEndToEndTests)\.' --skip '$(HOSTILE)' && \
+	$(SWIFT) test --skip-build --filter '^(FugitivePeerTests|FugitiveGatewayTests|FugitiveEndToEndTests)\.' --skip '$(HOSTILE)|$(SOAK)' && \
 	$(SWIFT) test --skip-build --filter '$(HOSTILE)' && \
 	$(SWIFT) test --skip-build --filter '^FugitivePostgresTests\.|$(LATENCY)' && \
 	$(SWIFT) test --skip-build --filter '$(CHURN)' && \
 	$(SWIFT) test --skip-build --filter '^FugitiveLabTests\.' && \
+	$(SWIFT) test --skip-build --filter '$(SOAK)' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests

@@ -141,6 +141,8 @@ let package = Package(
             name: "fugitive-bench",
             dependencies: [
                 "FugitiveWire", "FugitiveRTC", "FugitivePostgres", "FugitiveLab",
+                // The lab's swarm (services, peers, the NAT matrix) for `net`.
+                "FugitiveTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

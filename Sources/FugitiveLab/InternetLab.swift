@@ -135,6 +135,17 @@ public final class InternetLab: Sendable {
         try run(in: routers[home - 1], ["conntrack", "-F"])
     }
 
+    /// Rebinds every flow of a home: the router takes its public ports from another range
+    /// from now on (`range`, e.g. `20000-29999`) and forgets its mappings, so each flow's
+    /// next packet leaves from a new public port — what a NAT does after a reboot, or a
+    /// carrier-grade NAT that moves a subscriber. Its kind stays the same.
+    public func rebindMappings(home: Int, range: String) throws {
+        let members = hosts.filter { $0.home == home }
+        let rules = RouterRules.ruleset(kind: homes[home - 1].kind, host: members[0].address, blocksUDP: homes[home - 1].blocksUDP, portRange: range)
+        try LabShell.run(["ip", "netns", "exec", routers[home - 1], "nft", "-f", "-"], input: rules)
+        try flushMappings(home: home)
+    }
+
     /// Cuts (or restores) a home router's link to the public segment.
     public func setUplink(home: Int, up: Bool) throws {
         try run(in: routers[home - 1], ["ip", "link", "set", "dev", "wan", up ? "up" : "down"])

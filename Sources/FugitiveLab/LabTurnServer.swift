@@ -15,11 +15,13 @@ public final class LabTurnServer: Sendable {
     let process: Process
 
     /// Starts coturn in `lab`'s service namespace on `address` and waits until its UDP,
-    /// TCP and TLS listeners are up.
-    public init(in lab: InternetLab, address: String = InternetLab.serviceAddresses[0], secret: String = "lab-turn-secret") async throws {
+    /// TCP and TLS listeners are up. Two servers in one lab (a fail-over) need two `name`s.
+    public init(
+        in lab: InternetLab, address: String = InternetLab.serviceAddresses[0], secret: String = "lab-turn-secret", name: String = "turn"
+    ) async throws {
         self.address = address
         self.secret = secret
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fgn-turn-\(lab.tag)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fgn-\(name)-\(lab.tag)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificate = directory.appendingPathComponent("turn.pem").path

@@ -63,8 +63,14 @@ public struct NATBehaviour: Sendable, Equatable, CustomStringConvertible {
 /// real routers do — inbound only what belongs to a flow the home started (and, for a full
 /// cone, anything to a mapped port).
 enum RouterRules {
-    static func ruleset(kind: NATKind, host: String, blocksUDP: Bool) -> String {
-        let masquerade = kind == .symmetric ? "masquerade random,fully-random" : "masquerade"
+    /// `portRange` confines the public ports mappings take (`20000-29999`): a router that
+    /// moves to another range and forgets its mappings rebinds every flow.
+    static func ruleset(kind: NATKind, host: String, blocksUDP: Bool, portRange: String? = nil) -> String {
+        let flags = kind == .symmetric ? " random,fully-random" : ""
+        // nftables maps ports only after a transport match: TCP and UDP get the range,
+        // anything else (ICMP) the plain rule after it.
+        let ranged = portRange.map { "oifname \"wan\" meta l4proto { tcp, udp } masquerade to :\($0)\(flags)\n            " } ?? ""
+        let masquerade = ranged + "oifname \"wan\" masquerade\(flags)"
         // A full cone forwards what arrives at any public port to the one host behind it;
         // outbound ports are kept (masquerade keeps the source port when it is free), so
         // the mapping is the host's own port.
@@ -85,7 +91,7 @@ enum RouterRules {
             table ip nat {
                 chain postrouting {
                     type nat hook postrouting priority srcnat; policy accept;
-                    oifname "wan" \(masquerade)
+                    \(masquerade)
                 }
             \(fullCone)
             }

@@ -92,6 +92,8 @@ public final class PostgresClusterStore: ClusterStore {
             if !changes.upserted.isEmpty {
                 try await Self.upsert(changes.upserted, connection: connection, logger: logger)
             }
+            // Holdings only of rows the writer holds (see PeerRecord.generation): an old
+            // owner's late flush changes nothing.
             var (peers, digests) = ([String](), [String]())
             for (peer, removed) in changes.holdingsRemoved {
                 for digest in removed {
@@ -104,6 +106,7 @@ public final class PostgresClusterStore: ClusterStore {
                     """
                     DELETE FROM fugitive_holdings h USING unnest(\(peers)::text[], \(digests)::text[]) AS u(peer, digest)
                     WHERE h.peer = u.peer AND h.digest = u.digest
+                      AND EXISTS (SELECT 1 FROM fugitive_peers p WHERE p.id = u.peer AND p.instance = \(instance.rawValue))
                     """, logger: logger)
             }
             var (urls, sizes) = ([String](), [Int]())
@@ -123,7 +126,7 @@ public final class PostgresClusterStore: ClusterStore {
                     INSERT INTO fugitive_holdings (peer, digest, url, size)
                     SELECT u.peer, u.digest, u.url, u.size
                     FROM unnest(\(peers)::text[], \(digests)::text[], \(urls)::text[], \(sizes)::bigint[]) AS u(peer, digest, url, size)
-                    WHERE EXISTS (SELECT 1 FROM fugitive_peers p WHERE p.id = u.peer)
+                    WHERE EXISTS (SELECT 1 FROM fugitive_peers p WHERE p.id = u.peer AND p.instance = \(instance.rawValue))
                     ON CONFLICT (peer, digest) DO UPDATE SET url = EXCLUDED.url, size = EXCLUDED.size
                     """, logger: logger)
             }
@@ -133,23 +136,32 @@ public final class PostgresClusterStore: ClusterStore {
     static func upsert(_ records: [PeerRecord], connection: PostgresConnection, logger: Logger) async throws {
         let ids = records.map(\.id.rawValue)
         let keys = records.map(\.networkKeys)
-        try await connection.query(
+        let rows = try await connection.query(
             """
-            INSERT INTO fugitive_peers (id, instance, swarm, resume_token, max_peers, free_slots, address, near, mid, live)
-            SELECT u.id, u.instance, u.swarm, u.token, u.max, u.free, nullif(u.address, ''), nullif(u.near, ''), nullif(u.mid, ''), u.live
+            INSERT INTO fugitive_peers (id, instance, swarm, resume_token, max_peers, free_slots, address, near, mid, live, generation)
+            SELECT u.id, u.instance, u.swarm, u.token, u.max, u.free, nullif(u.address, ''), nullif(u.near, ''), nullif(u.mid, ''), u.live,
+                   u.generation
             FROM unnest(\(ids)::text[], \(records.map(\.instance.rawValue))::text[], \(records.map(\.swarm))::text[],
                         \(records.map(\.resumeToken))::text[], \(records.map(\.maxPeers))::integer[], \(records.map(\.freeSlots))::integer[],
                         \(records.map { $0.address ?? "" })::text[], \(keys.map { $0.map { hex($0.near) } ?? "" })::text[],
-                        \(keys.map { $0.map { hex($0.mid) } ?? "" })::text[], \(records.map(\.live))::boolean[])
-                 AS u(id, instance, swarm, token, max, free, address, near, mid, live)
+                        \(keys.map { $0.map { hex($0.mid) } ?? "" })::text[], \(records.map(\.live))::boolean[],
+                        \(records.map(\.generation))::bigint[])
+                 AS u(id, instance, swarm, token, max, free, address, near, mid, live, generation)
             ON CONFLICT (id) DO UPDATE SET instance = EXCLUDED.instance, swarm = EXCLUDED.swarm,
                 resume_token = EXCLUDED.resume_token, max_peers = EXCLUDED.max_peers, free_slots = EXCLUDED.free_slots,
-                address = EXCLUDED.address, near = EXCLUDED.near, mid = EXCLUDED.mid, live = EXCLUDED.live
+                address = EXCLUDED.address, near = EXCLUDED.near, mid = EXCLUDED.mid, live = EXCLUDED.live, generation = EXCLUDED.generation
+            WHERE EXCLUDED.generation > fugitive_peers.generation
+               OR (EXCLUDED.generation = fugitive_peers.generation AND EXCLUDED.instance = fugitive_peers.instance)
+            RETURNING id
             """, logger: logger)
-        // The link graph: each upserted row's partners, replaced whole.
-        try await connection.query("DELETE FROM fugitive_links WHERE peer = ANY(\(ids))", logger: logger)
+        // Rows an old owner's late write did not take (PeerRecord.generation) keep their links.
+        var written = Set<String>()
+        for try await id in rows.decode(String.self) { written.insert(id) }
+        let kept = records.filter { written.contains($0.id.rawValue) }
+        // The link graph: each written row's partners, replaced whole.
+        try await connection.query("DELETE FROM fugitive_links WHERE peer = ANY(\(kept.map(\.id.rawValue)))", logger: logger)
         var (peers, partners, connected) = ([String](), [String](), [Bool]())
-        for record in records {
+        for record in kept {
             for (partner, up) in record.partners {
                 peers.append(record.id.rawValue)
                 partners.append(partner.rawValue)
@@ -167,7 +179,7 @@ public final class PostgresClusterStore: ClusterStore {
     // MARK: Lookups
 
     /// Columns of a peer row, in ``decodeRecords(_:)``'s order.
-    static let recordColumns = "p.id, p.instance, p.swarm, p.resume_token, p.max_peers, p.free_slots, p.address, p.live"
+    static let recordColumns = "p.id, p.instance, p.swarm, p.resume_token, p.max_peers, p.free_slots, p.address, p.live, p.generation"
 
     func aliveSince() -> Double { expiry.withLockedValue { $0 }.seconds }
 
@@ -239,13 +251,13 @@ public final class PostgresClusterStore: ClusterStore {
 
     static func decodeRecords(_ rows: PostgresRowSequence) async throws -> [PeerRecord] {
         var records: [PeerRecord] = []
-        for try await (id, instance, swarm, token, max, free, address, live) in rows.decode(
-            (String, String, String, String, Int, Int, String?, Bool).self)
+        for try await (id, instance, swarm, token, max, free, address, live, generation) in rows.decode(
+            (String, String, String, String, Int, Int, String?, Bool, Int).self)
         {
             records.append(
                 PeerRecord(
                     id: PeerID(id), instance: InstanceID(instance), swarm: swarm, resumeToken: token, maxPeers: max, freeSlots: free,
-                    address: address, live: live))
+                    address: address, live: live, generation: generation))
         }
         return records
     }

@@ -53,7 +53,9 @@ enum PostgresSchema {
             payload text NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now()
         );
-        """
+        """,
+        // 2: which takeover of a session a row is (PeerRecord.generation).
+        "ALTER TABLE fugitive_peers ADD COLUMN generation bigint NOT NULL DEFAULT 0;",
     ]
 
     /// An arbitrary constant naming the migration lock.

@@ -11,7 +11,7 @@ struct FugitiveBench: AsyncParsableCommand {
         abstract: "Fugitive's benchmarks (and the processes its tests start).",
         subcommands: [
             WireBench.self, SignalBench.self, RTCBench.self, RelayFloorServer.self, NIORelayFloorServer.self, RTCPeerCommand.self,
-            RTCChurnCommand.self, LinkBench.self,
+            RTCChurnCommand.self, LinkBench.self, NetBench.self,
         ]
     )
 }

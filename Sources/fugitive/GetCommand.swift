@@ -45,6 +45,12 @@ struct GetCommand: AsyncParsableCommand {
         let peer = try PeerCommand.openPeer(configuration, logger: logger, command: "get", resetDamagedStore: resetDamagedStore)
         let running = Task { try? await peer.run() }
         defer { running.cancel() }
+        // Links closed and the store checkpointed before the process exits: exiting while
+        // the connections' threads still run crashed a loaded run (status 11).
+        func stopPeer() async {
+            running.cancel()
+            await running.value
+        }
         let status = StatusLine(enabled: isatty(STDERR_FILENO) == 1)
         let waitUntil = ContinuousClock.now + .milliseconds(Int(linkWait * 1000))
         while !servers.isEmpty, peer.linkedPeers.isEmpty, ContinuousClock.now < waitUntil {
@@ -74,6 +80,7 @@ struct GetCommand: AsyncParsableCommand {
             ticker.cancel()
             status.clear()
             FileHandle.standardError.write(Data("fugitive get: \(error)\n".utf8))
+            await stopPeer()
             throw ExitCode(1)
         }
         status.clear()
@@ -85,6 +92,7 @@ struct GetCommand: AsyncParsableCommand {
         let summary =
             "source: \(resource.source) — \(resource.bytes.count) bytes in \(String(format: "%.1f", resource.timings.total.milliseconds)) ms, \(resource.digest)\n"
         FileHandle.standardError.write(Data(summary.utf8))
+        await stopPeer()
     }
 }
 

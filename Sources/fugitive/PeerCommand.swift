@@ -104,16 +104,16 @@ struct PeerCommand: AsyncParsableCommand {
         switch event {
         case .joined(let id, let server): ["event": "joined", "id": id.rawValue, "server": server]
         case .leftServer(let reason): ["event": "left-server", "reason": reason]
-        case .linked(let peer, let rtt, let route):
+        case .linked(let peer, let rtt, let route, let setup):
             [
                 "event": "linked", "peer": peer.rawValue, "rttMs": rtt.map { "\($0.milliseconds)" } ?? "",
-                "route": route.map { $0.isRelayed ? "relayed" : "direct" } ?? "",
+                "route": route.map { $0.isRelayed ? "relayed" : "direct" } ?? "", "setupMs": "\(setup.milliseconds)",
             ]
         case .unlinked(let peer, let reason): ["event": "unlinked", "peer": peer.rawValue, "reason": reason]
         case .fetched(let url, let source, let bytes, let duration):
             ["event": "fetched", "url": url, "source": source.description, "bytes": "\(bytes)", "ms": "\(Int(duration.milliseconds))"]
-        case .served(let peer, let digest, let bytes, let wire):
-            ["event": "served", "peer": peer.rawValue, "digest": digest.hex, "bytes": "\(bytes)", "wireBytes": "\(wire)"]
+        case .served(let peer, let digest, let bytes, let wire, let relayed):
+            ["event": "served", "peer": peer.rawValue, "digest": digest.hex, "bytes": "\(bytes)", "wireBytes": "\(wire)", "relayed": "\(relayed)"]
         case .penalised(let peer, let reason): ["event": "penalised", "peer": peer.rawValue, "reason": reason]
         }
     }

@@ -44,8 +44,10 @@ struct BrowserPeerTests {
             }
         }
 
-        func fetch(_ name: String, _ path: String, abortAfterMs: Int? = nil) async throws -> [String: Any] {
-            try await browsers.send(["op": "fetch", "name": name, "url": origin.url(path), "abortAfterMs": abortAfterMs ?? NSNull()])
+        func fetch(_ name: String, _ path: String, abortAfterMs: Int? = nil, digest: String? = nil) async throws -> [String: Any] {
+            try await browsers.send([
+                "op": "fetch", "name": name, "url": origin.url(path), "abortAfterMs": abortAfterMs ?? NSNull(), "digest": digest ?? NSNull(),
+            ])
         }
 
         func stats(_ name: String) async throws -> [String: Any] { try await browsers.send(["op": "stats", "name": name]) }
@@ -123,8 +125,10 @@ struct BrowserPeerTests {
         // A cancelled download: the honest uploader's slot comes free again.
         _ = try await setup.open("C", ["targetLinks": 2])
         #expect(try await setup.fetch("C", "/big.bin")["source"] as? String == "origin")
-        _ = try await setup.open("D", ["targetLinks": 1])
-        try await setup.waitLinks("D", 1)
+        // Linked to every page, C among them (with one link, D may get the liar or B, ask
+        // them, hear `miss` and take the whole file from the origin within the 150 ms).
+        _ = try await setup.open("D", ["targetLinks": 3])
+        try await setup.waitLinks("D", 3)
         let aborted = try await setup.fetch("D", "/big.bin", abortAfterMs: 150)
         #expect(aborted["ok"] as? Bool == false, "\(aborted)")
         #expect((aborted["error"] as? String)?.contains("Abort") == true, "\(aborted)")

@@ -30,6 +30,10 @@ struct PeerEndToEndTests {
             }
         }
         try await TestSwarm.waitForLinks(peers, atLeast: 2)
+        // Each link has its control channel, answered on both sides.
+        try await TestSwarm.wait("control channels on every link") {
+            peers.allSatisfy { peer in peer.peer.linkedPeers.allSatisfy { peer.peer.links.link(to: $0)?.isControlConfirmed == true } }
+        }
         let (a, b, c) = (peers[0].peer, peers[1].peer, peers[2].peer)
         let paths = ["/video.bin", "/app.js", "/data.json"]
 
@@ -66,14 +70,14 @@ struct PeerEndToEndTests {
         var aEvents: [PeerEvent] = []
         for await event in a.events { aEvents.append(event) }
         #expect(bEvents.contains { if case .joined = $0 { true } else { false } })
-        #expect(bEvents.contains { if case .linked(aID, _, _) = $0 { true } else { false } })
+        #expect(bEvents.contains { if case .linked(aID, _, _, _) = $0 { true } else { false } })
         // On loopback the selected pair is host to host.
-        #expect(bEvents.contains { if case .linked(aID, _, let route) = $0 { route == LinkRoute(local: .host, remote: .host) } else { false } })
+        #expect(bEvents.contains { if case .linked(aID, _, let route, _) = $0 { route == LinkRoute(local: .host, remote: .host) } else { false } })
         for path in paths {
             #expect(bEvents.contains { if case .fetched(origin.url(path), .peer(aID), _, _) = $0 { true } else { false } })
         }
         #expect(aEvents.contains { if case .fetched(_, .origin, video.count, _) = $0 { true } else { false } })
-        #expect(aEvents.contains { if case .served(_, _, script.count, let wire) = $0 { wire < script.count } else { false } })
+        #expect(aEvents.contains { if case .served(_, _, script.count, let wire, false) = $0 { wire < script.count } else { false } })
     }
 
     @Test func aLyingPeerIsCaughtAndTheFetchStillReturnsTheRightBytes() async throws {

@@ -21,6 +21,13 @@ struct HostilePeerTests {
             chunkSize: UInt32(chunkSize ?? ChunkSplitter.payloadSize()))
     }
 
+    /// A head for the deflated `transfer`, announcing `size` bytes once inflated.
+    static func deflatedHead(for request: Request, _ transfer: ByteBuffer, chunkSize: Int, announcing size: Int) -> ResponseHead {
+        ResponseHead(
+            id: request.id, transferLength: UInt64(transfer.readableBytes), contentLength: UInt64(size), encoding: .deflate,
+            chunkSize: UInt32(chunkSize))
+    }
+
     /// The victim fetches `bytes` with a 5 s stall timeout and `deadline`; the hostile peer
     /// answers with the head at once, then one chunk every `interval`. Expects the victim
     /// to give up with `.tooSlow`; returns how long that took and the request.
@@ -150,11 +157,7 @@ struct HostilePeerTests {
         for _ in 0..<6 {
             let request = try await hostile.nextRequest()
             let splitter = ChunkSplitter(id: request.id, data: bomb)
-            try await hostile.send(
-                .head(
-                    ResponseHead(
-                        id: request.id, transferLength: UInt64(bomb.readableBytes), contentLength: 64 << 20, encoding: .deflate,
-                        chunkSize: UInt32(splitter.chunkSize))))
+            try await hostile.send(.head(Self.deflatedHead(for: request, bomb, chunkSize: splitter.chunkSize, announcing: 64 << 20)))
             for chunk in splitter { try await hostile.send(.chunk(chunk)) }
         }
         for fetch in fetches {
@@ -164,6 +167,26 @@ struct HostilePeerTests {
         print("six deflate bombs of \(bomb.readableBytes) bytes announcing 64 MiB each: resident memory grew \(growth >> 20) MiB")
         #expect(growth < 64 << 20)
         #expect(budget.inUse == 0)
+    }
+
+    /// A deflated transfer that inflates beyond the size its head announced is refused at
+    /// the chunk that goes over, while the rest of it has not even been sent: it is
+    /// inflated as it arrives, not once it is whole.
+    @Test func aBombIsCaughtAtTheChunkThatInflatesTooFar() async throws {
+        let hostile = try await HostileChannel()
+        defer { hostile.close() }
+        let bomb = try #require(TransferCompression.deflateIfWorthIt([UInt8](repeating: 0, count: 64 << 20), contentType: "text/plain"))
+        let fetch = Task { try await hostile.victim.fetch(ResourceDigest.sha256(of: [1]), stallTimeout: .seconds(30)) }
+        let request = try await hostile.nextRequest()
+        let splitter = ChunkSplitter(id: request.id, data: bomb)
+        try await hostile.send(.head(Self.deflatedHead(for: request, bomb, chunkSize: splitter.chunkSize, announcing: 1 << 20)))
+        // One chunk of ~16 KB inflates to far more than the 1 MiB announced.
+        let started = ContinuousClock.now
+        try await hostile.send(.chunk(try #require(splitter.first { _ in true })))
+        await #expect { _ = try await fetch.value } throws: { ($0 as? PeerLinkError)?.code == .protocolViolation }
+        #expect(ContinuousClock.now - started < .seconds(5), "refused only when the transfer stalled")
+        let error = try await hostile.nextError()
+        #expect(error.code == .inflateFailed && error.requestID == request.id)
     }
 
     @Test func aRequestFloodIsRefusedBeforeTheStoreIsReadAndEndsTheLink() async throws {

@@ -27,13 +27,16 @@ struct PeerLinkTests {
         }
     }
 
-    static func pair(slots: UploadSlots = UploadSlots(), lying: Bool = false, uploader uploaderConfiguration: PeerLink.Configuration = .init())
-        async throws -> Pair
-    {
+    static func pair(
+        slots: UploadSlots = UploadSlots(), lying: Bool = false, uploader uploaderConfiguration: PeerLink.Configuration = .init(),
+        downloader downloaderConfiguration: PeerLink.Configuration = .init()
+    ) async throws -> Pair {
         let channels = try await ConnectedChannels.open(logger: logger)
         let (channel, remote) = (channels.opened, channels.accepted)
         let store = try ResourceStore(logger: logger)
-        let downloader = PeerLink(channel: channel, store: try ResourceStore(logger: logger), slots: UploadSlots(), logger: logger)
+        let downloader = PeerLink(
+            channel: channel, store: try ResourceStore(logger: logger), slots: UploadSlots(), configuration: downloaderConfiguration,
+            logger: logger)
         let uploader = PeerLink(
             channel: remote, store: store, slots: slots, configuration: uploaderConfiguration, logger: logger,
             uploadFaultForTesting: UploadFault(corrupts: lying))
@@ -117,9 +120,17 @@ struct PeerLinkTests {
     @Test func deflateBombsAndShortStreamsAreRefused() throws {
         let zeros = [UInt8](repeating: 0, count: 1_000_000)
         let deflated = try #require(TransferCompression.deflateIfWorthIt(zeros, contentType: "text/plain"))
-        #expect(throws: PeerLinkError.self) { try TransferCompression.inflate(deflated, contentLength: 1000) }
-        #expect(throws: PeerLinkError.self) { try TransferCompression.inflate(deflated, contentLength: 2_000_000) }
-        #expect(try TransferCompression.inflate(deflated, contentLength: zeros.count) == zeros)
+        /// Inflates the whole stream at once, as the download does chunk by chunk.
+        func inflate(contentLength: Int) throws -> [UInt8] {
+            let inflater = try StreamingInflater(contentLength: contentLength)
+            try inflater.feed(deflated, charge: { _ in true })
+            let (bytes, digest) = try inflater.finish()
+            #expect(digest == ResourceDigest.sha256(of: bytes))
+            return bytes
+        }
+        #expect(throws: PeerLinkError.self) { try inflate(contentLength: 1000) }
+        #expect(throws: PeerLinkError.self) { try inflate(contentLength: 2_000_000) }
+        #expect(try inflate(contentLength: zeros.count) == zeros)
         #expect(!TransferCompression.isCompressible("video/mp4") && TransferCompression.isCompressible("text/html; charset=utf-8"))
     }
 
@@ -142,5 +153,85 @@ struct PeerLinkTests {
         let deadline = ContinuousClock.now + .seconds(5)
         while pair.slots.inUse > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(pair.slots.inUse == 0)
+    }
+
+    @Test func pingsGoOnTheControlChannelOnceTheOtherSideReadsIt() async throws {
+        let pair = try await Self.pair()
+        defer { pair.close() }
+        // No control channel yet, as with an older peer: the ping goes on the main channel.
+        #expect(try #require(await pair.downloader.measureRoundTrip()) < .seconds(1))
+        #expect(!pair.downloader.isControlConfirmed)
+        let (a, b) = (pair.channels.connections[0], pair.channels.connections[1])
+        let incoming = Task { () -> DataChannel? in
+            for await channel in b.incomingChannels { return channel }
+            return nil
+        }
+        let control = try await a.createDataChannel(label: PeerLink.controlLabel)
+        let remote = try #require(await incoming.value)
+        pair.downloader.attachControl(control)
+        pair.uploader.attachControl(remote)
+        let deadline = ContinuousClock.now + .seconds(10)
+        // Confirmed both ways, and both first pings answered (each side's control channel
+        // has sent its ping and its pong to the other's, and had the other's two).
+        let settled = { (channel: DataChannel) in channel.statistics.receivedMessages >= 2 && channel.statistics.sentMessages >= 2 }
+        while !(pair.downloader.isControlConfirmed && pair.uploader.isControlConfirmed && settled(control) && settled(remote)),
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(pair.downloader.isControlConfirmed && pair.uploader.isControlConfirmed)
+        // Now the ping and its pong cross on the control channel, none on the main one.
+        let main = pair.channels.opened.statistics
+        let before = control.statistics
+        #expect(try #require(await pair.downloader.measureRoundTrip()) < .seconds(1))
+        // (Counted a moment after the message went, or reached its reader.)
+        let counted = ContinuousClock.now + .seconds(2)
+        while control.statistics.receivedMessages < before.receivedMessages + 1 || control.statistics.sentMessages < before.sentMessages + 1,
+            ContinuousClock.now < counted
+        {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(control.statistics.sentMessages == before.sentMessages + 1)
+        #expect(control.statistics.receivedMessages == before.receivedMessages + 1)
+        #expect(pair.channels.opened.statistics.sentMessages == main.sentMessages)
+        // A second control channel is refused; the first goes on working.
+        let extra = Task { () -> DataChannel? in
+            for await channel in b.incomingChannels { return channel }
+            return nil
+        }
+        let another = try await a.createDataChannel(label: PeerLink.controlLabel)
+        pair.downloader.attachControl(another)
+        _ = await extra.value
+        #expect(another.isClosed)
+        #expect(await pair.downloader.measureRoundTrip() != nil)
+    }
+
+    /// The download limit is kept on the wire: the downloader reads no faster than its
+    /// limit, so the uploader's sends wait — it never runs ahead by more than the buffers
+    /// between the two (the reader's inbox, the connection's receive buffer, usrsctp's
+    /// receive and send buffers), where before it sent the whole resource at once.
+    @Test func theDownloadLimitHoldsTheSenderToItsRate() async throws {
+        let rate = 4 << 20
+        let pair = try await Self.pair(downloader: .init(downloadLimit: TokenBucket(bytesPerSecond: rate)))
+        defer { pair.close() }
+        let size = 24 << 20
+        let digest = try pair.store.store(Self.resource(size))
+        let started = ContinuousClock.now
+        let download = Task { try await pair.downloader.fetch(digest) }
+        // Inbox 1 MiB, receive buffer 1 MiB, usrsctp 4 + 4 MiB, the bucket's burst 1 MiB.
+        let ahead = 11 << 20 + 512 << 10
+        var samples: [String] = []
+        for _ in 0..<4 {
+            try await Task.sleep(for: .milliseconds(500))
+            let elapsed = (ContinuousClock.now - started).seconds
+            let sent = pair.channels.accepted.statistics.sentBytes
+            samples.append("\(String(format: "%.1f", elapsed)) s: \(sent >> 20) MiB")
+            #expect(Double(sent) <= Double(rate) * elapsed + Double(ahead), "the uploader ran ahead of the limit at \(elapsed) s: \(sent) bytes")
+        }
+        let bytes = try await download.value.bytes
+        let took = ContinuousClock.now - started
+        print("download limit \(rate >> 20) MiB/s: uploader sent \(samples.joined(separator: ", ")); \(size >> 20) MiB took \(took)")
+        #expect(bytes.count == size)
+        #expect(took >= .seconds(Double(size - ahead) / Double(rate)))
     }
 }

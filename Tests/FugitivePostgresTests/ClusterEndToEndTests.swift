@@ -132,6 +132,7 @@ struct ClusterEndToEndTests {
             // A dies without a word. p1 moves to B within its back-off cap (2 s) and keeps its
             // session; the peers link again and keep fetching from each other.
             let p1ID = p1.peer.id!
+            let linkBefore = try #require(p1.peer.links.link(to: p2.peer.id!))
             await serverA.kill9()
             let killed = ContinuousClock.now
             // The only way to a resumed welcome is a new session, on B.
@@ -154,6 +155,8 @@ struct ClusterEndToEndTests {
                 }
             }
             #expect(again?.source == .peer(p2.peer.id!))
+            // Their WebRTC link lived through the move: B took it over instead of ending it.
+            #expect(p1.peer.links.link(to: p2.peer.id!) === linkBefore)
             // p1 still holds /one.bin under its resumed session: B knows it, locally now.
             #expect(await Self.holders(p2.peer, digest, url: origin.url("/one.bin")) == [p1ID])
             // The stray stayed with A: once A's rows expire, nobody is told it holds anything.

@@ -104,6 +104,48 @@ import Testing
         }
     }
 
+    /// x moved from a to b (generation 1). a's late writes of its old session (a park, its
+    /// holdings, a removal) take nothing back, and a's retirement leaves b's row alone.
+    @Test(arguments: kinds) func anOldOwnersLateWritesDoNotTakeBackAMovedSession(_ kind: Kind) async throws {
+        try await with(kind) { store in
+            let c = InstanceID("cccc")
+            for instance in [a, b, c] { _ = try await store.heartbeat(instance) }
+            let holding = Holding(digest: Self.digest, url: "https://o.example/x", size: 42)
+            let other = Holding(digest: ResourceDigest(bytes: Array(repeating: 4, count: 32))!, url: "https://o.example/y", size: 7)
+            var first = DirectoryChanges()
+            first.upserted = [peer("x", on: a)]
+            first.holdingsAdded = ["x": [holding]]
+            try await store.apply(first, from: a)
+            var takeover = DirectoryChanges()
+            var moved = peer("x", on: b)
+            moved.generation = 1
+            takeover.upserted = [moved]
+            takeover.holdingsAdded = ["x": [holding]]
+            try await store.apply(takeover, from: b)
+            // a, late: x parked (generation 0), a holding added and one dropped, then removed.
+            var late = DirectoryChanges()
+            late.upserted = [peer("x", on: a, live: false)]
+            late.holdingsAdded = ["x": [other]]
+            late.holdingsRemoved = ["x": [Self.digest]]
+            try await store.apply(late, from: a)
+            var removal = DirectoryChanges()
+            removal.removed = ["x"]
+            try await store.apply(removal, from: a)
+            let holders = try await store.holders(swarm: "s", digest: Self.digest, url: nil, excluding: c, limit: 10)
+            #expect(holders.peers.map(\.id) == ["x"] && holders.peers.first?.instance == b && holders.peers.first?.generation == 1)
+            #expect(try await store.holders(swarm: "s", digest: other.digest, url: nil, excluding: c, limit: 10).peers.isEmpty)
+            #expect(try await store.session(resumeToken: "token-x", swarm: "s", excluding: c)?.record.partners == ["partner": true])
+            try await store.retire(a)
+            #expect(try await store.holders(swarm: "s", digest: Self.digest, url: nil, excluding: c, limit: 10).peers.map(\.id) == ["x"])
+            // b's own writes of generation 1 still count.
+            var park = DirectoryChanges()
+            moved.live = false
+            park.upserted = [moved]
+            try await store.apply(park, from: b)
+            #expect(try await store.holders(swarm: "s", digest: Self.digest, url: nil, excluding: c, limit: 10).peers.isEmpty)
+        }
+    }
+
     @Test(arguments: kinds) func theDigestRegistryKeepsWhatHasNotExpired(_ kind: Kind) async throws {
         try await with(kind) { store in
             let now = Date().timeIntervalSince1970

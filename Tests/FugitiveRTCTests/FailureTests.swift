@@ -13,6 +13,15 @@ struct FailureTests {
             command: [InteropScenario.bench, "rtc-peer"], offerer: .swift, channelOpener: .swift, total: 1 << 30)
         defer { session.end() }
         try await session.channel.send(.binary([1, 2, 3]))
+        // The peer sends without end and nothing reads here: reading stops at its limit
+        // before the kill. The end must be noticed even so (SCTP's notification of it
+        // queues behind the messages nobody reads).
+        let association = try #require(session.connection.association)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !association.reading.withLock({ $0.paused }) {
+            try #require(ContinuousClock.now < deadline, "reading never paused")
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let start = ContinuousClock.now
         kill(session.peer.processIdentifier, SIGKILL)
         var final: PeerConnection.State?

@@ -32,11 +32,13 @@ struct PeerConnectionTests {
 
     static func pair(
         mtu: Int = 1200,
-        localPathMTU: (Int, Int) = (PeerConnection.Configuration.defaultLocalPathMTU, PeerConnection.Configuration.defaultLocalPathMTU)
+        localPathMTU: (Int, Int) = (PeerConnection.Configuration.defaultLocalPathMTU, PeerConnection.Configuration.defaultLocalPathMTU),
+        receiveBufferSize: Int = PeerConnection.Configuration().receiveBufferSize
     ) throws -> (PeerConnection, PeerConnection, GLibEventLoop) {
         let loop = GLibEventLoop()
         func configuration(_ localPathMTU: Int) -> PeerConnection.Configuration {
-            PeerConnection.Configuration(localAddresses: ["127.0.0.1"], mtu: mtu, localPathMTU: localPathMTU)
+            PeerConnection.Configuration(
+                localAddresses: ["127.0.0.1"], mtu: mtu, localPathMTU: localPathMTU, receiveBufferSize: receiveBufferSize)
         }
         return (
             try PeerConnection(configuration: configuration(localPathMTU.0), loop: loop, logger: logger),

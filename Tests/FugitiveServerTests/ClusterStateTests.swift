@@ -198,6 +198,33 @@ import Testing
         #expect(fresh.welcome.peer == "n" && !fresh.welcome.resumed)
     }
 
+    @Test func aSessionResumedOnItsPartnersInstanceKeepsTheLink() throws {
+        var stateA = instance(a)
+        var stateB = instance(b)
+        try pairAcross(&stateA, &stateB)
+        let up = split(stateA.receive(.link(LinkReport(peer: "y", state: .connected)), from: "x", now: now))
+        _ = stateB.deliver(up.forwarded[0].1, from: a, now: now)
+        let confirmed = split(stateB.receive(.link(LinkReport(peer: "x", state: .connected)), from: "y", now: now))
+        _ = stateA.deliver(confirmed.forwarded[0].1, from: b, now: now)
+        #expect(record(&stateB, "y").partners == ["x": true])
+        // x resumes on B, where y is: their WebRTC link goes on, nobody is told peer-left.
+        let stored = StoredSession(record: record(&stateA, "x"), holdings: [])
+        let (welcome, actions) = try stateB.connect(
+            Hello(swarm: "s", targetPeers: 2, maxPeers: 8, resumeToken: "token-x"), address: nil, newID: "fresh", newToken: "t2",
+            stored: stored, now: now)
+        #expect(welcome.peer == "x" && welcome.resumed)
+        #expect(split(actions).sent.isEmpty, "\(split(actions).sent)")
+        #expect(stateB.remotePartnerCount == 0)
+        let rows = stateB.drainDirectoryChanges().upserted
+        #expect(rows.first { $0.id == "x" }?.partners == ["y": true])
+        #expect(rows.first { $0.id == "y" }.map { $0.partners } ?? ["x": true] == ["x": true])
+        // A lets x go and tells B that x left y: x lives on B now, so that changes nothing.
+        let moved = split(stateA.deliver(.sessionMoved(peer: "x", resumeToken: "token-x"), from: b, now: now))
+        #expect(moved.forwarded.map(\.1) == [.peerLeft(peer: "x", to: ["y"])])
+        for (_, message) in moved.forwarded { #expect(split(stateB.deliver(message, from: a, now: now)).sent.isEmpty) }
+        #expect(stateB.drainDirectoryChanges().upserted.first { $0.id == "y" } == nil, "y's partners did not change")
+    }
+
     @Test func theJournalRecordsParkingExpiryAndHoldings() throws {
         var stateA = instance(a)
         try join(&stateA, "x")

@@ -9,7 +9,9 @@ extension LiveServerTests {
     @Suite("Live server: resumed sessions keep their links")
     struct LiveResumeTests {
         @Test func aBriefDisconnectKeepsTheLinksAndTheEndOfTheSessionEndsThem() async throws {
-            try await LiveServer.with({ $0.orchestrator.resumeGrace = .milliseconds(1500) }) { server in
+            // Long enough that a loaded runner reconnects within it (1.5 s expired once in a
+            // clean-clone CI run before the new connection's hello was read).
+            try await LiveServer.with({ $0.orchestrator.resumeGrace = .seconds(5) }) { server in
                 let a = TestPeer(server.signalURL)
                 let b = TestPeer(server.signalURL)
                 let welcome = try await a.join()
@@ -39,7 +41,7 @@ extension LiveServerTests {
                 // Gone for good: B hears it once the grace is over.
                 again.close()
                 #expect(await b.isSilent(for: .milliseconds(500)))
-                #expect(try await b.next(timeout: .seconds(10)) == .peerLeft(PeerLeft(peer: ida)))
+                #expect(try await b.next(timeout: .seconds(15)) == .peerLeft(PeerLeft(peer: ida)))
                 b.send(.signal(Signal(peer: ida, kind: .offer, sdp: "v=0")))
                 let refused: WireErrorCode = try await b.expect { if case .error(let error) = $0 { error.code } else { nil } }
                 #expect(refused == .notPaired)

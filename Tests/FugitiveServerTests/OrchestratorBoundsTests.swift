@@ -27,17 +27,25 @@ import Testing
         var state = OrchestratorState()
         _ = try join(&state, "a")
         for (seconds, value) in [(1, UInt64.max), (2, 0), (3, UInt64.max), (4, 0), (5, UInt64.max)] {
-            _ = state.receive(.report(DeliveryReport(fromOrigin: value, fromPeers: value, served: value)), from: "a", now: start + .seconds(seconds))
+            _ = state.receive(
+                .report(DeliveryReport(fromOrigin: value, fromPeers: value, served: value, servedRelayed: value)), from: "a",
+                now: start + .seconds(seconds))
         }
         // Five reports over five seconds: at most 1 GiB/s of claimed growth each.
         let bound = UInt64(5) << 30
         let delivery = try #require(state.delivered["s"])
         #expect(delivery.fromOrigin <= bound && delivery.fromPeers <= bound && delivery.served <= bound, "\(delivery)")
         #expect(delivery.fromOrigin > 0)
+        #expect(delivery.servedRelayed <= delivery.served, "\(delivery)")
         // An honest peer's numbers pass unchanged.
         _ = try join(&state, "b", swarm: "honest")
-        _ = state.receive(.report(DeliveryReport(fromOrigin: 1_000, fromPeers: 20_000, served: 300)), from: "b", now: start + .seconds(2))
-        #expect(state.delivered["honest"] == Delivery(fromOrigin: 1_000, fromPeers: 20_000, served: 300))
+        _ = state.receive(
+            .report(DeliveryReport(fromOrigin: 1_000, fromPeers: 20_000, served: 300, servedRelayed: 120)), from: "b", now: start + .seconds(2))
+        #expect(state.delivered["honest"] == Delivery(fromOrigin: 1_000, fromPeers: 20_000, served: 300, servedRelayed: 120))
+        // Relayed bytes are part of what was served: a claim of more is cut to it.
+        _ = try join(&state, "c", swarm: "overclaim")
+        _ = state.receive(.report(DeliveryReport(fromOrigin: 0, fromPeers: 0, served: 50, servedRelayed: 9_000)), from: "c", now: start + .seconds(2))
+        #expect(state.delivered["overclaim"]?.servedRelayed == 50)
     }
 
     /// Three sessions claiming `connected` at once kept a victim's slots full forever.

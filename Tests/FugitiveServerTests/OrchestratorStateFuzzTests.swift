@@ -145,7 +145,7 @@ import Testing
             return .report(
                 DeliveryReport(
                     fromOrigin: values.randomElement(using: &random)!, fromPeers: values.randomElement(using: &random)!,
-                    served: values.randomElement(using: &random)!))
+                    served: values.randomElement(using: &random)!, servedRelayed: values.randomElement(using: &random)!))
         case 9, 10: return .signal(Signal(peer: other, kind: .candidate, candidate: "c", mid: "0"))
         case 11: return .hello(Hello(swarm: "a", targetPeers: 1, maxPeers: 1))
         case 12: return .pair(Pair(peer: other, offerer: true))

@@ -65,8 +65,12 @@ import Testing
         _ = state.receive(.link(LinkReport(peer: "a", state: .connected, route: LinkRoute(local: .relay, remote: .host))), from: "c", now: start)
         #expect(state.shapes()["s"]?.links == 2)
         #expect(state.shapes()["s"]?.relayedLinks == 1)
+        // The operator's graph says which link it is.
+        let graph = state.graph(of: "s")
+        #expect(graph.links == [["a", "b"], ["a", "c"]] && graph.relayedLinks == [["a", "c"]])
         _ = state.receive(.link(LinkReport(peer: "a", state: .disconnected)), from: "c", now: start)
         #expect(state.shapes()["s"]?.links == 1 && state.shapes()["s"]?.relayedLinks == 0)
+        #expect(state.graph(of: "s").relayedLinks.isEmpty)
     }
 
     /// Tier 2: a want may name holders; they are paired first when they can be.

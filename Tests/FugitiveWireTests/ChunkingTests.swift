@@ -57,6 +57,22 @@ import Testing
         #expect(try assembler.finish() == data)
     }
 
+    @Test func aChunkAheadOfItsTurnCostsItsBytesNotTheTransfer() throws {
+        var rng = SplitMix64(seed: 12)
+        let data = randomData(4 << 20, &rng)
+        let splitter = ChunkSplitter(id: 6, data: data)
+        let chunks = Array(splitter)
+        var assembler = try ChunkAssembler(head: head(for: splitter))
+        // The last chunk first: held on its own, not a buffer grown to 4 MiB.
+        try assembler.append(chunks.last!)
+        #expect(assembler.heldBytes < 128 << 10, "\(assembler.heldBytes) bytes held for one chunk")
+        #expect(assembler.chunk(at: chunks.count - 1) == chunks.last!.data)
+        // The rest, backwards: everything waits until the first arrives, then it is whole.
+        for chunk in chunks.dropLast().reversed() { try assembler.append(chunk) }
+        #expect(try assembler.finish() == data)
+        #expect(assembler.chunk(at: 1) == chunks[1].data)
+    }
+
     @Test func lyingSendersAreCaught() throws {
         let splitter = ChunkSplitter(id: 5, data: ByteBuffer(repeating: 9, count: 50_000))
         let chunks = Array(splitter)

@@ -41,6 +41,7 @@ import Testing
         .iceServers(IceServerUpdate(iceServers: [ICEServer(urls: ["turns:turn.example.org:5349"], username: "1700000000:p1", credential: "c")])),
         .error(ErrorMessage(code: .notPaired, message: "p9 is not your partner", requestID: 4)),
         .report(DeliveryReport(fromOrigin: 1 << 40, fromPeers: 0, served: 12_345)),
+        .report(DeliveryReport(fromOrigin: 0, fromPeers: 7, served: 12_345, servedRelayed: 4_096)),
     ]
 
     static let peerMessages: [PeerMessage] = [

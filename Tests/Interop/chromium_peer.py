@@ -41,6 +41,9 @@ async def main():
     parser.add_argument("--channel", choices=["local", "remote"], required=True)
     parser.add_argument("--bytes", type=int, default=10_000_000)
     parser.add_argument("--size", type=int, default=16 * 1024)
+    parser.add_argument("--receive-bytes", type=int, help="bytes to wait for (default: --bytes)")
+    parser.add_argument("--plain", action="store_true", help="accepted for rtc-peer's options; the page always hashes, after the clock stops")
+    parser.add_argument("--address", help="accepted for rtc-peer's options; Chromium gathers on every interface")
     args = parser.parse_args()
 
     executable = shutil.which("chromium") or "/usr/bin/chromium"
@@ -55,7 +58,8 @@ async def main():
 
         await page.expose_binding("emit", on_emit)
         await page.goto(ORIGIN)
-        options = {"role": args.role, "channel": args.channel, "total": args.bytes, "size": args.size}
+        options = {"role": args.role, "channel": args.channel, "total": args.bytes, "size": args.size,
+                   "receiveTotal": args.bytes if args.receive_bytes is None else args.receive_bytes}
         await page.evaluate("(options) => fugitive.start(options)", options)
 
         loop = asyncio.get_running_loop()

@@ -86,11 +86,23 @@ public struct HTTPOrigin: OriginFetching {
     ) async throws(FetchError) -> OriginResponse {
         let deadline = ContinuousClock.now + timeout
         var current = url
+        var retried = false
         for hop in 0...policy.maxRedirects {
             let target = try await policy.check(current)
             let left = deadline - .now
             guard left > .zero else { throw FetchError(.deadlineExceeded, "\(url) did not answer within \(timeout)") }
-            switch try await request(current, target: target, method: method, timeout: left, maxSize: maxSize, progress: progress) {
+            let answer: Hop
+            do {
+                answer = try await request(current, target: target, method: method, timeout: left, maxSize: maxSize, progress: progress)
+            } catch let error where error.code == .originUnreachable && !retried && deadline > .now {
+                // A pooled connection that died since its last use (the origin closed it
+                // idle, a NAT forgot or moved its mapping and the origin answers with a
+                // reset) fails the request that reuses it. GET and HEAD are safe to send
+                // once more, on a new connection.
+                retried = true
+                answer = try await request(current, target: target, method: method, timeout: deadline - .now, maxSize: maxSize, progress: progress)
+            }
+            switch answer {
             case .response(var response):
                 response.shareable = response.shareable && hop == 0 && (target.isPublic || policy.announcesPrivateDestinations)
                 return response

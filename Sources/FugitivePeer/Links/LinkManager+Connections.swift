@@ -5,6 +5,7 @@ extension LinkManager {
     /// Starts the WebRTC connection the server paired this peer into: the offerer sends
     /// its offer and opens the channel, the answerer waits for both.
     func open(_ pair: Pair) {
+        let paired = ContinuousClock.now
         var rtc = configuration.connection
         let connection: PeerConnection
         do {
@@ -40,13 +41,16 @@ extension LinkManager {
             server.send(.link(LinkReport(peer: pair.peer, state: .failed)))
             return
         }
-        let task = Task { await self.maintain(pair.peer, connection, offerer: pair.offerer, described: described, describedSink: describedSink) }
+        let task = Task {
+            await self.maintain(pair.peer, connection, offerer: pair.offerer, paired: paired, described: described, describedSink: describedSink)
+        }
         state.withLock { $0.entries[pair.peer]?.task = task }
     }
 
     /// One link's whole life: signalling, channel, use, end.
     private func maintain(
-        _ peer: PeerID, _ connection: PeerConnection, offerer: Bool, described: AsyncStream<Void>, describedSink: AsyncStream<Void>.Continuation
+        _ peer: PeerID, _ connection: PeerConnection, offerer: Bool, paired: ContinuousClock.Instant, described: AsyncStream<Void>,
+        describedSink: AsyncStream<Void>.Continuation
     ) async {
         let trickle = Task {
             for await _ in described {}
@@ -59,6 +63,19 @@ extension LinkManager {
             }
         }
         defer { trickle.cancel() }
+        // The other side's channels by label: the main one, and the control channel
+        // (PeerLink+Control), which may open before or after it. An unlabelled first
+        // channel is the main one, as older peers open it.
+        let (mains, mainSink) = AsyncStream.makeStream(of: DataChannel.self)
+        let (controls, controlSink) = AsyncStream.makeStream(of: DataChannel.self)
+        let sorter = Task {
+            for await channel in connection.incomingChannels {
+                if channel.label == PeerLink.controlLabel { controlSink.yield(channel) } else { mainSink.yield(channel) }
+            }
+            mainSink.finish()
+            controlSink.finish()
+        }
+        defer { sorter.cancel() }
         let channel: DataChannel?
         if offerer {
             do {
@@ -67,19 +84,25 @@ extension LinkManager {
             } catch {
                 return fail(peer, connection, "cannot make an offer: \(error)")
             }
-            channel = await withTimeout(configuration.connectTimeout) { try await connection.createDataChannel(label: "fugitive") }
+            channel = await withTimeout(configuration.connectTimeout) {
+                try await connection.createDataChannel(label: PeerLink.mainLabel, waitingForAck: false)
+            }
         } else {
             channel =
                 await withTimeout(configuration.connectTimeout) { () -> DataChannel? in
-                    for await channel in connection.incomingChannels { return channel }
+                    for await channel in mains { return channel }
                     return nil
                 } ?? nil
         }
         guard let channel, !Task.isCancelled else { return fail(peer, connection, "no channel within \(configuration.connectTimeout)") }
+        let setup = ContinuousClock.now - paired
+        // ICE has selected its pair by the time the channel is open.
+        let route = Self.route(of: connection)
+        let relayed = route?.isRelayed == true
         let link = PeerLink(
             channel: channel, store: store, slots: slots, configuration: configuration.peerLink, logger: logger,
             onUpload: { [emit] upload in
-                emit(.served(peer: peer, digest: upload.digest, bytes: upload.bytes, transferredBytes: upload.transferredBytes))
+                emit(.served(peer: peer, digest: upload.digest, bytes: upload.bytes, transferredBytes: upload.transferredBytes, relayed: relayed))
             },
             uploadFaultForTesting: uploadFault)
         // A failed or closed connection ends the channel too, so `run` returns.
@@ -92,6 +115,21 @@ extension LinkManager {
         }
         defer { watch.cancel() }
         let reader = Task { await link.run() }
+        // The control channel: the offerer opens it once the main one is open (so that it
+        // never arrives first at a peer that takes the first channel as the main one).
+        let control = Task {
+            if offerer {
+                if let control = try? await connection.createDataChannel(label: PeerLink.controlLabel, waitingForAck: false) {
+                    link.attachControl(control)
+                }
+            } else {
+                for await control in controls {
+                    link.attachControl(control)
+                    break
+                }
+            }
+        }
+        defer { control.cancel() }
         let rtt = await link.measureRoundTrip()
         let stillOurs = state.withLock { state -> Bool in
             guard state.entries[peer]?.connection === connection else { return false }
@@ -104,16 +142,19 @@ extension LinkManager {
             link.close()
             return
         }
-        let route = Self.route(of: connection)
         server.send(.link(LinkReport(peer: peer, state: .connected, rttMillis: rtt?.milliseconds, route: route)))
-        emit(.linked(peer: peer, roundTrip: rtt, route: route))
+        emit(.linked(peer: peer, roundTrip: rtt, route: route, setup: setup))
         await reader.value
+        // A relayed link that ends may have lost its TURN server: the replacement should
+        // not be made with a stale address (resolved before the end asks for it).
+        if relayed { iceServersMayHaveMoved() }
         // The channel closed (the other side went, or this side dropped it).
         if end(peer, connection, report: .disconnected) { emit(.unlinked(peer: peer, reason: "channel closed")) }
     }
 
     private func fail(_ peer: PeerID, _ connection: PeerConnection, _ reason: String) {
         logger.debug("link failed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+        iceServersMayHaveMoved()
         end(peer, connection, report: .failed)
     }
 

@@ -58,6 +58,10 @@ final class LinkManager: Sendable {
         /// The latest ICE servers are being resolved: pairs wait in `pairsWaitingForIce`.
         var iceResolving = false
         var pairsWaitingForIce: [Pair] = []
+        /// The ICE servers as the server named them, and when they were last resolved:
+        /// resolved again when links fail (``iceServersMayHaveMoved()``).
+        var iceServerList: [ICEServer] = []
+        var iceResolvedAt: ContinuousClock.Instant?
 
         mutating func takePairsWaitingForIce() -> [Pair] {
             iceResolving = false
@@ -75,6 +79,8 @@ final class LinkManager: Sendable {
         func isBenched(_ peer: PeerID, at now: ContinuousClock.Instant) -> Bool { benched[peer].map { $0 > now } ?? false }
         /// What fetches wanted lately: the server prefers partners holding these.
         var recentlyWanted: [ResourceDigest] = []
+        /// Looking for nearer partners than the farthest link (``LinkExploration``).
+        var exploration = LinkExploration()
     }
 
     let configuration: Configuration
@@ -116,6 +122,7 @@ final class LinkManager: Sendable {
                     try? await Task.sleep(for: self.configuration.maintenanceInterval)
                     self.evictOne()
                     self.checkTarget()
+                    self.exploreForNearerPeers()
                     if ContinuousClock.now - lastRoundTrips >= self.configuration.rttInterval {
                         lastRoundTrips = .now
                         await self.measureRoundTrips()
@@ -223,25 +230,44 @@ final class LinkManager: Sendable {
         if let want { server.send(.want(want)) }
     }
 
-    /// Replaces at most one bad link per round, and only when the count stays at target
-    /// once it is asked for again: a failing link first, then one much slower than the rest.
+    /// At or over target with too few near links: asks for one partner more
+    /// (``LinkExploration``); the farthest idle link goes once the new one is measured
+    /// (``LinkEviction/farthestBeyondTarget(among:)``).
+    private func exploreForNearerPeers() {
+        let want: Want? = state.withLock { state in
+            guard state.me != nil else { return nil }
+            let open = state.entries.values.filter { $0.link != nil }
+            guard
+                state.exploration.shouldExplore(
+                    roundTrips: open.map(\.roundTrip), entries: state.entries.count, targetLinks: configuration.targetLinks,
+                    maxLinks: configuration.maxLinks, now: .now)
+            else { return nil }
+            return Want(count: 1, digests: state.recentlyWanted.isEmpty ? nil : state.recentlyWanted)
+        }
+        guard let want else { return }
+        logger.debug("looking for a nearer partner than the farthest link")
+        server.send(.want(want))
+    }
+
+    /// Replaces at most one bad link per round (``LinkEviction``).
     private func evictOne() {
+        let rule = LinkEviction(
+            targetLinks: configuration.targetLinks, maxFailures: configuration.maxFailures, slowFactor: configuration.slowFactor)
         let victim: PeerID? = state.withLock { state in
-            let open = state.entries.filter { $0.value.link != nil }
-            guard open.count >= configuration.targetLinks else { return nil }
             let now = ContinuousClock.now
-            if let failing = open.first(where: { $0.value.failures >= configuration.maxFailures || state.isBenched($0.key, at: now) }) {
-                return failing.key
+            let open: [LinkEviction.Candidate] = state.entries.compactMap { peer, entry in
+                guard let link = entry.link else { return nil }
+                return .init(
+                    peer: peer, failures: entry.failures, benched: state.isBenched(peer, at: now), roundTrip: entry.roundTrip,
+                    idle: link.isIdle)
             }
-            let times = open.compactMap(\.value.roundTrip).sorted()
-            guard times.count >= 3 else { return nil }
-            let median = times[times.count / 2]
-            let slowest = open.max { ($0.value.roundTrip ?? .zero) < ($1.value.roundTrip ?? .zero) }!
-            guard let rtt = slowest.value.roundTrip, rtt > .milliseconds(100), rtt > median * configuration.slowFactor else { return nil }
-            return slowest.key
+            if let victim = rule.victim(among: open) { return victim }
+            guard state.exploration.trimAllowed(now: now), let farthest = rule.farthestBeyondTarget(among: open) else { return nil }
+            state.exploration.mayTrim = false
+            return farthest
         }
         if let victim {
-            emit(.penalised(peer: victim, reason: "failing or slow"))
+            emit(.penalised(peer: victim, reason: "failing, slow or farther than the rest"))
             drop(victim, report: .disconnected, reason: "evicted")
         }
     }
@@ -254,66 +280,19 @@ final class LinkManager: Sendable {
         }
     }
 
-    /// Resolves a welcome's STUN and TURN host names for the connections made from now
-    /// on (libnice takes addresses only), and says which entries cannot be used.
-    ///
-    /// Pairs that arrive meanwhile wait for it (up to ``iceResolutionWait``): a connection
-    /// made without the STUN and TURN servers gathers host candidates only, and behind a
-    /// NAT that means no link at all.
-    private func resolveIceServers(_ servers: [ICEServer], generation: Int) {
-        let logger = logger
-        state.withLock { $0.iceResolving = true }
-        Task {
-            let resolved = await ResolvedIceServers.resolve(servers, lookup: ResolvedIceServers.systemLookup)
-            for skipped in resolved.skipped {
-                logger.warning(
-                    "an ICE server the orchestrator named is not used", metadata: ["server": "\(skipped.url)", "reason": "\(skipped.reason)"])
-            }
-            let waiting = state.withLock { state -> [Pair] in
-                guard state.iceGeneration == generation else { return [] }
-                state.iceServers = resolved
-                return state.takePairsWaitingForIce()
-            }
-            for pair in waiting { open(pair) }
-        }
-        Task {
-            try? await Task.sleep(for: Self.iceResolutionWait)
-            let waiting = state.withLock { state -> [Pair] in
-                guard state.iceGeneration == generation, state.iceResolving else { return [] }
-                logger.warning("ICE servers still resolving: pairing with the previous ones", metadata: ["waited": "\(Self.iceResolutionWait)"])
-                return state.takePairsWaitingForIce()
-            }
-            for pair in waiting { open(pair) }
-        }
-    }
-
-    /// How long a pair waits for the ICE servers' names to resolve.
-    static let iceResolutionWait: Duration = .seconds(3)
-
-    /// Opens the pair now, or once the ICE servers are resolved.
-    private func openWhenIceIsReady(_ pair: Pair) {
-        let now = state.withLock { state -> Bool in
-            guard state.iceResolving else { return true }
-            state.pairsWaitingForIce.append(pair)
-            return false
-        }
-        if now { open(pair) }
-    }
-
     // MARK: The server's events
 
     private func handle(_ event: ServerLink.Event) {
         switch event {
         case .connected(let welcome, let url):
             emit(.joined(id: welcome.peer, server: url))
-            let (stale, generation): ([PeerID], Int) = state.withLock { state in
+            let stale: [PeerID] = state.withLock { state in
                 state.me = welcome.peer
-                state.iceGeneration += 1
                 state.lastWant = nil
                 // A new session (new id): nobody knows the old links any more.
-                return (welcome.resumed ? [] : Array(state.entries.keys), state.iceGeneration)
+                return welcome.resumed ? [] : Array(state.entries.keys)
             }
-            resolveIceServers(welcome.iceServers, generation: generation)
+            resolveIceServers(welcome.iceServers)
             for peer in stale { drop(peer, report: nil, reason: "new server session") }
             if welcome.resumed {
                 for (peer, link) in openLinks() where !link.isClosed {
@@ -340,11 +319,7 @@ final class LinkManager: Sendable {
         case .iceServers(let update):
             // Fresh TURN credentials (the ones the server minted expire): for the
             // connections made from now on.
-            let generation = state.withLock { state in
-                state.iceGeneration += 1
-                return state.iceGeneration
-            }
-            resolveIceServers(update.iceServers, generation: generation)
+            resolveIceServers(update.iceServers)
         case .error(let error):
             if !queries.answer(message) { logger.debug("server error", metadata: ["code": "\(error.code)", "message": "\(error.message)"]) }
         default: break

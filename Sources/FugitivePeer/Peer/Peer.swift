@@ -107,7 +107,8 @@ public final class Peer: Service, Sendable {
             try? await Task.sleep(for: .seconds(1))
             let statistics = self.statistics
             let report = DeliveryReport(
-                fromOrigin: UInt64(statistics.bytesFromOrigin), fromPeers: UInt64(statistics.bytesFromPeers), served: UInt64(statistics.bytesServed))
+                fromOrigin: UInt64(statistics.bytesFromOrigin), fromPeers: UInt64(statistics.bytesFromPeers), served: UInt64(statistics.bytesServed),
+                servedRelayed: UInt64(statistics.bytesServedRelayed))
             // Sent again after a reconnection too: a new session starts from nothing.
             let session = serverLink.welcome?.peer
             if report != last || session != lastSession, serverLink.send(.report(report)) {
@@ -167,9 +168,10 @@ public final class Peer: Service, Sendable {
 
     private static func count(_ event: PeerEvent, into statistics: inout PeerStatistics) {
         switch event {
-        case .served(_, _, let bytes, let transferred):
+        case .served(_, _, let bytes, let transferred, let relayed):
             statistics.uploads += 1
             statistics.bytesServed += bytes
+            if relayed { statistics.bytesServedRelayed += bytes }
             statistics.bytesServedOnTheWire += transferred
         case .penalised(_, let reason) where reason.hasPrefix("sent bytes"):
             statistics.liarsCaught += 1

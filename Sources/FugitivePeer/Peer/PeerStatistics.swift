@@ -9,6 +9,8 @@ public struct PeerStatistics: Sendable, Hashable {
     /// Resource bytes served to peers, and what crossed the channels for them.
     public var bytesServed = 0
     public var bytesServedOnTheWire = 0
+    /// Of ``bytesServed``, what went over links through a TURN relay.
+    public var bytesServedRelayed = 0
     public var uploads = 0
     /// Peers caught sending bytes that did not match the digest.
     public var liarsCaught = 0

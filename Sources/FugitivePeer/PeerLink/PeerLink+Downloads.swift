@@ -30,8 +30,8 @@ extension PeerLink {
         deadline: ContinuousClock.Instant? = nil, progress reporter: FetchProgress.Reporter? = nil,
         claim: @escaping @Sendable (ResponseHead) -> Bool = { _ in true }
     ) async throws(PeerLinkError) -> PeerDownload {
-        let (events, sink) = AsyncStream.makeStream(of: PeerMessage.self)
-        let id = registerDownload(sink)
+        let events = DownloadInbox()
+        let id = registerDownload(events)
         let charge = DownloadCharge(configuration.downloadBudget)
         defer {
             unregisterDownload(id)
@@ -58,7 +58,7 @@ extension PeerLink {
                 return await group.next()! ?? .failure(PeerLinkError(.closed, "cancelled"))
             }
         } onCancel: {
-            sink.finish()
+            events.finish(droppingQueued: true)
         }
         if case .failure(let error) = result, error.code != .miss, error.code != .busy {
             // Whatever went wrong on this side, the peer stops sending: told why when it
@@ -89,11 +89,12 @@ extension PeerLink {
     }
 
     private func receive(
-        _ events: AsyncStream<PeerMessage>, expecting expectation: Expectation, watch: TransferWatch, reporter: FetchProgress.Reporter?,
+        _ events: DownloadInbox, expecting expectation: Expectation, watch: TransferWatch, reporter: FetchProgress.Reporter?,
         claim: @Sendable (ResponseHead) -> Bool
     ) async -> Result<PeerDownload, PeerLinkError> {
         var assembler: ChunkAssembler?
-        for await event in events {
+        var inflater: StreamingInflater?
+        while let event = await events.next() {
             watch.touch()
             switch event {
             case .head(let head):
@@ -105,8 +106,11 @@ extension PeerLink {
                     return .failure(.violation(error.code, "unacceptable head: \(error.message)"))
                 }
                 guard claim(head) else { return .failure(PeerLinkError(.lostRace, "another peer answered first")) }
+                if head.encoding == .deflate {
+                    do { inflater = try StreamingInflater(contentLength: Int(head.contentLength)) } catch { return .failure(error) }
+                }
                 watch.headArrived(transferLength: Int(head.transferLength))
-                if assembler!.isComplete { return finish(assembler!, expecting: expectation) }
+                if assembler!.isComplete { return finish(assembler!, inflater, expecting: expectation) }
             case .chunk(let chunk):
                 guard assembler != nil else { return .failure(.violation(.unexpectedMessage, "a chunk before the head")) }
                 let count = chunk.data.readableBytes
@@ -115,11 +119,12 @@ extension PeerLink {
                     return .failure(Self.overBudget)
                 }
                 do { try assembler!.append(chunk) } catch { return .failure(.violation(error.code, error.message)) }
+                // Inflated as it arrives: a bomb stops at its first byte over the announced size.
+                do { try inflater?.feed(from: assembler!, charge: expectation.charge.charge) } catch { return .failure(error) }
                 watch.received(count)
-                if let limit = configuration.downloadLimit { try? await limit.take(count) }
                 reporter?(
                     .init(receivedBytes: assembler!.receivedBytes, totalBytes: Int(assembler!.head.transferLength), source: "peer"))
-                if assembler!.isComplete { return finish(assembler!, expecting: expectation) }
+                if assembler!.isComplete { return finish(assembler!, inflater, expecting: expectation) }
             case .miss:
                 return .failure(PeerLinkError(.miss, "the peer does not hold \(expectation.digest)"))
             case .busy:
@@ -154,18 +159,21 @@ extension PeerLink {
         return nil
     }
 
-    private func finish(_ assembler: ChunkAssembler, expecting expectation: Expectation) -> Result<PeerDownload, PeerLinkError> {
+    private func finish(
+        _ assembler: ChunkAssembler, _ inflater: StreamingInflater?, expecting expectation: Expectation
+    ) -> Result<PeerDownload, PeerLinkError> {
         let head = assembler.head
-        // The resource's own bytes are memory too, beside the transfer's.
-        guard expectation.charge.charge(Int(head.contentLength)) else {
-            return .failure(Self.overBudget)
-        }
         let bytes: [UInt8]
+        let digest: ResourceDigest
         do {
-            let transferred = try assembler.finish()
-            switch head.encoding {
-            case .identity: bytes = Array(buffer: transferred)
-            case .deflate: bytes = try TransferCompression.inflate(transferred, contentLength: Int(head.contentLength))
+            if let inflater {
+                // Inflated and hashed while it arrived, and charged for as it came out.
+                (bytes, digest) = try inflater.finish()
+            } else {
+                // The resource's own bytes are memory too, beside the transfer's.
+                guard expectation.charge.charge(Int(head.contentLength)) else { return .failure(Self.overBudget) }
+                bytes = Array(buffer: try assembler.finish())
+                digest = ResourceDigest.sha256(of: bytes)
             }
         } catch let error as PeerLinkError {
             return .failure(error)
@@ -174,7 +182,7 @@ extension PeerLink {
         } catch {
             return .failure(.violation(.invalidField, "\(error)"))
         }
-        guard ResourceDigest.sha256(of: bytes) == expectation.digest else {
+        guard digest == expectation.digest else {
             return .failure(PeerLinkError(.corrupted, "the bytes do not hash to \(expectation.digest)", wireCode: .digestMismatch))
         }
         addDownloaded(Int(head.transferLength))

@@ -36,7 +36,7 @@ extension PeerLink {
             let contentType = request.url.flatMap { url in
                 (try? store.resource(for: url)).flatMap { $0.digest == request.digest ? $0.metadata.contentType : nil }
             }
-            await upload(bytes, contentType: contentType, for: request)
+            await upload(bytes, contentType: uploadFault.contentType ?? contentType, for: request)
         }
         rememberUpload(request.id, task)
     }
@@ -60,7 +60,9 @@ extension PeerLink {
             encoding: deflated == nil ? .identity : .deflate, chunkSize: UInt32(splitter.chunkSize), contentType: contentType)
         do {
             try await channel.send(.binary(Array(buffer: codec.encode(.head(head)))))
-            for var chunk in splitter {
+            // A test's fault: the same chunks, last first (the protocol allows any order).
+            let chunks = uploadFault.reversesChunks ? AnySequence(Array(splitter).reversed()) : AnySequence(splitter)
+            for var chunk in chunks {
                 // Cancelled (the requester said `cancel` or `error`, or the link closed): stop here.
                 try Task.checkCancellation()
                 if let limit = configuration.uploadLimit { try await limit.take(chunk.data.readableBytes) }

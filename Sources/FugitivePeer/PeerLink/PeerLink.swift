@@ -82,6 +82,8 @@ public final class PeerLink: Sendable {
     let logger: Logger
     let codec = WireCodec(limits: .peerLink)
     let state = Mutex(State())
+    /// The main channel's small messages, in order (``send(_:control:)``).
+    let outbox: ChannelOutbox
     let onUpload: @Sendable (Upload) -> Void
     /// Test hook: how this side's uploads misbehave.
     let uploadFault: UploadFault
@@ -89,9 +91,14 @@ public final class PeerLink: Sendable {
     struct State {
         var nextRequest: UInt32 = 1
         var nextNonce: UInt64 = 1
-        var downloads: [UInt32: AsyncStream<PeerMessage>.Continuation] = [:]
+        var downloads: [UInt32: DownloadInbox] = [:]
         var uploads: [UInt32: Task<Void, Never>] = [:]
         var pings: [UInt64: AsyncStream<Void>.Continuation] = [:]
+        /// The channel for `ping` and `pong`, behind its outbox (``attachControl(_:)``), and
+        /// whether the other side has spoken on it yet: until it has, pings go on the main
+        /// channel.
+        var control: ChannelOutbox?
+        var controlConfirmed = false
         var statistics = Statistics()
         /// When the refusals of the current window began, and how many there were.
         var refusalWindowStart = ContinuousClock.now
@@ -103,6 +110,7 @@ public final class PeerLink: Sendable {
         onUpload: @escaping @Sendable (Upload) -> Void = { _ in }, uploadFaultForTesting: UploadFault = .none
     ) {
         self.channel = channel
+        self.outbox = ChannelOutbox(channel)
         self.store = store
         self.slots = slots
         self.configuration = configuration
@@ -116,8 +124,14 @@ public final class PeerLink: Sendable {
     /// Whether the channel underneath has closed.
     public var isClosed: Bool { channel.isClosed }
 
+    /// No download or upload under way on this link.
+    public var isIdle: Bool { state.withLock { $0.downloads.isEmpty && $0.uploads.isEmpty } }
+
     /// Closes the channel; ``run()`` then returns and every transfer ends.
-    public func close() { channel.close() }
+    public func close() {
+        channel.close()
+        state.withLock { $0.control }?.channel.close()
+    }
 
     /// Reads the channel until it closes; run it for as long as the link is used.
     public func run() async {
@@ -129,35 +143,41 @@ public final class PeerLink: Sendable {
             } catch {
                 // 1xxx: the peer is told why (PROTOCOL.md), then the link closes.
                 logger.debug("undecodable peer message; closing the link", metadata: ["error": "\(error)"])
-                await closeTelling(error)
+                // After what is queued, and before the link is torn down.
+                queueClosingError(error)
+                await outbox.closeAndWait()
                 break
             }
-            handle(decoded)
+            await handle(decoded)
         }
-        // The channel is gone: every transfer in either direction ends.
+        // The channel is gone: every transfer in either direction ends, and the control
+        // channel with it.
+        state.withLock { $0.control }?.channel.close()
         let (downloads, uploads, pings) = state.withLock { state in
             defer { (state.downloads, state.uploads, state.pings) = ([:], [:], [:]) }
             return (Array(state.downloads.values), Array(state.uploads.values), Array(state.pings.values))
         }
-        for download in downloads { download.finish() }
+        for download in downloads { download.finish(droppingQueued: false) }
         for upload in uploads { upload.cancel() }
         for ping in pings { ping.finish() }
     }
 
-    private func handle(_ message: PeerMessage) {
+    /// Handles one message; a response waits until its download has room (back-pressure
+    /// onto the channel), a chunk also for this side's download rate limit.
+    private func handle(_ message: PeerMessage) async {
         switch message {
         case .request(let request):
             startUpload(request)
         case .cancel(let reference):
             state.withLock { $0.uploads.removeValue(forKey: reference.id) }?.cancel()
         case .head(let head):
-            route(head.id, message)
+            await route(head.id, message)
         case .chunk(let chunk):
-            route(chunk.id, message)
+            await route(chunk.id, message)
         case .miss(let reference):
-            route(reference.id, message)
+            await route(reference.id, message)
         case .busy(let busy):
-            route(busy.id, message)
+            await route(busy.id, message)
         case .error(let error):
             // An error naming one of this side's uploads ends it, like `cancel`; one
             // naming a download is that download's answer.
@@ -165,37 +185,18 @@ public final class PeerLink: Sendable {
             if let upload = state.withLock({ $0.uploads.removeValue(forKey: id) }) {
                 upload.cancel()
             } else {
-                route(id, message, answerUnknown: false)
+                await route(id, message, answerUnknown: false)
             }
         case .ping(let heartbeat):
             send(.pong(heartbeat))
         case .pong(let heartbeat):
-            state.withLock { $0.pings.removeValue(forKey: heartbeat.nonce) }.map {
-                $0.yield()
-                $0.finish()
-            }
+            answered(heartbeat)
         }
-    }
-
-    /// The round-trip time of a `ping` over the channel, or `nil` when no `pong` came
-    /// within `timeout` (or the link closed).
-    public func measureRoundTrip(timeout: Duration = .seconds(2)) async -> Duration? {
-        let (pong, sink) = AsyncStream.makeStream(of: Void.self)
-        let nonce = state.withLock { state in
-            defer { state.nextNonce += 1 }
-            state.pings[state.nextNonce] = sink
-            return state.nextNonce
-        }
-        let started = ContinuousClock.now
-        send(.ping(Heartbeat(nonce: nonce)))
-        let answered = await first(of: pong, within: timeout) != nil
-        state.withLock { _ = $0.pings.removeValue(forKey: nonce) }
-        return answered ? ContinuousClock.now - started : nil
     }
 
     // MARK: Bookkeeping for the transfers
 
-    func registerDownload(_ sink: AsyncStream<PeerMessage>.Continuation) -> UInt32 {
+    func registerDownload(_ sink: DownloadInbox) -> UInt32 {
         state.withLock { state in
             let id = state.nextRequest
             state.nextRequest &+= 1
@@ -204,7 +205,7 @@ public final class PeerLink: Sendable {
         }
     }
 
-    func unregisterDownload(_ id: UInt32) { state.withLock { $0.downloads.removeValue(forKey: id) }?.finish() }
+    func unregisterDownload(_ id: UInt32) { state.withLock { $0.downloads.removeValue(forKey: id) }?.finish(droppingQueued: true) }
     func rememberUpload(_ id: UInt32, _ task: Task<Void, Never>) { state.withLock { $0.uploads[id] = task } }
     func forgetUpload(_ id: UInt32) { state.withLock { _ = $0.uploads.removeValue(forKey: id) } }
     func countBusy() { state.withLock { $0.statistics.uploadsRefusedBusy += 1 } }
@@ -225,10 +226,13 @@ public final class PeerLink: Sendable {
     /// Hands a response to its download. A response for a request this side never made is
     /// refused with 3001; one for a request that has ended (chunks still in flight after
     /// a `cancel`) is dropped.
-    private func route(_ id: UInt32, _ message: PeerMessage, answerUnknown: Bool = true) {
+    private func route(_ id: UInt32, _ message: PeerMessage, answerUnknown: Bool = true) async {
         let (sink, issued) = state.withLock { ($0.downloads[id], id != 0 && id < $0.nextRequest) }
         if let sink {
-            sink.yield(message)
+            // The download limit is kept by reading no faster: unread messages then hold
+            // the sender back, so the limit throttles the wire, not a queue on this side.
+            if case .chunk(let chunk) = message, let limit = configuration.downloadLimit { try? await limit.take(chunk.data.readableBytes) }
+            await sink.put(message)
         } else if !issued, answerUnknown {
             refuse(id, WireError(.unknownRequest, "request \(id) was never made on this link"))
         }
@@ -250,19 +254,21 @@ public final class PeerLink: Sendable {
         }
     }
 
-    /// Sends `error` and closes the channel once it went.
+    /// Sends `error` after what is queued, and closes the channel once it went.
     func closeWithError(_ error: WireError) {
-        Task { await closeTelling(error) }
+        queueClosingError(error)
+        outbox.close()
     }
 
-    private func closeTelling(_ error: WireError) async {
-        let bytes = Array(buffer: codec.encode(PeerMessage.error(ErrorMessage(error))))
-        try? await channel.send(.binary(bytes))
-        channel.close()
+    /// Queues the `error` a close on the main channel begins with.
+    private func queueClosingError(_ error: WireError) {
+        outbox.send(Array(buffer: codec.encode(PeerMessage.error(ErrorMessage(error)))))
     }
 
-    func send(_ message: PeerMessage) {
+    /// Queues `message` on the main channel, or on the control channel when `control`.
+    func send(_ message: PeerMessage, control: Bool = false) {
         let bytes = Array(buffer: codec.encode(message))
-        Task { try? await channel.send(.binary(bytes)) }
+        let box = control ? state.withLock { $0.control } ?? outbox : outbox
+        box.send(bytes)
     }
 }

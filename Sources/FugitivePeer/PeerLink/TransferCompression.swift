@@ -2,8 +2,8 @@ import CompressNIO
 import NIOCore
 
 /// Per-resource deflate for peer transfers: only for content types that compress, and
-/// only when it saves at least `minimumSaving` of the bytes. Inflation is bounded by the
-/// size the head announced, so a peer cannot send a decompression bomb.
+/// only when it saves at least `minimumSaving` of the bytes. The receiving side inflates
+/// with ``StreamingInflater``, bounded by the size the head announced.
 public enum TransferCompression {
     /// The least fraction of bytes deflate must save to be used (10 %).
     public static let minimumSaving = 0.10
@@ -33,21 +33,5 @@ public enum TransferCompression {
         guard let deflated = try? input.compress(with: .deflate()) else { return nil }
         guard Double(deflated.readableBytes) <= Double(bytes.count) * (1 - minimumSaving) else { return nil }
         return deflated
-    }
-
-    /// Inflates a raw deflate transfer that must produce exactly `contentLength` bytes.
-    public static func inflate(_ deflated: ByteBuffer, contentLength: Int) throws(PeerLinkError) -> [UInt8] {
-        var input = deflated
-        // One byte of room beyond the announced size tells "exactly right" from "more".
-        let inflated: ByteBuffer
-        do {
-            inflated = try input.decompress(with: .deflate(), maxSize: contentLength + 1)
-        } catch {
-            throw PeerLinkError.violation(.inflateFailed, "inflate failed or went beyond \(contentLength) bytes: \(error)")
-        }
-        guard inflated.readableBytes == contentLength else {
-            throw PeerLinkError.violation(.inflateFailed, "inflated to \(inflated.readableBytes) bytes, \(contentLength) announced")
-        }
-        return Array(buffer: inflated)
     }
 }

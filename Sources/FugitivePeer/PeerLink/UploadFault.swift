@@ -6,10 +6,17 @@ public struct UploadFault: Sendable, Hashable {
     public var corrupts = false
     /// Send the head at once, then one chunk per interval (a dripping peer).
     public var dripInterval: Duration?
+    /// Announce this content type in every head (correct bytes, an active type: a peer
+    /// trying to make a page render what the origin served as data).
+    public var contentType: String?
+    /// Send the chunks last first (correct bytes, an order the protocol allows).
+    public var reversesChunks = false
 
-    public init(corrupts: Bool = false, dripInterval: Duration? = nil) {
+    public init(corrupts: Bool = false, dripInterval: Duration? = nil, contentType: String? = nil, reversesChunks: Bool = false) {
         self.corrupts = corrupts
         self.dripInterval = dripInterval
+        self.contentType = contentType
+        self.reversesChunks = reversesChunks
     }
 
     /// Honest uploads.

@@ -26,11 +26,12 @@ public final class DataChannel: Sendable {
     public let id: UInt16
     /// Whether messages arrive in the order they were sent.
     public let ordered: Bool
-    /// Messages from the peer; the sequence ends when the channel closes.
-    public let messages: AsyncStream<Message>
+    /// Messages from the peer, for one reader; the sequence ends when the channel closes.
+    /// Unread messages hold the peer's sends back (``Messages``).
+    public var messages: Messages { Messages(inbox: inbox) }
 
     let reliability: DCEP.Reliability
-    private let continuation: AsyncStream<Message>.Continuation
+    private let inbox = ChannelInbox()
     private weak let connection: PeerConnection?
     private let state = Mutex(State())
 
@@ -56,7 +57,6 @@ public final class DataChannel: Sendable {
         self.reliability = reliability
         self.ordered = reliability.ordered
         self.connection = connection
-        (messages, continuation) = AsyncStream.makeStream(of: Message.self)
     }
 
     /// Sends one message, suspending while the send buffer is full.
@@ -84,9 +84,10 @@ public final class DataChannel: Sendable {
 
     static let messagesPerYield = 64
 
-    /// Closes the channel (resets its stream); the peer's side closes too.
+    /// Closes the channel (resets its stream); the peer's side closes too. Messages not
+    /// read yet are dropped.
     public func close() {
-        guard markClosed() else { return }
+        guard markClosed(droppingUnread: true) else { return }
         connection?.resetStream(id)
     }
 
@@ -102,7 +103,8 @@ public final class DataChannel: Sendable {
 
     // MARK: From the connection
 
-    func deliver(ppid: UInt32, data: [UInt8]) {
+    /// A message from the peer, holding `association`'s receive space until it is read.
+    func deliver(ppid: UInt32, data: [UInt8], from association: SCTPAssociation?) {
         let message: Message
         switch DCEP.PPID(rawValue: ppid) {
         case .string: message = .text(String(decoding: data, as: UTF8.self))
@@ -111,21 +113,22 @@ public final class DataChannel: Sendable {
         case .emptyBinary: message = .binary([])
         case .control, nil: return
         }
+        guard inbox.append(message, held: data.count, from: association) else { return }
         state.withLock {
             $0.receivedBytes += message.count
             $0.receivedMessages += 1
         }
-        continuation.yield(message)
     }
 
-    /// Marks the channel closed and ends its messages; false if it already was.
+    /// Marks the channel closed and ends its messages after those already received (or
+    /// at once, `droppingUnread`); false if it already was.
     @discardableResult
-    func markClosed() -> Bool {
+    func markClosed(droppingUnread: Bool = false) -> Bool {
         let first = state.withLock { state in
             defer { state.closed = true }
             return !state.closed
         }
-        if first { continuation.finish() }
+        inbox.finish(dropQueued: droppingUnread)
         return first
     }
 }

@@ -115,7 +115,8 @@ extension PeerConnection {
                     dtls.setMTU(record)
                     let sctp = SCTPAssociation(
                         remotePort: remote?.sctpPort ?? SessionDescription.defaultSCTPPort,
-                        pathMTU: record - DTLSSession.maxRecordOverhead,
+                        pathMTU: record - DTLSSession.maxRecordOverhead, receiveLimit: configuration.receiveBufferSize,
+                        maxMessageSize: configuration.maxMessageSize,
                         transmit: { [weak self] packet in self?.transmit(packet) ?? false },
                         onEvent: { [weak self] event in self?.handle(event) })
                     guard core.lifecycle.handshakeCompleted(association: sctp, datagramSize: size) else { return nil }
@@ -178,7 +179,8 @@ extension PeerConnection {
         case .message(let stream, let ppid, let data) where ppid == DCEP.PPID.control.rawValue:
             handleControl(stream: stream, data: data)
         case .message(let stream, let ppid, let data):
-            core.withLock { $0.lifecycle.channel(on: stream) }?.deliver(ppid: ppid, data: data)
+            let (channel, sctp) = core.withLock { ($0.lifecycle.channel(on: stream), $0.lifecycle.association) }
+            channel?.deliver(ppid: ppid, data: data, from: sctp)
         case .streamsReset(let streams):
             for stream in streams {
                 let (channel, sctp) = core.withLock { $0.lifecycle.streamReset(stream) }
@@ -284,6 +286,9 @@ extension PeerConnection {
     }
 
     static let cancelled = RTCError(.closed, "cancelled while waiting for the connection")
+
+    /// The SCTP association, once DTLS is up (tests).
+    var association: SCTPAssociation? { core.withLock { $0.lifecycle.association } }
 
     func resetStream(_ stream: UInt16) {
         core.withLock { $0.lifecycle.association }?.resetStream(stream)

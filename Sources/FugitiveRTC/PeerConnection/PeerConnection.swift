@@ -36,12 +36,16 @@ public final class PeerConnection: Sendable {
         /// instead of fifteen), and the records of one burst share a datagram. Advertised
         /// as what this side takes; 0 turns the extension off.
         public var localPathMTU: Int
+        /// Bytes of received messages that may wait for the channels' readers. Beyond it
+        /// the connection stops reading, SCTP's receive window closes and the peer's sends
+        /// wait (usrsctp buffers up to 4 MiB more below it).
+        public var receiveBufferSize: Int
 
         public init(
             stunServer: (host: String, port: UInt16)? = nil, turnServers: [IceAgent.TurnServer] = [],
             portRange: ClosedRange<UInt16>? = nil, localAddresses: [String] = [],
             certificate: DTLSCertificate? = nil, maxMessageSize: Int = SessionDescription.advertisedMaxMessageSize, mtu: Int = 1200,
-            localPathMTU: Int = Configuration.defaultLocalPathMTU
+            localPathMTU: Int = Configuration.defaultLocalPathMTU, receiveBufferSize: Int = 1 << 20
         ) {
             self.stunServer = stunServer
             self.turnServers = turnServers
@@ -51,6 +55,7 @@ public final class PeerConnection: Sendable {
             self.maxMessageSize = maxMessageSize
             self.mtu = mtu
             self.localPathMTU = localPathMTU
+            self.receiveBufferSize = receiveBufferSize
         }
 
         /// A whole loopback datagram: records of up to ``largestRecordDatagram`` bytes,
@@ -181,17 +186,28 @@ public final class PeerConnection: Sendable {
     // MARK: Channels
 
     /// Opens a channel; returns once the peer acknowledged it (waits for the
-    /// connection to be up first).
-    public func createDataChannel(label: String, ordered: Bool = true, protocol: String = "") async throws(RTCError) -> DataChannel {
+    /// connection to be up first) — or, with `waitingForAck` false and an ordered channel,
+    /// as soon as the open is sent: RFC 8832 §6 lets the opener send at once, since the open
+    /// and the messages after it arrive in order on the channel's stream. That saves a
+    /// round trip of a link's setup; a peer that refuses the channel resets the stream
+    /// and the channel closes.
+    public func createDataChannel(
+        label: String, ordered: Bool = true, protocol: String = "", waitingForAck: Bool = true
+    ) async throws(RTCError) -> DataChannel {
         try await waitUntilConnected()
         let reliability = DCEP.Reliability(ordered: ordered, limit: nil)
         let (channel, sctp) = try core.withLock { core throws(RTCError) in
             try core.lifecycle.openChannel { DataChannel(label: label, id: $0, reliability: reliability, connection: self) }
         }
         let open = DCEP.Open(reliability: reliability, priority: 0, label: label, protocol: `protocol`)
-        try await waitForAck(on: channel.id) {
+        let sendOpen = {
             _ = sctp.send(stream: channel.id, ppid: DCEP.PPID.control.rawValue, data: DCEP.serialize(.open(open)), reliability: .reliableOrdered)
         }
+        guard waitingForAck || !ordered else {
+            sendOpen()
+            return channel
+        }
+        try await waitForAck(on: channel.id, afterSending: sendOpen)
         return channel
     }
 

@@ -6,6 +6,12 @@ import Synchronization
 /// hands packets to ``transmit`` (which encrypts them and sends them over ICE) and is
 /// fed the packets DTLS decrypted with ``receive(_:)``.
 ///
+/// Messages are read from the socket (usrsctp's upcall API, not its receive callback,
+/// which drains the socket whatever the application does): once the application holds
+/// ``receiveLimit`` bytes of messages it has not taken (``hold(_:)``/``release(_:)``),
+/// reading stops, usrsctp's receive buffer fills and the window it advertises closes, so
+/// the peer's sends wait — back-pressure from the reader to the sender.
+///
 /// usrsctp calls back on whichever thread drove it (the ICE loop feeding packets, a
 /// sender, the timer thread); events go to `onEvent` on that thread. Never call in here
 /// while holding a lock that `transmit` takes: usrsctp re-enters it synchronously.
@@ -35,23 +41,53 @@ final class SCTPAssociation: @unchecked Sendable {
     let remotePort: UInt16
     /// The largest SCTP packet usrsctp builds (one packet rides in one DTLS record).
     let pathMTU: Int
+    /// Bytes of delivered messages the application may hold before reading stops.
+    let receiveLimit: Int
     private let transmitPacket: @Sendable (UnsafeRawBufferPointer) -> Bool
-    private let onEvent: @Sendable (Event) -> Void
+    let onEvent: @Sendable (Event) -> Void
+    /// The largest message taken (what this side advertised, `a=max-message-size`).
+    let maxMessageSize: Int
     /// Bytes of messages that arrive in pieces (partial delivery), per stream.
-    private let partial = Mutex<[UInt16: [UInt8]]>([:])
+    let partial = Mutex(Partial())
+
+    struct Partial {
+        var pieces: [UInt16: [UInt8]] = [:]
+        /// Streams whose current message is over the limit: the rest of it is dropped.
+        var discarding: Set<UInt16> = []
+        var oversized = 0
+    }
     private let socket = Mutex<CHandle?>(nil)
     private let registration = Mutex<Unmanaged<SCTPAssociation>?>(nil)
+    /// Who reads, and whether reading waits for the application (SCTPAssociation+Reading).
+    let reading = Mutex(Reading())
+    /// The socket as the reader uses it: held for a whole read, so that ``close()`` (which
+    /// takes it before closing) never frees the socket under a read.
+    let readSocket = Mutex<CHandle?>(nil)
+    /// Set when a send found the buffer full: the next upcall that finds space says so.
+    let wantsWritable = Atomic<Bool>(false)
+    /// ``Event/down`` was sent (from the notification, or from the socket's error while
+    /// reading waited): it is sent once.
+    private let wentDown = Atomic<Bool>(false)
+    /// The send buffer's size (SO_SNDBUF, read when the socket opens).
+    private(set) var sendSpace = 4 << 20
+    /// Where reads land; only the thread that reads (``Reading/active``) touches it.
+    let readBuffer = UnsafeMutableRawPointer.allocate(byteCount: SCTPAssociation.readSize, alignment: 16)
 
     init(
-        localPort: UInt16 = 5000, remotePort: UInt16 = 5000, pathMTU: Int = 1136,
+        localPort: UInt16 = 5000, remotePort: UInt16 = 5000, pathMTU: Int = 1136, receiveLimit: Int = 1 << 20,
+        maxMessageSize: Int = SessionDescription.advertisedMaxMessageSize,
         transmit: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool, onEvent: @escaping @Sendable (Event) -> Void
     ) {
         self.localPort = localPort
         self.remotePort = remotePort
         self.pathMTU = pathMTU
+        self.receiveLimit = receiveLimit
+        self.maxMessageSize = maxMessageSize
         self.transmitPacket = transmit
         self.onEvent = onEvent
     }
+
+    deinit { readBuffer.deallocate() }
 
     /// Opens the socket and starts the association (both sides connect: SCTP resolves
     /// the simultaneous INITs).
@@ -62,15 +98,18 @@ final class SCTPAssociation: @unchecked Sendable {
         registration.withLock { $0 = retained }
         let address = retained.toOpaque()
         usrsctp_register_address(address)
-        guard
-            let socket = usrsctp_socket(
-                AF_CONN, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_SCTP), Self.onReceive, Self.onSendSpace, 256 << 10, address)
-        else {
+        // No receive callback: messages wait in the socket until this side reads them.
+        guard let socket = usrsctp_socket(AF_CONN, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_SCTP), nil, nil, 0, nil) else {
             close()
             throw RTCError(.sctpFailed, "usrsctp_socket failed (errno \(errno))")
         }
         self.socket.withLock { $0 = CHandle(socket) }
+        readSocket.withLock { $0 = CHandle(socket) }
         usrsctp_set_non_blocking(socket, 1)
+        var space: Int32 = 0
+        var spaceLength = socklen_t(MemoryLayout<Int32>.size)
+        if usrsctp_getsockopt(socket, SOL_SOCKET, SO_SNDBUF, &space, &spaceLength) == 0, space > 0 { sendSpace = Int(space) }
+        usrsctp_set_upcall(socket, Self.onUpcall, address)
         var failures: [Int32] = []
         func option<T>(_ level: Int32, _ name: Int32, _ value: T) {
             var value = value
@@ -152,7 +191,9 @@ final class SCTPAssociation: @unchecked Sendable {
         }
         if result >= 0 { return .sent }
         let code = errno
-        return code == EWOULDBLOCK || code == EAGAIN ? .wouldBlock : .failed(code)
+        guard code == EWOULDBLOCK || code == EAGAIN else { return .failed(code) }
+        wantsWritable.store(true, ordering: .relaxed)
+        return .wouldBlock
     }
 
     /// The association's transport numbers, as SCTP sees them.
@@ -195,6 +236,9 @@ final class SCTPAssociation: @unchecked Sendable {
         if let socket = socket.withLock({ socket in
             defer { socket = nil }; return socket
         }) {
+            usrsctp_set_upcall(socket.pointer, nil, nil)
+            // Waits for a read under way (on another thread) to end.
+            readSocket.withLock { $0 = nil }
             usrsctp_shutdown(socket.pointer, Int32(SHUT_RDWR))
             usrsctp_close(socket.pointer)
         }
@@ -222,53 +266,49 @@ final class SCTPAssociation: @unchecked Sendable {
         return value
     }
 
-    private static let onSendSpace: @convention(c) (OpaquePointer?, UInt32, UnsafeMutableRawPointer?) -> Int32 = { _, _, context in
-        guard let context else { return 0 }
-        from(context).onEvent(.writable)
-        return 0
-    }
-
-    private static let onReceive:
-        @convention(c) (OpaquePointer?, sctp_sockstore, UnsafeMutableRawPointer?, Int, sctp_rcvinfo, Int32, UnsafeMutableRawPointer?) -> Int32 = {
-            _, _, data, length, info, flags, context in
-            guard let context else { return 1 }
-            let association = from(context)
-            guard let data else {
-                // The socket was closed under us.
-                association.onEvent(.down)
-                return 1
-            }
-            defer { free(data) }
-            let bytes = UnsafeRawBufferPointer(start: data, count: length)
-            if Int(flags) & Int(MSG_NOTIFICATION) != 0 {
-                association.notify(bytes)
-            } else {
-                association.deliver(bytes, info: info, complete: Int(flags) & Int(MSG_EOR) != 0)
-            }
-            return 1
-        }
-
-    private func deliver(_ bytes: UnsafeRawBufferPointer, info: sctp_rcvinfo, complete: Bool) {
+    func deliver(_ bytes: UnsafeRawBufferPointer, info: sctp_rcvinfo, complete: Bool) {
         let stream = info.rcv_sid
         let message = partial.withLock { partial -> [UInt8]? in
-            guard complete else {
-                partial[stream, default: []] += bytes
+            // A message over the size this side advertised is dropped as it arrives: its
+            // pieces are not kept (they would be a buffer the peer sizes).
+            if partial.discarding.contains(stream) {
+                if complete { partial.discarding.remove(stream) }
                 return nil
             }
-            guard let head = partial.removeValue(forKey: stream) else { return Array(bytes) }
+            let head = partial.pieces[stream] ?? []
+            guard maxMessageSize <= 0 || head.count + bytes.count <= maxMessageSize else {
+                partial.pieces[stream] = nil
+                if !complete { partial.discarding.insert(stream) }
+                partial.oversized += 1
+                return nil
+            }
+            guard complete else {
+                partial.pieces[stream, default: []] += bytes
+                return nil
+            }
+            partial.pieces[stream] = nil
             return head + bytes
         }
         if let message { onEvent(.message(stream: stream, ppid: UInt32(bigEndian: info.rcv_ppid), data: message)) }
     }
 
-    private func notify(_ bytes: UnsafeRawBufferPointer) {
+    /// Says ``Event/down``, once.
+    func reportDown() {
+        guard !wentDown.exchange(true, ordering: .relaxed) else { return }
+        onEvent(.down)
+    }
+
+    /// Messages dropped for being over ``maxMessageSize``.
+    var oversizedMessages: Int { partial.withLock { $0.oversized } }
+
+    func notify(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= MemoryLayout<sctp_tlv>.size else { return }
         let type = bytes.load(as: sctp_tlv.self).sn_type
         switch Int32(type) {
         case SCTP_ASSOC_CHANGE where bytes.count >= MemoryLayout<sctp_assoc_change>.size:
             switch Int32(bytes.loadUnaligned(as: sctp_assoc_change.self).sac_state) {
             case SCTP_COMM_UP: onEvent(.up)
-            case SCTP_COMM_LOST, SCTP_SHUTDOWN_COMP, SCTP_CANT_STR_ASSOC: onEvent(.down)
+            case SCTP_COMM_LOST, SCTP_SHUTDOWN_COMP, SCTP_CANT_STR_ASSOC: reportDown()
             default: break
             }
         case SCTP_STREAM_RESET_EVENT where bytes.count >= MemoryLayout<sctp_stream_reset_event>.size:

@@ -24,6 +24,10 @@ enum SCTPStack {
         // Large windows: loopback and LAN transfers are limited by these, not the path.
         usrsctp_sysctl_set_sctp_sendspace(4 << 20)
         usrsctp_sysctl_set_sctp_recvspace(4 << 20)
+        // A send is also refused once 512 chunks wait (the default), whatever the bytes:
+        // in 1200-byte packets that is 34 messages of 16 KiB, 0.5 MiB of a 4 MiB buffer.
+        // Enough chunks to fill the buffer with 1200-byte packets' worth of data each.
+        usrsctp_sysctl_set_sctp_max_chunks_on_queue(4096)
         // A vanished peer is noticed in ~15 s, not minutes: a heartbeat every 2 s, and
         // four unanswered retransmissions (1 + 2 + 4 + 5 + 5 s at most) end the
         // association. A swarm has other peers; waiting longer on a dead one costs more

@@ -57,11 +57,12 @@ public final class MemoryClusterStore: ClusterStore {
                 state.peers[id] = nil
                 state.holdings[id] = nil
             }
-            for record in changes.upserted { state.peers[record.id] = record }
-            for (id, added) in changes.holdingsAdded where state.peers[id] != nil {
+            for record in changes.upserted where record.supersedes(state.peers[record.id]) { state.peers[record.id] = record }
+            // Holdings only of rows the writer holds: an old owner's late flush changes nothing.
+            for (id, added) in changes.holdingsAdded where state.peers[id]?.instance == instance {
                 for holding in added { state.holdings[id, default: [:]][holding.digest] = holding }
             }
-            for (id, removed) in changes.holdingsRemoved {
+            for (id, removed) in changes.holdingsRemoved where state.peers[id]?.instance == instance {
                 for digest in removed { state.holdings[id]?[digest] = nil }
             }
         }

@@ -28,10 +28,15 @@ public struct PeerRecord: Sendable, Equatable {
     public var live: Bool
     /// Current partners (pending pairs and links), with whether each link is up.
     public var partners: [PeerID: Bool]
+    /// How often the session moved between instances: each takeover writes one more. A
+    /// store keeps a row's newest generation and takes a write of the same generation only
+    /// from the instance that holds the row, so an old owner's late writes (a park, an
+    /// expiry, holdings flushed after the move) cannot take the row back or empty it.
+    public var generation: Int
 
     public init(
         id: PeerID, instance: InstanceID, swarm: String, resumeToken: String, maxPeers: Int, freeSlots: Int,
-        address: String?, live: Bool, partners: [PeerID: Bool] = [:]
+        address: String?, live: Bool, partners: [PeerID: Bool] = [:], generation: Int = 0
     ) {
         self.id = id
         self.instance = instance
@@ -42,6 +47,13 @@ public struct PeerRecord: Sendable, Equatable {
         self.address = address
         self.live = live
         self.partners = partners
+        self.generation = generation
+    }
+
+    /// Whether a store holding `current` takes `self` in its place (see ``generation``).
+    public func supersedes(_ current: PeerRecord?) -> Bool {
+        guard let current else { return true }
+        return generation > current.generation || (generation == current.generation && instance == current.instance)
     }
 
     /// The /24 (/48) and /16 keys of the address, as the stores index them.

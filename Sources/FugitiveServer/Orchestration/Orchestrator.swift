@@ -66,6 +66,9 @@ public final class Orchestrator: Sendable {
 
     func recordError(_ code: WireErrorCode, peer: PeerID?) { locked { $0.recordError(code, peer: peer) } }
 
+    /// The server's own round trip to `peer` (its WebSocket ping), for pairing by distance.
+    func serverRoundTrip(_ peer: PeerID, millis: Double) { locked { $0.state.measureServerRoundTrip(peer, millis: millis) } }
+
     /// Expires pairs, silent sessions, parked sessions and connections that never said
     /// hello. Called twice a second.
     public func tick() { locked { $0.tick() } }
@@ -96,12 +99,13 @@ public final class Orchestrator: Sendable {
         }
         guard let snapshot else { return nil }
         let listed = Array(snapshot.members.sorted { $0.rawValue < $1.rawValue }.prefix(limit))
-        let links = core.withLockedValue { $0.state.links(among: listed) }
+        let (links, relayed) = core.withLockedValue { $0.state.links(among: listed) }
         let resources = (snapshot.index?.mostHeld(top) ?? []).map {
             SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders)
         }
         return SwarmGraph(
-            swarm: snapshot.name, peers: listed.map(\.rawValue), links: links, truncated: snapshot.members.count > limit, topResources: resources)
+            swarm: snapshot.name, peers: listed.map(\.rawValue), links: links, relayedLinks: relayed, truncated: snapshot.members.count > limit,
+            topResources: resources)
     }
 
     /// Live sessions, in O(1).
@@ -280,8 +284,9 @@ struct Core {
         }
     }
 
-    func refreshGauges() {
+    mutating func refreshGauges() {
         let total = SwarmShape.total(state.shapes().values)
+        metrics.recordRelayedBytes(Delivery.total(state.delivered.values).servedRelayed)
         metrics.peers.record(state.peerCount)
         metrics.swarms.record(state.swarmCount)
         metrics.links.record(total.links)

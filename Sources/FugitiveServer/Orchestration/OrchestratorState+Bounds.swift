@@ -84,7 +84,7 @@ extension OrchestratorState {
         guard parked.count < configuration.maxParkedSessions else { return false }
         let parkedSession = Parked(
             id: session.id, swarm: session.swarm, address: session.address, resumeToken: session.resumeToken,
-            held: Array(session.held.values), expires: now + configuration.resumeGrace, links: links)
+            held: Array(session.held.values), expires: now + configuration.resumeGrace, generation: session.generation, links: links)
         parked[session.resumeToken] = parkedSession
         ledger.parkedByAddress[key, default: []].append(session.resumeToken)
         ledger.parkedHoldings += parkedSession.held.count

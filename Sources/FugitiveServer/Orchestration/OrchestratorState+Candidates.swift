@@ -84,7 +84,9 @@ extension OrchestratorState {
         return ids.compactMap { peer in
             guard let other = sessions[peer] else { return nil }
             let held = wanted.reduce(0) { $0 + ((index?.holds(peer, $1) ?? false) ? 1 : 0) }
-            return .init(id: peer, address: other.address, freeSlots: other.freeSlots, rttMillis: rtts[PeerPair(id, peer)], wantedHeld: held)
+            return .init(
+                id: peer, address: other.address, freeSlots: other.freeSlots, rttMillis: rtts[PeerPair(id, peer)],
+                predictedMillis: predictedRoundTrip(asker, other), wantedHeld: held)
         }
     }
 
@@ -117,5 +119,6 @@ extension OrchestratorState {
         rtts[PeerPair(a, b)] = millis
         measured[a, default: []].insert(b)
         measured[b, default: []].insert(a)
+        place(a, b, millis: millis)
     }
 }

@@ -88,14 +88,14 @@ extension OrchestratorState {
         for peer in session.connected { partners[peer] = true }
         return PeerRecord(
             id: id, instance: instance, swarm: session.swarm, resumeToken: session.resumeToken, maxPeers: session.max,
-            freeSlots: session.freeSlots, address: session.address?.text, live: true, partners: partners)
+            freeSlots: session.freeSlots, address: session.address?.text, live: true, partners: partners, generation: session.generation)
     }
 
     func record(parked session: Parked) -> PeerRecord? {
         guard let instance else { return nil }
         return PeerRecord(
             id: session.id, instance: instance, swarm: session.swarm, resumeToken: session.resumeToken, maxPeers: 0,
-            freeSlots: 0, address: nil, live: false)
+            freeSlots: 0, address: nil, live: false, generation: session.generation)
     }
 
     /// Number of peers on other instances partnered with peers here.
@@ -157,7 +157,11 @@ extension OrchestratorState {
             return [.send(to, .signal(signal))]
 
         case .link(let from, let to, let state, let rtt):
-            guard reading(to, { $0.isPartner(from) }) == true else { return [] }
+            guard reading(to, { $0.isPartner(from) }) == true else {
+                // `to` is parked and kept the link for its resume: the link ended meanwhile.
+                if state != .connected, sessions[to] == nil { detach(from, from: to) }
+                return []
+            }
             switch state {
             case .connected:
                 // The remote side's claim; the link is up once the local peer claims it too.
@@ -172,6 +176,8 @@ extension OrchestratorState {
 
         case .peerLeft(let peer, let partners):
             var actions: [Action] = []
+            // Partners parked here that kept the link: it is not there for their resume.
+            for partner in partners where sessions[partner] == nil { detach(peer, from: partner) }
             for partner in partners where reading(partner, { $0.isPartner(peer) }) == true && remotes[peer] != nil {
                 endPartnership(of: partner, with: peer)
                 actions.append(.send(partner, .peerLeft(PeerLeft(peer: peer))))
@@ -181,7 +187,9 @@ extension OrchestratorState {
         case .sessionMoved(let peer, let token):
             if let parkedSession = parked[token], parkedSession.id == peer {
                 unpark(token)
-                if instance != nil { journal.parked[peer] = nil }
+                // Nothing of it is written any more (holdings flushed late included): the
+                // row is the other instance's now.
+                if instance != nil { journal.disown(peer) }
                 // Its links do not move with it: the partners here drop them.
                 return endKeptLinks(of: peer, parkedSession.links)
             }
@@ -199,11 +207,12 @@ extension OrchestratorState {
     }
 
     /// A remote peer is gone (its instance died, or the session came here): its local
-    /// partners are told `peer-left`.
-    mutating func remoteLeft(_ peer: PeerID) -> [Action] {
+    /// partners are told `peer-left`, but for those in `kept`, whose links to it stay (the
+    /// session came here, and they are this instance's links now).
+    mutating func remoteLeft(_ peer: PeerID, keeping kept: Set<PeerID> = []) -> [Action] {
         guard let remote = remotes.removeValue(forKey: peer) else { return [] }
         var actions: [Action] = []
-        for partner in remote.partners.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[partner] != nil {
+        for partner in remote.partners.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[partner] != nil && !kept.contains(partner) {
             endPartnership(of: partner, with: peer)
             if !remote.awaiting.contains(partner) { actions.append(.send(partner, .peerLeft(PeerLeft(peer: peer)))) }
         }

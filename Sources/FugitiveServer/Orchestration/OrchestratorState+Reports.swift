@@ -19,6 +19,8 @@ extension OrchestratorState {
         delivery.fromOrigin.saturatingAdd(grown(report.fromOrigin, last.fromOrigin))
         delivery.fromPeers.saturatingAdd(grown(report.fromPeers, last.fromPeers))
         delivery.served.saturatingAdd(grown(report.served, last.served))
+        // Part of what was served: never more than it (a claim, like the rest).
+        delivery.servedRelayed.saturatingAdd(grown(min(report.servedRelayed, report.served), min(last.servedRelayed, last.served)))
         delivered[swarm] = delivery
         sessions.values[index].reported = report
         sessions.values[index].reportedAt = now

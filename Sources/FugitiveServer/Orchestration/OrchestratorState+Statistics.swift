@@ -39,9 +39,11 @@ public struct Delivery: Sendable, Codable, Equatable {
     public var fromOrigin: UInt64 = 0
     public var fromPeers: UInt64 = 0
     public var served: UInt64 = 0
+    /// Of ``served``, what went through a TURN relay (what the operator's TURN server carried).
+    public var servedRelayed: UInt64 = 0
 
-    public init(fromOrigin: UInt64 = 0, fromPeers: UInt64 = 0, served: UInt64 = 0) {
-        (self.fromOrigin, self.fromPeers, self.served) = (fromOrigin, fromPeers, served)
+    public init(fromOrigin: UInt64 = 0, fromPeers: UInt64 = 0, served: UInt64 = 0, servedRelayed: UInt64 = 0) {
+        (self.fromOrigin, self.fromPeers, self.served, self.servedRelayed) = (fromOrigin, fromPeers, served, servedRelayed)
     }
 
     static func total(_ deliveries: some Sequence<Delivery>) -> Delivery {
@@ -49,6 +51,7 @@ public struct Delivery: Sendable, Codable, Equatable {
             sum.fromOrigin.saturatingAdd(delivery.fromOrigin)
             sum.fromPeers.saturatingAdd(delivery.fromPeers)
             sum.served.saturatingAdd(delivery.served)
+            sum.servedRelayed.saturatingAdd(delivery.servedRelayed)
         }
     }
 }
@@ -66,6 +69,9 @@ public struct SwarmGraph: Sendable, Codable, Equatable {
     public var peers: [String]
     /// Links between the peers listed, each once.
     public var links: [[String]]
+    /// Those of ``links`` that go through a TURN relay (either end reported a `relay`
+    /// candidate): what the operator's TURN server carries.
+    public var relayedLinks: [[String]]
     public var truncated: Bool
     public var topResources: [Resource]
 }
@@ -80,21 +86,29 @@ extension OrchestratorState {
         let resources = (indexes[swarm]?.mostHeld(top) ?? []).map {
             SwarmGraph.Resource(url: $0.url, digest: $0.digest.description, holders: $0.holders)
         }
+        let (links, relayed) = links(among: listed)
         return SwarmGraph(
-            swarm: swarm, peers: listed.map(\.rawValue), links: links(among: listed), truncated: members.count > limit, topResources: resources)
+            swarm: swarm, peers: listed.map(\.rawValue), links: links, relayedLinks: relayed, truncated: members.count > limit,
+            topResources: resources)
     }
 
-    /// Links between `listed` peers, each once (smaller id first).
-    func links(among listed: [PeerID]) -> [[String]] {
+    /// Links between `listed` peers, each once (smaller id first), and which of them are relayed.
+    func links(among listed: [PeerID]) -> (all: [[String]], relayed: [[String]]) {
         let included = Set(listed)
         var links: [[String]] = []
+        var relayed: [[String]] = []
         for id in listed {
             guard let index = sessions.index(forKey: id) else { continue }
-            for other in sessions.values[index].connected where id.rawValue < other.rawValue && included.contains(other) {
+            let session = sessions.values[index]
+            // Sorted: a Set's order differs from run to run, and the graph is compared and diffed.
+            for other in session.connected.sorted(by: { $0.rawValue < $1.rawValue })
+            where id.rawValue < other.rawValue && included.contains(other) {
                 links.append([id.rawValue, other.rawValue])
+                // A link report's route is recorded on both sessions.
+                if session.relayed.contains(other) { relayed.append([id.rawValue, other.rawValue]) }
             }
         }
-        return links
+        return (links, relayed)
     }
 
     /// The swarm with the most peers (O(swarms)).

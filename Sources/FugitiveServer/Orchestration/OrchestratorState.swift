@@ -84,6 +84,8 @@ public struct OrchestratorState: Sendable {
         let address: NetworkAddress?
         let resumeToken: String
         var max: Int
+        /// Takeovers from other instances so far (``PeerRecord/generation``).
+        var generation = 0
         var lastSeen: Instant
         /// Pairs waiting for `connected` from both sides.
         var pending: [PeerID: PendingPair] = [:]
@@ -106,6 +108,9 @@ public struct OrchestratorState: Sendable {
         /// Peers it could not connect to, and until when they are not paired again (at
         /// most ``OrchestratorState/unreachableMemory``).
         var unreachable: [PeerID: Instant] = [:]
+        /// Where it sits in round-trip space, from the round trips measured to it
+        /// (OrchestratorState+Distance).
+        var coordinate = NetworkCoordinate()
 
         /// Whether a pair with `peer` failed lately.
         func cannotReach(_ peer: PeerID, now: Instant) -> Bool { unreachable[peer].map { $0 > now } ?? false }
@@ -133,6 +138,7 @@ public struct OrchestratorState: Sendable {
         let resumeToken: String
         let held: [Holding]
         let expires: Instant
+        let generation: Int
         /// Links to partners on this instance, kept for the resume: the partners were not
         /// told `peer-left` and keep the link in their slots until the session ends.
         var links: Set<PeerID> = []
@@ -152,6 +158,8 @@ public struct OrchestratorState: Sendable {
     var rtts: [PeerPair: Double] = [:]
     /// For each peer, the peers it has a measured RTT with (to find and forget them).
     var measured: [PeerID: Set<PeerID>] = [:]
+    /// This server's own place in round-trip space (every peer's ping measures it).
+    var serverCoordinate = NetworkCoordinate()
     /// Peers with a free slot, per swarm and per swarm and network, so that pairing
     /// looks at a bounded sample instead of the whole swarm.
     var open: [String: OpenPeerSet] = [:]
@@ -190,6 +198,7 @@ public struct OrchestratorState: Sendable {
         var restored: [Holding] = []
         var links: Set<PeerID> = []
         var resumed = false
+        var generation = 0
         if let resumeToken = hello.resumeToken {
             if let live = sessionByToken[resumeToken].flatMap({ sessions[$0] }), live.swarm == hello.swarm {
                 // The peer reconnected before its old connection was noticed gone.
@@ -197,17 +206,22 @@ public struct OrchestratorState: Sendable {
                 let held = Array(live.held.values)
                 links = keptLinks(of: live)
                 actions += disconnect(live.id, now: now, park: false, keepingLinks: true)
-                (id, token, restored, resumed) = (live.id, resumeToken, held, true)
+                (id, token, restored, resumed, generation) = (live.id, resumeToken, held, true, live.generation)
             } else if let parkedSession = parked[resumeToken], parkedSession.swarm == hello.swarm, parkedSession.expires > now {
-                (id, token, restored, resumed) = (parkedSession.id, resumeToken, parkedSession.held, true)
+                (id, token, restored, resumed, generation) = (parkedSession.id, resumeToken, parkedSession.held, true, parkedSession.generation)
                 links = parkedSession.links
             } else if let stored, stored.record.resumeToken == resumeToken, stored.record.swarm == hello.swarm,
                 sessions[stored.record.id] == nil, let instance, stored.record.instance != instance
             {
                 // Resumed from another instance: it closes or forgets its side when told.
                 (id, token, restored, resumed) = (stored.record.id, resumeToken, stored.holdings, true)
+                // One more takeover: the old owner's late writes no longer count.
+                generation = stored.record.generation + 1
                 actions += [.forward(stored.record.instance, .sessionMoved(peer: id, resumeToken: token))]
-                actions += remoteLeft(id)
+                // Its links to partners here live on as this instance's own: ending them
+                // would drop a working WebRTC link (and the transfers on it) for nothing.
+                links = remotes[id].map { remote in remote.partners.filter { sessions[$0]?.connected.contains(id) == true } } ?? []
+                actions += remoteLeft(id, keeping: links)
             }
         }
         // Checked before the parked session is taken, so a refused resume can be retried.
@@ -216,12 +230,12 @@ public struct OrchestratorState: Sendable {
         }
         if resumed { unpark(token) }
         sessions[id] = Session(
-            id: id, swarm: hello.swarm, address: address, resumeToken: token, max: hello.maxPeers, lastSeen: now, reportedAt: now,
-            pairBudget: RateLimiter(rate: configuration.pairsPerSecond, burst: configuration.pairBurst, now: now))
-        // The links that waited for this resume, as far as the partners still keep them.
+            id: id, swarm: hello.swarm, address: address, resumeToken: token, max: hello.maxPeers, generation: generation, lastSeen: now,
+            reportedAt: now, pairBudget: RateLimiter(rate: configuration.pairsPerSecond, burst: configuration.pairBurst, now: now))
         // The links that waited for this resume, as far as the partners still keep them and
         // the peer's new maximum allows.
-        let alive = links.filter { sessions[$0]?.connected.contains(id) == true }.sorted { $0.rawValue < $1.rawValue }
+        let alive = links.filter { sessions[$0]?.connected.contains(id) == true || remotes[$0]?.partners.contains(id) == true }
+            .sorted { $0.rawValue < $1.rawValue }
         sessions[id]?.connected = Set(alive.prefix(max(0, hello.maxPeers)))
         actions += endKeptLinks(of: id, Set(alive.dropFirst(max(0, hello.maxPeers))))
         // Those that ended meanwhile, or did not fit: the peer hears it now.
@@ -273,9 +287,7 @@ public struct OrchestratorState: Sendable {
             reindex(partner)
             actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
         }
-        for (instance, partners) in remotePartners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            actions.append(.forward(instance, .peerLeft(peer: id, to: partners)))
-        }
+        actions += forwardPeerLeft(of: id, to: remotePartners)
         forgetMeasurements(of: id)
         // Parked, the holdings stay charged until the session expires or resumes.
         if parkedIt { return actions }
@@ -289,21 +301,34 @@ public struct OrchestratorState: Sendable {
     }
 
     /// The links of `session` that may wait for its resume: to live partners on this
-    /// instance (a remote partner's instance is told at once, as before).
+    /// instance, and to partners on other instances (whose instances are told nothing
+    /// until the session really ends).
     func keptLinks(of session: Session) -> Set<PeerID> {
-        session.connected.filter { remotes[$0] == nil && sessions[$0] != nil }
+        session.connected.filter { sessions[$0] != nil || remotes[$0]?.partners.contains(session.id) == true }
     }
 
     /// A session whose links were kept ends for good (or its resume failed): the partners
-    /// that still keep a link to it drop it and are told `peer-left`.
+    /// that still keep a link to it drop it and are told `peer-left` — here, or through
+    /// their instance.
     mutating func endKeptLinks(of id: PeerID, _ links: Set<PeerID>) -> [Action] {
         var actions: [Action] = []
-        for partner in links.sorted(by: { $0.rawValue < $1.rawValue }) where sessions[partner]?.connected.contains(id) == true {
-            sessions[partner]?.connected.remove(id)
-            reindex(partner)
-            actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
+        var remotePartners: [InstanceID: [PeerID]] = [:]
+        for partner in links.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if let remote = remotes[partner], remote.partners.contains(id) {
+                detach(partner, from: id)
+                remotePartners[remote.instance, default: []].append(partner)
+            } else if sessions[partner]?.connected.contains(id) == true {
+                sessions[partner]?.connected.remove(id)
+                reindex(partner)
+                actions.append(.send(partner, .peerLeft(PeerLeft(peer: id))))
+            }
         }
-        return actions
+        return actions + forwardPeerLeft(of: id, to: remotePartners)
+    }
+
+    /// `peer-left` for `id`, to its partners on other instances, one message per instance.
+    func forwardPeerLeft(of id: PeerID, to remotePartners: [InstanceID: [PeerID]]) -> [Action] {
+        remotePartners.sorted { $0.key.rawValue < $1.key.rawValue }.map { .forward($0.key, .peerLeft(peer: id, to: $0.value)) }
     }
 
     mutating func forgetMeasurements(of id: PeerID) {

@@ -17,6 +17,9 @@ struct ServerMetrics {
     let pairsFailed: Counter
     let signalsRelayed: Counter
     let vouches: Counter
+    /// Bytes peers reported serving over relayed links (``Delivery/servedRelayed``).
+    let relayedBytes: Counter
+    private var relayedBytesCounted: UInt64 = 0
     private var errors: [UInt16: Counter] = [:]
 
     init(factory: any MetricsFactory) {
@@ -32,6 +35,14 @@ struct ServerMetrics {
         pairsFailed = Counter(label: "fugitive_pairs_failed_total", factory: factory)
         signalsRelayed = Counter(label: "fugitive_signals_relayed_total", factory: factory)
         vouches = Counter(label: "fugitive_vouches_total", factory: factory)
+        relayedBytes = Counter(label: "fugitive_relayed_bytes_total", factory: factory)
+    }
+
+    /// Brings the relayed-bytes counter up to `total` (the reports' sum, which only grows).
+    mutating func recordRelayedBytes(_ total: UInt64) {
+        guard total > relayedBytesCounted else { return }
+        relayedBytes.increment(by: Int64(clamping: total - relayedBytesCounted))
+        relayedBytesCounted = total
     }
 
     mutating func error(_ code: WireErrorCode) {

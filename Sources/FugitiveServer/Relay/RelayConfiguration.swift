@@ -23,6 +23,10 @@ public struct RelayConfiguration: Sendable, Equatable {
     /// closed, so a peer that stops reading cannot make the server buffer without bound.
     /// Default 1024.
     public var outboundQueueLimit = 1024
+    /// How often the server pings each peer (a WebSocket ping) to measure its round trip,
+    /// which places the peer for pairing by distance; zero: never. Default 30 s, and once
+    /// right after the `welcome`.
+    public var roundTripProbeInterval: Duration = .seconds(30)
     /// Who may join which swarm (page origins, join tokens), checked at `hello`; every
     /// swarm open by default.
     public var admission = AdmissionConfiguration()

@@ -29,6 +29,10 @@ final class SignalHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// Refused until ``handlerAdded(context:)`` admits the connection.
     private var machine = SignalStateMachine<SignalLink>(admitted: nil)
+    /// The WebSocket ping under way that measures the round trip to the peer (its
+    /// payload, and when it left), and the next one's timer.
+    private var probe: (payload: UInt64, sent: NIODeadline)?
+    private var nextProbe: Scheduled<Void>?
 
     /// - Parameter client: the client's IP address as text (after trusted proxies).
     /// - Parameter pageOrigin: the upgrade request's `Origin` header, if any.
@@ -132,6 +136,7 @@ final class SignalHandler: ChannelInboundHandler {
             machine.pingReceived(frame.unmaskedData)
         case .pong:
             guard limiter.take(now: .now) else { return failRateLimited() }
+            pongReceived(frame.unmaskedData)
         default:
             break
         }
@@ -192,6 +197,34 @@ final class SignalHandler: ChannelInboundHandler {
         logger.debug("joined", metadata: ["swarm": "\(hello.swarm)", "resumed": "\(welcome.resumed)"])
         link.send(.welcome(welcome))
         for message in machine.joined(welcome.peer) { orchestrator.receive(message, from: welcome.peer, link: link) }
+        probeRoundTrip()
+    }
+
+    // MARK: Round trips
+
+    /// Pings the peer (a WebSocket ping, which every client answers) to measure the round
+    /// trip that places it for pairing by distance; again every `roundTripProbeInterval`.
+    private func probeRoundTrip() {
+        let interval = configuration.roundTripProbeInterval
+        guard let context, machine.isOpen, machine.peer != nil, interval > .zero else { return }
+        let payload = UInt64.random(in: .min ... .max)
+        var data = context.channel.allocator.buffer(capacity: 8)
+        data.writeInteger(payload)
+        probe = (payload, .now())
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: data)), promise: nil)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let (seconds, attoseconds) = interval.components
+        nextProbe = context.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+            handler.value.probeRoundTrip()
+        }
+    }
+
+    /// A pong answering the probe under way gives the round trip; any other is ignored.
+    private func pongReceived(_ data: ByteBuffer) {
+        var data = data
+        guard let probe, data.readableBytes == 8, data.readInteger(as: UInt64.self) == probe.payload, let peer = machine.peer else { return }
+        self.probe = nil
+        orchestrator.serverRoundTrip(peer, millis: Double((NIODeadline.now() - probe.sent).nanoseconds) / 1e6)
     }
 
     private func failRateLimited() {
@@ -206,6 +239,8 @@ final class SignalHandler: ChannelInboundHandler {
 
     /// The connection is gone (either side): the session ends now, whatever is queued.
     private func end() {
+        nextProbe?.cancel()
+        nextProbe = nil
         guard let (link, peer) = machine.ended() else { return }
         link.finish()
         orchestrator.leave(peer, host: host, link: link)

@@ -3,13 +3,17 @@ import Hummingbird
 
 /// The browser peer's files, shipped as the target's resources (`Sources/FugitiveServer/Browser`):
 /// `/fugitive.js` (the ES module pages import), the modules it re-exports (`/fugitive/<name>.js`),
-/// `/demo` (a gallery loaded through the swarm) and `/dashboard` (the operator's page).
+/// `/fugitive-sw.js` (the Service Worker a site hosts), `/demo` (a gallery loaded through the swarm)
+/// and `/dashboard` (the operator's page).
 enum BrowserFiles {
     /// Read once; `nil` when the resource bundle is missing (a binary copied without it).
     static let module = load("fugitive", "js")
     /// The modules in `Browser/fugitive`, by file name (`codec.js`): only these names are served.
     static let parts: [String: ByteBuffer?] = Dictionary(
-        uniqueKeysWithValues: ["codec", "wire", "store", "link", "peer"].map { ("\($0).js", load($0, "js", in: "Browser/fugitive")) })
+        uniqueKeysWithValues: ["codec", "wire", "store", "link", "peer", "site"].map { ("\($0).js", load($0, "js", in: "Browser/fugitive")) })
+    /// The Service Worker a site copies to its own origin (`/fugitive/site.js` registers it);
+    /// served here for the demo and for sites to copy.
+    static let serviceWorker = load("fugitive-sw", "js")
     static let demo = load("demo", "html")
     /// The operator's page: no build step, no external resources. It polls `/v1/stats` and `/v1/graph` every
     /// second and shows the swarms, the link graph of the largest swarm, bytes delivered peer-to-peer vs from

@@ -107,6 +107,7 @@ public struct OrchestratorServer: Service {
             guard let name = context.parameters.get("name"), let part = BrowserFiles.parts[name] else { return Response(status: .notFound) }
             return BrowserFiles.response(part, type: "text/javascript; charset=utf-8")
         }
+        router.get("/fugitive-sw.js") { _, _ in BrowserFiles.response(BrowserFiles.serviceWorker, type: "text/javascript; charset=utf-8") }
         router.get("/demo") { _, _ in BrowserFiles.response(BrowserFiles.demo, type: "text/html; charset=utf-8") }
         // Operator endpoints: a token, or loopback when none is configured.
         let operatorRoutes = router.group().add(middleware: OperatorAccessMiddleware(access: OperatorAccess(configuration: configuration)))

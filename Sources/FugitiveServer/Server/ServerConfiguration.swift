@@ -49,7 +49,7 @@ public struct ServerConfiguration: Sendable, Decodable, Equatable {
             .value("maxFrameSize", \.relay.maxFrameSize), .value("messagesPerSecond", \.relay.messagesPerSecond),
             .value("messageBurst", \.relay.messageBurst), .value("maxConnections", \.relay.maxConnections),
             .seconds("requestHeadTimeout", \.relay.requestHeadTimeout), .value("trustedProxies", \.relay.trustedProxies),
-            .value("outboundQueueLimit", \.relay.outboundQueueLimit),
+            .value("outboundQueueLimit", \.relay.outboundQueueLimit), .seconds("roundTripProbeInterval", \.relay.roundTripProbeInterval),
             // The orchestration.
             .value("connectionsPerIP", \.orchestrator.connectionsPerIP), .seconds("helloTimeout", \.orchestrator.helloTimeout),
             .value("peersPerSwarm", \.orchestrator.peersPerSwarm), .value("holdingsPerPeer", \.orchestrator.holdingsPerPeer),

@@ -4,8 +4,11 @@ import NIOCore
 /// sender could get wrong: the request id, index bounds, each chunk's exact length,
 /// duplicates, and gaps when the transfer ends.
 ///
-/// Memory grows with the highest byte received and never beyond the announced
-/// transfer length, which must itself be within ``Configuration/maxResourceSize``.
+/// Memory grows with the bytes received, never with what the head announces: chunks in
+/// order are written into one buffer, and a chunk ahead of its turn is kept on its own
+/// until the gap before it is filled (a sender that sends the last chunk first makes the
+/// receiver hold that chunk, not the whole transfer). The announced length must itself be
+/// within ``Configuration/maxResourceSize``.
 public struct ChunkAssembler: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The largest transfer accepted, in bytes. Default 256 MiB.
@@ -20,6 +23,9 @@ public struct ChunkAssembler: Sendable {
     private let chunkCount: Int
     private var buffer: ByteBuffer
     private var received: [UInt64]
+    /// Chunks `0..<inOrder` are in `buffer`; those after, received, wait in `ahead`.
+    private var inOrder = 0
+    private var ahead: [Int: ByteBuffer] = [:]
     /// Chunks received so far.
     public private(set) var receivedChunks = 0
     /// Payload bytes received so far.
@@ -64,9 +70,35 @@ public struct ChunkAssembler: Sendable {
             throw WireError(.duplicateChunk, "chunk \(index) arrived twice")
         }
         received[word] |= bit
-        buffer.setBuffer(chunk.data, at: offset)
         receivedChunks += 1
         receivedBytes += expected
+        guard index == inOrder else {
+            ahead[index] = chunk.data
+            return
+        }
+        buffer.setBuffer(chunk.data, at: offset)
+        inOrder += 1
+        while let next = ahead.removeValue(forKey: inOrder) {
+            buffer.setBuffer(next, at: inOrder * chunkSize)
+            inOrder += 1
+        }
+    }
+
+    /// Bytes this assembler holds on to: its buffer's capacity and the chunks waiting
+    /// for their turn.
+    public var heldBytes: Int { buffer.capacity + ahead.values.reduce(0) { $0 + $1.readableBytes } }
+
+    /// The bytes of chunk `index`, once it arrived (to read a transfer in order while the
+    /// rest of it is still arriving); `nil` before. Shares the assembler's storage.
+    public func chunk(at index: Int) -> ByteBuffer? {
+        guard index >= 0, index < chunkCount, received[index / 64] & (UInt64(1) << UInt64(index % 64)) != 0 else { return nil }
+        if let waiting = ahead[index] { return waiting }
+        let offset = index * Int(head.chunkSize)
+        let length = min(Int(head.chunkSize), Int(head.transferLength) - offset)
+        var view = buffer
+        view.moveReaderIndex(to: 0)
+        view.moveWriterIndex(to: max(view.writerIndex, offset + length))
+        return view.getSlice(at: offset, length: length)
     }
 
     /// Indices of chunks not yet received, the first `limit` of them.

@@ -130,12 +130,24 @@ public struct DeliveryReport: WireBody {
     public var fromPeers: UInt64
     /// Resource bytes this peer served to peers.
     public var served: UInt64
+    /// Of ``served``, the bytes that went over links through a TURN relay (what the
+    /// operator's TURN server carried); absent from older peers (0).
+    public var servedRelayed: UInt64
 
-    enum CodingKeys: String, CodingKey { case fromOrigin = "o", fromPeers = "p", served = "s" }
+    enum CodingKeys: String, CodingKey { case fromOrigin = "o", fromPeers = "p", served = "s", servedRelayed = "r" }
 
-    public init(fromOrigin: UInt64, fromPeers: UInt64, served: UInt64) {
+    public init(fromOrigin: UInt64, fromPeers: UInt64, served: UInt64, servedRelayed: UInt64 = 0) {
         self.fromOrigin = fromOrigin
         self.fromPeers = fromPeers
         self.served = served
+        self.servedRelayed = servedRelayed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        fromOrigin = try container.decode(UInt64.self, forKey: .fromOrigin)
+        fromPeers = try container.decode(UInt64.self, forKey: .fromPeers)
+        served = try container.decode(UInt64.self, forKey: .served)
+        servedRelayed = try container.decodeIfPresent(UInt64.self, forKey: .servedRelayed) ?? 0
     }
 }

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import FugitiveRTC
 import Logging
+import Synchronization
 
 /// `fugitive-bench rtc-peer`: a FugitiveRTC peer signalled over JSON lines on stdin/stdout,
 /// the protocol of Tests/Interop/aiortc_peer.py — so that tests and the RTC benchmark
@@ -13,14 +14,22 @@ struct RTCPeerCommand: AsyncParsableCommand {
 
     @Option(help: "offer or answer") var role: String
     @Option(help: "local (this side opens the channel) or remote") var channel: String
-    @Option var bytes = 10_000_000
+    @Option(help: "Bytes this side sends.") var bytes = 10_000_000
+    @Option(help: "Bytes this side waits for (default: --bytes).") var receiveBytes: Int?
     @Option var size = 16 * 1024
+    @Option(help: "The address to gather host candidates on.") var address = "127.0.0.1"
+    @Flag(help: "Send one constant message and count what arrives, without hashing: for throughput.") var plain = false
+    @Option(
+        help:
+            "While sending, time small text messages echoed by the other side: on the bulk channel (same), on a channel of their own (separate), or none."
+    )
+    var probe = "none"
 
     func run() async throws {
         let logger = Logger(label: "fugitive.rtc-peer")
         let lines = JSONLines()
         let loop = GLibEventLoop()
-        let connection = try PeerConnection(configuration: .init(localAddresses: ["127.0.0.1"]), loop: loop, logger: logger)
+        let connection = try PeerConnection(configuration: .init(localAddresses: [address]), loop: loop, logger: logger)
         if role == "offer" { lines.emit(["type": "offer", "sdp": try connection.createOffer().sdp]) }
         Task {
             for await candidate in connection.localCandidates {
@@ -44,28 +53,75 @@ struct RTCPeerCommand: AsyncParsableCommand {
                 }
             }
         }
+        // The first channel the other side opens is the bulk one (when it opens it); any
+        // other carries its probes, echoed.
+        let (bulk, arrived) = AsyncStream.makeStream(of: DataChannel.self)
+        let incoming = Task { [remoteOpens = channel != "local"] in
+            var first = remoteOpens
+            for await opened in connection.incomingChannels {
+                if first {
+                    first = false
+                    arrived.yield(opened)
+                    continue
+                }
+                Task { for await message in opened.messages { if case .text = message { try? await opened.send(message) } } }
+            }
+            arrived.finish()
+        }
+        defer { incoming.cancel() }
         let dataChannel: DataChannel
         if channel == "local" {
             dataChannel = try await connection.createDataChannel(label: "from-peer")
         } else {
-            var incoming = connection.incomingChannels.makeAsyncIterator()
-            guard let first = await incoming.next() else { throw ValidationError("the connection closed before a channel opened") }
+            var channels = bulk.makeAsyncIterator()
+            guard let first = await channels.next() else { throw ValidationError("the connection closed before a channel opened") }
             dataChannel = first
         }
-        async let received = Self.receive(dataChannel, total: bytes)
-        let sent = try await Self.send(dataChannel, total: bytes, size: size)
+        let prober: RTCProbe? =
+            switch probe {
+            case "same": RTCProbe(dataChannel)
+            case "separate": RTCProbe(try await connection.createDataChannel(label: "probe"))
+            default: nil
+            }
+        let opened = ContinuousClock.now
+        async let received = Self.receive(dataChannel, total: receiveBytes ?? bytes, hashing: !plain)
+        let probing = Task { await prober?.run() }
+        let sent = try await Self.send(dataChannel, total: bytes, size: size, random: !plain)
+        // The last of the transfer is still in the send buffer: probes go on until it left.
+        while prober != nil, (connection.statistics().bufferedChunks ?? 0) > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        prober?.stop()
         let (receivedHash, count) = await received
-        lines.emit(["type": "done", "sent": sent, "received": receivedHash, "bytes": count])
+        // Probes that came after the last byte are still echoed (by the receiving side:
+        // a sending side's probe reads its own replies).
+        if count > 0 {
+            Task { for await message in dataChannel.messages { if case .text = message { try? await dataChannel.send(message) } } }
+        }
+        // From this side's open channel to the last byte received.
+        let microseconds = Int((ContinuousClock.now - opened) / .microseconds(1))
+        var done: [String: Any] = ["type": "done", "sent": sent, "received": receivedHash, "bytes": count, "microseconds": microseconds]
+        if let times = await probing.value, !times.isEmpty {
+            done["probes"] = times.count
+            done["probeMedianMicros"] = times.sorted()[times.count / 2]
+            done["probeMaxMicros"] = times.max()
+        }
+        lines.emit(done)
         // What we sent may still be in flight: stay until the other side closes stdin.
         _ = await signalling.result
         connection.close()
     }
 
-    static func send(_ channel: DataChannel, total: Int, size: Int) async throws -> String {
+    static func send(_ channel: DataChannel, total: Int, size: Int, random: Bool) async throws -> String {
         var hash = SHA256()
         var generator = SystemRandomNumberGenerator()
+        let constant = [UInt8](repeating: 0x5a, count: size)
         var offset = 0
         while offset < total {
+            if !random {
+                let count = min(size, total - offset)
+                try await channel.send(.binary(count == size ? constant : Array(constant[..<count])))
+                offset += count
+                continue
+            }
             var message = [UInt8](repeating: 0, count: min(size, total - offset))
             message.withUnsafeMutableBytes { bytes in
                 for index in stride(from: 0, to: bytes.count - 7, by: 8) {
@@ -79,16 +135,57 @@ struct RTCPeerCommand: AsyncParsableCommand {
         return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    static func receive(_ channel: DataChannel, total: Int) async -> (String, Int) {
+    static func receive(_ channel: DataChannel, total: Int, hashing: Bool) async -> (String, Int) {
         var hash = SHA256()
         var count = 0
+        guard total > 0 else { return (hash.finalize().map { String(format: "%02x", $0) }.joined(), 0) }
         for await message in channel.messages {
-            guard case .binary(let bytes) = message else { continue }
-            hash.update(data: bytes)
+            guard case .binary(let bytes) = message else {
+                // A probe of the other side's, on this channel: echoed.
+                try? await channel.send(message)
+                continue
+            }
+            if hashing { hash.update(data: bytes) }
             count += bytes.count
             if count >= total { break }
         }
         return (hash.finalize().map { String(format: "%02x", $0) }.joined(), count)
+    }
+}
+
+/// Round trips of small text messages sent every 100 ms while a bulk transfer runs,
+/// echoed by the other side: how long a control message waits behind bulk data.
+final class RTCProbe: Sendable {
+    let channel: DataChannel
+    let replies: Task<Void, Never>
+    let answered: AsyncStream<String>
+    private let stopped = Mutex(false)
+
+    init(_ channel: DataChannel) {
+        self.channel = channel
+        let (answered, sink) = AsyncStream.makeStream(of: String.self)
+        self.answered = answered
+        replies = Task {
+            for await message in channel.messages { if case .text(let text) = message { sink.yield(text) } }
+            sink.finish()
+        }
+    }
+
+    /// Sends no further probe; the one under way is still timed.
+    func stop() { stopped.withLock { $0 = true } }
+
+    /// Microseconds per round trip, until stopped (or the channel closes).
+    func run() async -> [Int] {
+        var times: [Int] = []
+        var replies = answered.makeAsyncIterator()
+        while !stopped.withLock({ $0 }) {
+            let start = ContinuousClock.now
+            do { try await channel.send(.text("probe \(times.count)")) } catch { break }
+            guard await replies.next() != nil else { break }
+            times.append(Int((ContinuousClock.now - start) / .microseconds(1)))
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return times
     }
 }
 

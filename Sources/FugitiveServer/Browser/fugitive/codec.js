@@ -193,12 +193,19 @@ export async function sha256(bytes) { return new Uint8Array(await crypto.subtle.
 /** Raw-deflate inflation that stops beyond `limit` bytes (no decompression bombs). */
 export async function inflate(bytes, limit) {
   const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
-  const out = new Uint8Array(limit);
+  // Grows with what comes out (doubling, up to `limit`), not with what was announced:
+  // a bomb fails at the output that passes the limit, having cost what it produced.
+  let out = new Uint8Array(Math.min(limit, 1 << 20));
   let length = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     if (length + value.length > limit) { reader.cancel(); throw new Error(`inflates beyond ${limit} bytes`); }
+    if (length + value.length > out.length) {
+      const grown = new Uint8Array(Math.min(limit, Math.max(length + value.length, out.length * 2)));
+      grown.set(out.subarray(0, length));
+      out = grown;
+    }
     out.set(value, length);
     length += value.length;
   }

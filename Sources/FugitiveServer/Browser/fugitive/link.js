@@ -4,13 +4,25 @@
 import { inflate, sameBytes, sha256 } from "./codec.js";
 import { PeerType, frame, parseFrame, MAX_MESSAGE, CHUNK_PAYLOAD } from "./wire.js";
 
-/** Why a peer could not deliver; the fetch then tries elsewhere. */
+/**
+ * Why a peer could not deliver; the fetch then tries elsewhere. `wire` is the error code
+ * the peer is told (PROTOCOL.md) when it broke the protocol; without one it gets `cancel`.
+ */
 class PeerError extends Error {
-  constructor(code, message) { super(message); this.code = code; }
+  constructor(code, message, wire) { super(message); this.code = code; this.wire = wire; }
 }
 
 const HIGH_WATER = 1 << 20;
+/** A download must average this many bytes per second once it had RATE_GRACE_MS (as natively). */
+const MINIMUM_RATE = 32 << 10;
+const RATE_GRACE_MS = 2000;
+/** The smallest chunk size accepted for a transfer of more than one chunk (as natively). */
+const MINIMUM_CHUNK = 1024;
 const LOW_WATER = 256 << 10;
+/** Refusals (3009, 3001, duplicates) a link may draw in REFUSAL_WINDOW ms before it is closed. */
+const MAX_REFUSALS = 64;
+const REFUSAL_WINDOW = 10000;
+const KNOWN_TYPES = new Set(Object.values(PeerType));
 
 /** The peer protocol on one data channel, both ways. */
 export class Link {
@@ -26,13 +38,29 @@ export class Link {
     this.pings = new Map();
     this.rtt = null;
     this.failures = 0;
+    this.refusals = { start: 0, count: 0 };
     channel.binaryType = "arraybuffer";
     channel.bufferedAmountLowThreshold = LOW_WATER;
-    channel.onmessage = (event) => this.receive(new Uint8Array(event.data));
+    // Text messages are not part of the protocol: ignored, as the native peer does.
+    channel.onmessage = (event) => { if (typeof event.data !== "string") this.receive(new Uint8Array(event.data)); };
   }
 
   send(type, body) {
     if (this.channel.readyState === "open") this.channel.send(frame(type, body));
+  }
+
+  /** Tells the peer why, then closes the link (a 1xxx: the link cannot go on). */
+  closeTelling(code, message) {
+    this.send(PeerType.error, { c: code, m: message });
+    this.close();
+  }
+
+  /** Refuses request `q` with `code`; a link that draws too many refusals is closed. */
+  refuse(q, code, message) {
+    this.send(PeerType.error, { c: code, m: message, q });
+    const now = performance.now();
+    if (now - this.refusals.start > REFUSAL_WINDOW) this.refusals = { start: now, count: 0 };
+    if (++this.refusals.count > MAX_REFUSALS) this.closeTelling(3009, "too many refused requests");
   }
 
   async drain() {
@@ -47,9 +75,14 @@ export class Link {
   }
 
   receive(bytes) {
+    if (bytes.length > MAX_MESSAGE) return this.closeTelling(1002, `a ${bytes.length}-byte message, over ${MAX_MESSAGE}`);
     let message;
-    try { message = parseFrame(bytes); } catch (error) { this.owner.log("undecodable peer message; closing", error); this.close(); return; }
+    try { message = parseFrame(bytes); } catch (error) {
+      this.owner.log("undecodable peer message; closing", error);
+      return this.closeTelling(/unsupported version/.test(error.message) ? 1004 : 1001, `undecodable: ${error.message}`);
+    }
     const { type, body } = message;
+    if (!KNOWN_TYPES.has(type)) return this.closeTelling(1003, `message type ${type}`);
     switch (type) {
       case PeerType.request: this.owner.serve(this, body); break;
       case PeerType.cancel: { const upload = this.uploads.get(body.q); if (upload) upload.cancelled = true; break; }
@@ -61,18 +94,46 @@ export class Link {
       }
       case PeerType.ping: this.send(PeerType.pong, { n: body.n }); break;
       case PeerType.pong: this.pings.get(body.n)?.(); break;
-      default: this.downloads.get(body.q)?.handle(type, body);
+      default: {
+        const download = this.downloads.get(body.q);
+        if (download) download.handle(type, body);
+        // A response for a request never made is refused; one for a request that ended
+        // (chunks still in flight after a cancel) is dropped.
+        else if (!(Number.isInteger(body.q) && body.q > 0 && body.q < this.nextId)) this.refuse(body.q, 3001, `request ${body.q} was never made on this link`);
+      }
     }
   }
 
+  /**
+   * Takes `channel` as the control channel: a ping there is answered there, a pong counts
+   * as on the main channel, anything else is ignored. Once the other side has spoken on
+   * it, this side's pings go there too (not behind a transfer's queued chunks).
+   */
+  attachControl(channel) {
+    if (this.control) return channel.close();
+    this.control = channel;
+    this.controlConfirmed = false;
+    channel.binaryType = "arraybuffer";
+    channel.onmessage = (event) => {
+      if (typeof event.data === "string") return;
+      let message;
+      try { message = parseFrame(new Uint8Array(event.data)); } catch { return; }
+      this.controlConfirmed = true;
+      if (message.type === PeerType.ping && channel.readyState === "open") channel.send(frame(PeerType.pong, { n: message.body.n }));
+      else if (message.type === PeerType.pong) this.pings.get(message.body.n)?.();
+    };
+    this.ping(2000, channel);
+  }
+
   /** Round trip of a ping, in ms (null after `timeout`). */
-  async ping(timeout = 2000) {
+  async ping(timeout = 2000, channel = this.controlConfirmed ? this.control : null) {
     const nonce = this.nextId++;
     const started = performance.now();
     const answered = await new Promise((resolve) => {
       this.pings.set(nonce, () => resolve(true));
       setTimeout(() => resolve(false), timeout);
-      this.send(PeerType.ping, { n: nonce });
+      if (channel) { if (channel.readyState === "open") channel.send(frame(PeerType.ping, { n: nonce })); }
+      else this.send(PeerType.ping, { n: nonce });
     });
     this.pings.delete(nonce);
     if (answered) this.rtt = performance.now() - started;
@@ -83,20 +144,46 @@ export class Link {
    * Downloads `digest`: resolves with {bytes, type} once verified. `claim(head)` decides
    * whether this transfer goes on (false: another peer answered first).
    */
-  download(digest, url, { signal, claim = () => true, stallMs = 5000 } = {}) {
+  download(digest, url, { signal, claim = () => true, stallMs = 5000, expectedSize = null } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      let head = null, buffer = null, received = 0, chunks = 0, timer = null;
+      // Memory grows with the bytes that arrived, never with what the head announces:
+      // chunks in order go into a buffer that doubles as it fills (up to the announced
+      // size); one ahead of its turn waits on its own until the gap before it is filled.
+      let head = null, buffer = null, filled = 0, next = 0, received = 0, chunks = 0, timer = null;
+      const ahead = new Map();
+      const append = (data) => {
+        if (filled + data.length > buffer.length) {
+          const grown = new Uint8Array(Math.min(head.t, Math.max(filled + data.length, buffer.length * 2)));
+          grown.set(buffer.subarray(0, filled));
+          buffer = grown;
+        }
+        buffer.set(data, filled);
+        filled += data.length;
+        next++;
+      };
       const finish = (error, value) => {
         clearTimeout(timer);
+        clearInterval(pace);
         this.downloads.delete(id);
         signal?.removeEventListener("abort", onAbort);
         if (error) {
-          if (error.code !== "miss" && error.code !== "busy") this.send(PeerType.cancel, { q: id });
+          // The peer stops sending: told why when it broke the protocol, else `cancel`.
+          if (error.wire) this.send(PeerType.error, { c: error.wire, m: error.message, q: id });
+          else if (error.code !== "miss" && error.code !== "busy") this.send(PeerType.cancel, { q: id });
           reject(error);
         } else resolve(value);
       };
       const watch = () => { clearTimeout(timer); timer = setTimeout(() => finish(new PeerError("stalled", `nothing for ${stallMs} ms`)), stallMs); };
+      // After the grace, a transfer must average the minimum rate: a dripping peer
+      // (a chunk just inside the stall timeout) cannot hold the fetch.
+      let started = 0, bytesIn = 0, pace = null;
+      const checkPace = () => {
+        const seconds = (performance.now() - started) / 1000;
+        if (seconds * 1000 > RATE_GRACE_MS && bytesIn / seconds < MINIMUM_RATE) {
+          finish(new PeerError("tooSlow", `${Math.round(bytesIn / seconds)} bytes/s, under ${MINIMUM_RATE}`));
+        }
+      };
       const onAbort = () => finish(new PeerError("cancelled", "aborted"));
       signal?.addEventListener("abort", onAbort, { once: true });
       this.downloads.set(id, {
@@ -104,15 +191,25 @@ export class Link {
           watch();
           if (type === PeerType.miss) return finish(new PeerError("miss", "the peer does not hold it"));
           if (type === PeerType.busy) return finish(new PeerError("busy", "the peer is busy"));
+          if (type === PeerType.error && body.c === 3009) return finish(new PeerError("busy", "the peer has too many of this side's requests"));
           if (type === PeerType.error) return finish(new PeerError("protocol", `the peer answered ${body.c}: ${body.m}`));
           if (type === PeerType.head) {
-            if (head || typeof body.t !== "number" || typeof body.n !== "number" || body.t > this.owner.maxResourceSize
-                || body.n > this.owner.maxResourceSize || (body.t > 0 && !(body.c > 0 && body.c <= MAX_MESSAGE)) || (body.e === 0 && body.t !== body.n)) {
-              return finish(new PeerError("protocol", "an unacceptable head"));
+            if (head || typeof body.t !== "number" || typeof body.n !== "number" || (body.t > 0 && !(body.c > 0 && body.c <= MAX_MESSAGE))
+                || (body.t > body.c && body.c < MINIMUM_CHUNK) || (body.e === 0 && body.t !== body.n)) {
+              return finish(new PeerError("protocol", "an unacceptable head", 1005));
+            }
+            if (body.t > this.owner.maxResourceSize || body.n > this.owner.maxResourceSize) {
+              return finish(new PeerError("protocol", `${body.n} bytes announced, over ${this.owner.maxResourceSize}`, 3007));
+            }
+            // A size already known (the origin's Content-Length) is the size.
+            if (expectedSize !== null && body.n !== expectedSize) {
+              return finish(new PeerError("protocol", `${body.n} bytes announced, ${expectedSize} known`, 3003));
             }
             if (!claim(body)) return finish(new PeerError("lostRace", "another peer answered first"));
             head = body;
-            buffer = new Uint8Array(body.t);
+            started = performance.now();
+            pace = setInterval(checkPace, 250);
+            buffer = new Uint8Array(Math.min(body.t, 1 << 20));
             chunks = body.t === 0 ? 0 : Math.ceil(body.t / body.c);
             if (chunks === 0) return complete();
             return;
@@ -120,21 +217,32 @@ export class Link {
           if (type === PeerType.chunk && head) {
             const offset = body.i * head.c, data = body.b;
             const expected = Math.min(head.c, head.t - offset);
-            if (!(data instanceof Uint8Array) || body.i >= chunks || data.length !== expected) return finish(new PeerError("protocol", "a chunk out of range"));
-            buffer.set(data, offset);
+            if (!(data instanceof Uint8Array) || !Number.isInteger(body.i) || body.i < 0 || body.i >= chunks || data.length !== expected) {
+              return finish(new PeerError("protocol", "a chunk out of range", 3004));
+            }
+            if (body.i < next || ahead.has(body.i)) return finish(new PeerError("protocol", `chunk ${body.i} twice`, 3005));
+            if (body.i === next) {
+              append(data);
+              while (ahead.has(next)) { const waiting = ahead.get(next); ahead.delete(next); append(waiting); }
+            } else {
+              ahead.set(body.i, data.slice());
+            }
             received++;
+            bytesIn += data.length;
             if (received === chunks) return complete();
+            checkPace();
           }
         },
       });
       const complete = async () => {
         clearTimeout(timer);
+        clearInterval(pace);
         try {
           const bytes = head.e === 1 ? await inflate(buffer, head.n) : buffer;
-          if (!sameBytes(await sha256(bytes), digest)) return finish(new PeerError("corrupted", "the bytes do not hash to the digest"));
+          if (!sameBytes(await sha256(bytes), digest)) return finish(new PeerError("corrupted", "the bytes do not hash to the digest", 3002));
           finish(null, { bytes, type: head.y ?? null, transferred: head.t });
         } catch (error) {
-          finish(new PeerError("protocol", `inflation failed: ${error.message}`));
+          finish(new PeerError("protocol", `inflation failed: ${error.message}`, 3008));
         }
       };
       watch();
@@ -142,10 +250,8 @@ export class Link {
     });
   }
 
-  /** Serves one request from the store, in ≤ 16 KiB chunks, with back-pressure. */
-  async upload(body, entry) {
-    const upload = { cancelled: false };
-    this.uploads.set(body.q, upload);
+  /** Serves one request from the store, in ≤ 16 KiB chunks, with back-pressure; `upload` is its entry in `uploads`. */
+  async upload(body, entry, upload) {
     try {
       const bytes = entry.bytes;
       this.send(PeerType.head, { q: body.q, t: bytes.length, n: bytes.length, e: 0, c: bytes.length ? CHUNK_PAYLOAD : 0, y: entry.type ?? undefined });
@@ -159,12 +265,11 @@ export class Link {
       return true;
     } catch {
       return false;
-    } finally {
-      this.uploads.delete(body.q);
     }
   }
 
   close() {
     try { this.channel.close(); } catch {}
+    try { this.control?.close(); } catch {}
   }
 }

@@ -12,6 +12,22 @@ const sleep = (ms, signal) => new Promise((resolve) => {
   signal?.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
 });
 
+/** Content types a peer's `head` may give (as PeerContentType.swift): data, never markup a page would render. */
+const PASSIVE_TYPES = new Set([
+  "application/octet-stream", "application/json", "application/wasm", "application/pdf", "application/zip",
+  "application/javascript", "text/javascript", "text/css", "text/plain", "text/csv",
+  "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon", "image/vnd.microsoft.icon",
+]);
+
+/** `type` when passive (parameters kept), else application/octet-stream; null stays null. */
+export function passiveType(type) {
+  if (type === null || type === undefined) return null;
+  if (typeof type !== "string") return "application/octet-stream";
+  const essence = type.split(";")[0].trim().toLowerCase();
+  const passive = PASSIVE_TYPES.has(essence) || (["video/", "audio/", "font/"].some((p) => essence.startsWith(p)) && !essence.includes("xml"));
+  return passive ? type : "application/octet-stream";
+}
+
 function abortError(signal) { return signal?.reason ?? new DOMException("The fetch was aborted", "AbortError"); }
 
 /**
@@ -20,8 +36,10 @@ function abortError(signal) { return signal?.reason ?? new DOMException("The fet
  * @property {number} [targetLinks] links to keep (4)
  * @property {number} [maxLinks] most links to accept (8)
  * @property {number} [memoryBytes] memory LRU bound (64 MiB)
+ * @property {number} [diskBytes] IndexedDB bound, least recently used out first (256 MiB)
  * @property {string|null} [database] IndexedDB name for the persistent store ("fugitive"; null: memory only)
  * @property {number} [peerPhaseMs] how long peers are asked before the origin (3000)
+ * @property {number} [holderWaitMs] how long a fetch waits for a link to a holder the server named, when none is linked (750)
  * @property {number} [uploadSlots] concurrent uploads in total (8), and per peer (2)
  * @property {number} [uploadSlotsPerPeer]
  * @property {string} [joinToken] a join token (JWT) from the site's backend, for swarms that admit by token
@@ -52,18 +70,19 @@ export class Fugitive extends EventTarget {
     /** A join token from the site's backend, for swarms the orchestrator admits by token. */
     this.joinToken = options.joinToken ?? null;
     this.peerPhaseMs = options.peerPhaseMs ?? 3000;
+    this.holderWaitMs = options.holderWaitMs ?? 750;
     this.maxResourceSize = options.maxResourceSize ?? 256 << 20;
     this.uploadSlots = options.uploadSlots ?? 8;
     this.uploadSlotsPerPeer = options.uploadSlotsPerPeer ?? 2;
     this.corruptsUploadsForTesting = !!options.corruptsUploadsForTesting;
-    this.store = new Store(options.memoryBytes ?? 64 << 20, options.database === undefined ? "fugitive" : options.database);
+    this.store = new Store(options.memoryBytes ?? 64 << 20, options.database === undefined ? "fugitive" : options.database, options.diskBytes ?? 256 << 20);
     /** @type {Map<string, {pc: RTCPeerConnection, link: Link|null, offerer: boolean}>} */
     this.partners = new Map();
     this.liars = new Set();
     this.requests = new Map();
     this.nextRequest = 1;
     this.uploading = 0;
-    this.stats = { fromOrigin: 0, fromPeers: 0, fromStore: 0, served: 0, liarsCaught: 0 };
+    this.stats = { fromOrigin: 0, fromPeers: 0, fromStore: 0, served: 0, servedRelayed: 0, liarsCaught: 0 };
     this.id = null;
     this.closed = false;
     this.joined = new Promise((resolve) => { this.onJoined = resolve; });
@@ -96,8 +115,11 @@ export class Fugitive extends EventTarget {
             this.id = message.body.p;
             this.iceServers = (message.body.i ?? []).map((s) => ({ urls: s.u, username: s.n, credential: s.c }));
             heartbeat = setInterval(() => this.sendServer(ServerType.ping, { n: Date.now() }), Math.max(1000, (message.body.h ?? 15000) / 2));
-            const holdings = this.store.holdings();
-            for (let i = 0; i < holdings.length; i += 256) this.sendServer(ServerType.have, { h: holdings.slice(i, i + 256) });
+            // Everything held, IndexedDB included (a reloaded page holds what it stored).
+            this.store.database.then(() => {
+              const holdings = this.store.holdings();
+              for (let i = 0; i < holdings.length; i += 256) this.sendServer(ServerType.have, { h: holdings.slice(i, i + 256) });
+            });
             this.lastWant = 0;
             this.onJoined();
             this.emit("joined", { id: this.id });
@@ -159,9 +181,9 @@ export class Fugitive extends EventTarget {
       this.lastWant = Date.now();
       this.sendServer(ServerType.want, { n: missing });
     }
-    const { fromOrigin, fromPeers, served } = this.stats;
-    const report = `${fromOrigin}/${fromPeers}/${served}/${this.id}`;
-    if (report !== this.lastReport && this.sendServer(ServerType.report, { o: fromOrigin, p: fromPeers, s: served })) this.lastReport = report;
+    const { fromOrigin, fromPeers, served, servedRelayed } = this.stats;
+    const report = `${fromOrigin}/${fromPeers}/${served}/${servedRelayed}/${this.id}`;
+    if (report !== this.lastReport && this.sendServer(ServerType.report, { o: fromOrigin, p: fromPeers, s: served, r: servedRelayed })) this.lastReport = report;
   }
 
   pair(peer, offerer) {
@@ -181,23 +203,38 @@ export class Fugitive extends EventTarget {
       this.log("connection", peer, pc.connectionState);
       if (pc.connectionState === "failed" || pc.connectionState === "closed") this.unlink(peer, 2);
     };
+    // The control channel (PROTOCOL.md) carries only ping and pong; it may open before
+    // or after the main one.
+    const control = (channel) => {
+      partner.control = channel;
+      channel.onopen = () => partner.link?.attachControl(channel);
+    };
     const open = (channel) => {
       channel.onopen = async () => {
         const link = new Link(peer, channel, this);
         partner.link = link;
+        if (partner.control?.readyState === "open") link.attachControl(partner.control);
+        // Which candidates ICE chose, as native peers report them: operators pay for TURN.
+        const route = await selectedRoute(pc);
+        link.relayed = route !== undefined && (route.l === "relay" || route.m === "relay");
         const rtt = await link.ping();
-        this.sendServer(ServerType.link, { p: peer, s: 1, r: rtt === null ? undefined : new Float64(rtt) });
-        this.emit("linked", { peer, rtt });
+        this.sendServer(ServerType.link, { p: peer, s: 1, r: rtt === null ? undefined : new Float64(rtt), c: route });
+        this.emit("linked", { peer, rtt, relayed: link.relayed });
       };
       channel.onclose = () => this.unlink(peer, 2);
     };
     if (offerer) {
       open(pc.createDataChannel("fugitive"));
+      control(pc.createDataChannel("fugitive-control"));
       pc.createOffer().then((offer) => pc.setLocalDescription(offer)).then(() => {
         this.sendServer(ServerType.signal, { p: peer, k: 1, s: pc.localDescription.sdp });
       }).catch(() => this.unlink(peer, 3));
     } else {
-      pc.ondatachannel = (event) => open(event.channel);
+      pc.ondatachannel = (event) => {
+        if (event.channel.label === "fugitive-control") control(event.channel);
+        else if (!partner.main) open(partner.main = event.channel);
+        else event.channel.close();
+      };
     }
     setTimeout(() => { if (this.partners.get(peer) === partner && !partner.link) this.unlink(peer, 3); }, 15000);
   }
@@ -256,19 +293,29 @@ export class Fugitive extends EventTarget {
 
   // ---- uploads
 
+  /**
+   * Answers a request, in the native peer's order (PROTOCOL.md): a `q` already being
+   * answered → 1006; this link's share of the slots taken → 3009; all slots taken → busy;
+   * then miss. The slot is taken before the store is read.
+   */
   async serve(link, body) {
-    const digest = body.d;
-    const entry = digest instanceof Uint8Array && digest.length === 32 ? await this.store.get(digest) : null;
-    if (!entry) return link.send(PeerType.miss, { q: body.q });
-    const perPeer = [...link.uploads.keys()].length;
-    if (this.uploading >= this.uploadSlots || perPeer >= this.uploadSlotsPerPeer) return link.send(PeerType.busy, { q: body.q, r: 500 });
+    if (link.uploads.has(body.q)) return link.refuse(body.q, 1006, `request ${body.q} is already being answered`);
+    if (link.uploads.size >= this.uploadSlotsPerPeer) return link.refuse(body.q, 3009, `${this.uploadSlotsPerPeer} requests of this link are under way`);
+    if (this.uploading >= this.uploadSlots) return link.send(PeerType.busy, { q: body.q, r: 500 });
+    const upload = { cancelled: false };
+    link.uploads.set(body.q, upload);
     this.uploading++;
     try {
-      if (await link.upload(body, entry)) {
+      const digest = body.d;
+      const entry = digest instanceof Uint8Array && digest.length === 32 ? await this.store.get(digest) : null;
+      if (!entry) return link.send(PeerType.miss, { q: body.q });
+      if (await link.upload(body, entry, upload)) {
         this.stats.served += entry.bytes.length;
+        if (link.relayed) this.stats.servedRelayed += entry.bytes.length;
         this.emit("served", { peer: link.peer, bytes: entry.bytes.length });
       }
     } finally {
+      link.uploads.delete(body.q);
       this.uploading--;
     }
   }
@@ -308,11 +355,16 @@ export class Fugitive extends EventTarget {
     }
     check();
     let type = null;
+    let expectedSize = null;
     if (!trusted) {
       try {
         const head = await fetch(url, { method: "HEAD", signal });
         trusted = head.ok ? reprDigest(head.headers.get("Repr-Digest")) : null;
         type = head.headers.get("Content-Type");
+        // The size, when this page can tell that Content-Length is the resource's own (a
+        // same-origin answer shows Content-Encoding; a cross-origin one may hide it).
+        const length = Number(head.headers.get("Content-Length"));
+        if (trusted && head.type === "basic" && !head.headers.has("Content-Encoding") && Number.isSafeInteger(length)) expectedSize = length;
       } catch (error) { check(); }
       if (!trusted) {
         const vouched = await this.ask(ServerType.vouch, { u: url });
@@ -321,14 +373,18 @@ export class Fugitive extends EventTarget {
     }
     check();
     if (trusted) {
-      const found = await this.fromPeers(url, trusted, signal);
+      const found = await this.fromPeers(url, trusted, signal, expectedSize);
       check();
       if (found) {
-        await this.keep(url, trusted, found.bytes, found.type ?? type);
-        return answer(found.bytes, found.type ?? type, trusted, `peer ${found.peer}`);
+        // The origin's type wins; a peer's counts only when passive (never HTML, SVG, XML).
+        const chosen = type ?? passiveType(found.type);
+        await this.keep(url, trusted, found.bytes, chosen);
+        return answer(found.bytes, chosen, trusted, `peer ${found.peer}`);
       }
     }
-    const response = await fetch(url, { signal });
+    // no-store: the swarm is this page's cache (and fugitive-sw.js leaves such requests
+    // to the network rather than asking this page again).
+    const response = await fetch(url, { signal, cache: "no-store" });
     if (!response.ok) throw new Error(`${url} answered ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
     const digest = await sha256(bytes);
@@ -344,12 +400,24 @@ export class Fugitive extends EventTarget {
   }
 
   /** Holders the server names among the links, else every link; the first head wins. */
-  async fromPeers(url, digest, signal) {
+  async fromPeers(url, digest, signal, expectedSize = null) {
     const deadline = performance.now() + this.peerPhaseMs;
     const key = hex(digest);
     const holders = ((await this.ask(ServerType.whoHas, { d: digest, n: 16 }))?.p ?? []).filter((p) => p !== this.id && !this.liars.has(`${p}/${key}`));
-    const links = this.links().filter((l) => !this.liars.has(`${l.peer}/${key}`));
-    const named = links.filter((l) => holders.includes(l.peer));
+    let links = this.links().filter((l) => !this.liars.has(`${l.peer}/${key}`));
+    let named = links.filter((l) => holders.includes(l.peer));
+    if (!named.length && holders.length && this.partners.size < this.maxLinks) {
+      // Tier 2, and a fresh page in a warm swarm: the server knows holders this page has
+      // no link to. Ask to be paired with them and wait, within a bound, for one link.
+      const wanted = holders.filter((p) => !this.partners.has(p)).slice(0, 8);
+      if (wanted.length) this.sendServer(ServerType.want, { n: Math.min(wanted.length, this.maxLinks - this.partners.size, 2), d: [digest], p: wanted });
+      const until = Math.min(deadline, performance.now() + this.holderWaitMs);
+      while (!named.length && performance.now() < until && !signal?.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        links = this.links().filter((l) => !this.liars.has(`${l.peer}/${key}`));
+        named = links.filter((l) => holders.includes(l.peer));
+      }
+    }
     let candidates = named.length ? named : links;
     const tried = new Set();
     while (candidates.length && performance.now() < deadline && !signal?.aborted) {
@@ -360,6 +428,7 @@ export class Fugitive extends EventTarget {
       const lost = [];
       const attempts = candidates.map((link) => link.download(digest, url, {
         signal: controller.signal,
+        expectedSize,
         claim: () => { if (winner) return false; winner = link; return true; },
       }).then((value) => ({ link, value }), (error) => {
         if (error.code === "lostRace") lost.push(link);
@@ -412,4 +481,24 @@ export async function attach(peer, root = document) {
       element.dataset.fugitiveSource = "failed";
     }
   }));
+}
+
+/**
+ * The types of the local and remote candidates of the pair ICE selected (`host`, `srflx`,
+ * `prflx`, `relay`), as the `link` message's `c` carries them; undefined when the
+ * statistics do not say.
+ */
+async function selectedRoute(pc) {
+  try {
+    const stats = await pc.getStats();
+    let pair = null;
+    stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId) ?? pair; });
+    if (!pair) stats.forEach((s) => { if (!pair && s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s; });
+    const local = pair ? stats.get(pair.localCandidateId) : undefined;
+    const remote = pair ? stats.get(pair.remoteCandidateId) : undefined;
+    if (!local?.candidateType || !remote?.candidateType) return undefined;
+    return { l: local.candidateType, m: remote.candidateType };
+  } catch {
+    return undefined;
+  }
 }

@@ -1,13 +1,10 @@
 import Foundation
-import FugitiveLab
-import FugitiveTestSupport
 import Synchronization
 
-/// A `fugitive peer` (the release build under `make test`) on a lab host, and the JSON
-/// events it prints.
-final class LabPeer: Sendable {
-    let host: InternetLab.Host
-    private let process: Process
+/// A `fugitive peer` process (the release build under `make test`) and the JSON events
+/// it prints, one object per line on standard output; standard error is kept too.
+public final class PeerProcess: Sendable {
+    public let process: Process
     private let output = Output()
 
     /// What the process printed so far (its reader threads fill it).
@@ -16,14 +13,9 @@ final class LabPeer: Sendable {
         func withLock<T>(_ body: (inout (events: [[String: String]], errors: String)) -> T) -> T { state.withLock { body(&$0) } }
     }
 
-    /// Starts the peer in `host`'s namespace; it joins `swarm` at `server` and fetches `fetches` once it runs.
-    init(in lab: InternetLab, on host: InternetLab.Host, server: String, swarm: String, fetches: [String] = [], extra: [String] = []) throws {
-        self.host = host
-        let level = ProcessInfo.processInfo.environment["FUGITIVE_LAB_LOG_LEVEL"] ?? "warning"
-        var arguments = ["peer", "--server", server, "--swarm", swarm, "--log-level", level]
-        for url in fetches { arguments += ["--fetch", url] }
-        arguments += extra
-        process = lab.process(in: host.namespace, Binaries.fugitive.path, arguments)
+    /// Starts `process` (arguments set by the caller) with both outputs read on threads.
+    public init(_ process: Process) throws {
+        self.process = process
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
@@ -54,34 +46,52 @@ final class LabPeer: Sendable {
         }.start()
     }
 
-    var events: [[String: String]] { output.withLock { $0.events } }
-    var errors: String { output.withLock { $0.errors } }
+    /// `fugitive peer --server SERVER --swarm SWARM --log-level LEVEL [--fetch URL]… EXTRA…`.
+    public static func arguments(server: String, swarm: String, fetches: [String] = [], extra: [String] = []) -> [String] {
+        let level = ProcessInfo.processInfo.environment["FUGITIVE_LAB_LOG_LEVEL"] ?? "warning"
+        var arguments = ["peer", "--server", server, "--swarm", swarm, "--log-level", level]
+        for url in fetches { arguments += ["--fetch", url] }
+        return arguments + extra
+    }
+
+    public var events: [[String: String]] { output.withLock { $0.events } }
+    public var errors: String { output.withLock { $0.errors } }
+    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
 
     /// The first event named `name` that `matches`, waiting up to `timeout` for it.
-    func event(
-        _ name: String, within timeout: Duration, where matches: @Sendable ([String: String]) -> Bool = { _ in true }
+    public func event(
+        _ name: String, within timeout: Duration, describedAs who: String = "peer",
+        where matches: @Sendable ([String: String]) -> Bool = { _ in true }
     ) async throws -> [String: String] {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let found = events.first(where: { $0["event"] == name && matches($0) }) { return found }
             guard ContinuousClock.now < deadline, process.isRunning else {
                 throw TestFailure(
-                    "\(host): no \(name) event within \(timeout) (running: \(process.isRunning)); events: \(events); stderr: \(errors.suffix(2000))")
+                    "\(who): no \(name) event within \(timeout) (running: \(process.isRunning)); events: \(events); stderr: \(errors.suffix(2000))")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
 
     /// This peer's id, once it has joined.
-    func id(within timeout: Duration = .seconds(10)) async throws -> String {
+    public func id(within timeout: Duration = .seconds(10)) async throws -> String {
         try await event("joined", within: timeout)["id"] ?? ""
     }
 
-    var isRunning: Bool { process.isRunning }
-
-    func stop() {
+    /// SIGTERM (a graceful stop), and waits for the exit.
+    public func stop() {
         if process.isRunning {
             process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// SIGKILL: the peer vanishes without a word.
+    public func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

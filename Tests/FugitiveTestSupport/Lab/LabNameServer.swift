@@ -10,19 +10,22 @@ public final class LabNameServer: Sendable {
     private let channel: any Channel
     private let log: QueryLog
 
-    /// `A` queries per name.
+    /// `A` queries per name, and the answers (a name can be moved while the server runs).
     final class QueryLog: Sendable {
         let counts = Mutex<[String: Int]>([:])
+        let answers: Mutex<[String: [[UInt8]]]>
+
+        init(answers: [String: [[UInt8]]]) { self.answers = Mutex(answers) }
     }
 
     /// - Parameter answers: for each name (lowercase, no trailing dot), the IPv4 addresses
     ///   given to its 1st, 2nd, … `A` query; the last one is repeated.
     public init(host: String, port: Int = 53, answers: [String: [[UInt8]]]) async throws {
-        let log = QueryLog()
+        let log = QueryLog(answers: answers)
         self.log = log
         channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Responder(answers: answers, log: log)) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Responder(log: log)) }
             }
             .bind(host: host, port: port).get()
     }
@@ -30,18 +33,17 @@ public final class LabNameServer: Sendable {
     /// How many `A` queries `name` has had.
     public func queries(_ name: String) -> Int { log.counts.withLock { $0[name, default: 0] } }
 
+    /// From now on `name` resolves to `address` (a service moved: a fail-over).
+    public func move(_ name: String, to address: [UInt8]) { log.answers.withLock { $0[name] = [address] } }
+
     public func stop() async { try? await channel.close() }
 
     final class Responder: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-        let answers: [String: [[UInt8]]]
         let log: QueryLog
 
-        init(answers: [String: [[UInt8]]], log: QueryLog) {
-            self.answers = answers
-            self.log = log
-        }
+        init(log: QueryLog) { self.log = log }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
@@ -66,7 +68,7 @@ public final class LabNameServer: Sendable {
             let name = labels.joined(separator: ".")
             var records: [[UInt8]] = []
             var code: UInt8 = 0
-            if let sequence = answers[name], !sequence.isEmpty {
+            if let sequence = log.answers.withLock({ $0[name] }), !sequence.isEmpty {
                 if type == 1 {
                     let index = log.counts.withLock { log -> Int in
                         defer { log[name, default: 0] += 1 }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Browser peers in headless Chromium (`Tests/Interop/browser_peers.py`), driven by
 /// JSON-line commands: one answer per command. One test drives it at a time.
-final class BrowserDriver: @unchecked Sendable {
+public final class BrowserDriver: @unchecked Sendable {
     private let process: Process
     private let input: FileHandle
     private let lines: AsyncStream<String>
@@ -12,11 +12,20 @@ final class BrowserDriver: @unchecked Sendable {
 
     static var root: URL { Binaries.repository }
 
-    /// - Parameter server: `http://host:port` of the orchestrator serving `/fugitive.js`.
-    init(server: String) throws {
+    /// - Parameters:
+    ///   - server: `http://host:port` of the orchestrator serving `/fugitive.js`.
+    ///   - namespace: a network namespace to run Chromium in (a home of the network lab).
+    public init(server: String, namespace: String? = nil) throws {
         let process = Process()
-        process.executableURL = Self.root.appendingPathComponent(".venv/bin/python")
-        process.arguments = [Self.root.appendingPathComponent("Tests/Interop/browser_peers.py").path, "--server", server]
+        let python = Self.root.appendingPathComponent(".venv/bin/python").path
+        let arguments = [Self.root.appendingPathComponent("Tests/Interop/browser_peers.py").path, "--server", server]
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, python] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = arguments
+        }
         let stdin = Pipe()
         let stdout = Pipe()
         process.standardInput = stdin
@@ -46,7 +55,7 @@ final class BrowserDriver: @unchecked Sendable {
     }
 
     /// Sends one command and returns its answer.
-    func send(_ command: [String: Any], timeout: Duration = .seconds(60)) async throws -> [String: Any] {
+    public func send(_ command: [String: Any], timeout: Duration = .seconds(60)) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: command)
         input.write(data + Data([0x0a]))
         guard let line = await iterator.next() else { throw TestFailure("the browser driver ended") }
@@ -56,7 +65,7 @@ final class BrowserDriver: @unchecked Sendable {
         return answer
     }
 
-    func quit() async {
+    public func quit() async {
         input.write(Data("{\"op\": \"quit\"}\n".utf8))
         try? input.close()
         let process = self.process

@@ -1,19 +1,18 @@
 import Foundation
 import Synchronization
 
-/// A helper process (Python, a browser driver) that signals over JSON lines on its
-/// stdin/stdout; its stderr goes to a file shown when a test fails.
-final class InteropProcess: Sendable {
-    let messages: AsyncStream<[String: any Sendable]>
+/// A helper process (Python, a browser driver, `fugitive-bench rtc-peer`) that signals
+/// over JSON lines on its stdin/stdout; its stderr goes to a file shown when a test fails.
+public final class InteropProcess: Sendable {
+    public let messages: AsyncStream<[String: any Sendable]>
     private let process: Process
     private let input: FileHandle
     let stderrPath: String
 
-    /// The repository's root, found from this file's path.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    /// The repository's root.
+    public static var root: URL { Binaries.repository }
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    public init(_ executable: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -55,20 +54,20 @@ final class InteropProcess: Sendable {
         self.input = stdin.fileHandleForWriting
     }
 
-    func send(_ message: [String: Any]) {
+    public func send(_ message: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: message) else { return }
         try? input.write(contentsOf: data + Data([0x0a]))
     }
 
-    var processIdentifier: Int32 { process.processIdentifier }
+    public var processIdentifier: Int32 { process.processIdentifier }
 
     /// What the process wrote on stderr (for failure messages).
-    var diagnostics: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var diagnostics: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// Closes the process's stdin (the drivers then close their peer and exit), and
     /// kills it if it is still there after 5 s. SIGKILL, because a child spawned from a
     /// thread that blocks signals (Dispatch's workers do) inherits the mask.
-    func terminate() {
+    public func terminate() {
         try? input.close()
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { usleep(20_000) }
