@@ -44,6 +44,8 @@ build: bootstrap
 ##    serving, leaving and killed around a long-lived one; alone: it keeps both cores busy.
 ## A throwaway PostgreSQL (scripts/postgres) runs on a loopback port for the whole run and
 ## is stopped afterwards, also when a step fails.
+## Each pass runs through scripts/test-pass: when one fails, its last lines name the failed
+## tests, any fatal error, the crashed thread's first frames and the tests still running.
 HOSTILE = HostilePeerTests|HostileSwarmTests
 LATENCY = theGraphOfAHugeSwarmDoesNotDelayTheRelay
 CHURN = connectionsClosedWhileTheyGatherFromSTUNDoNotCrashTheProcess
@@ -53,16 +55,16 @@ test: lint build
 	export FUGITIVE_POSTGRES_URL="$$url" FUGITIVE_REQUIRE_POSTGRES=1 FUGITIVE_BINARY="$$(pwd)/.build/release/fugitive" \
 	FUGITIVE_BENCH_BINARY="$$(pwd)/.build/release/fugitive-bench" && \
 	echo "test: PostgreSQL at $$url" && \
-	$(SWIFT) test --skip-build --filter '^(FugitiveWireTests|FugitiveStoreTests|FugitiveRTCTests|FugitiveServerTests)\.' --skip '$(LATENCY)|$(CHURN)' && \
-	$(SWIFT) test --skip-build --filter '^(FugitivePeerTests|FugitiveGatewayTests|FugitiveEndToEndTests)\.' --skip '$(HOSTILE)|$(SOAK)' && \
-	$(SWIFT) test --skip-build --filter '$(HOSTILE)' && \
-	$(SWIFT) test --skip-build --filter '^FugitivePostgresTests\.|$(LATENCY)' && \
-	$(SWIFT) test --skip-build --filter '$(CHURN)' && \
-	$(SWIFT) test --skip-build --filter '^FugitiveLabTests\.' && \
-	$(SWIFT) test --skip-build --filter '$(SOAK)' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '^(FugitiveWireTests|FugitiveStoreTests|FugitiveRTCTests|FugitiveServerTests)\.' --skip '$(LATENCY)|$(CHURN)' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '^(FugitivePeerTests|FugitiveGatewayTests|FugitiveEndToEndTests)\.' --skip '$(HOSTILE)|$(SOAK)' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '$(HOSTILE)' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '^FugitivePostgresTests\.|$(LATENCY)' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '$(CHURN)' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '^FugitiveLabTests\.' && \
+	SWIFT=$(SWIFT) scripts/test-pass --filter '$(SOAK)' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
-	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests
+	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) scripts/test-pass --filter OrchestratorStateFuzzTests
 
 ## A whole swarm on this machine: orchestrator, origin, 8 native peers; live progress and a summary.
 demo: bootstrap
@@ -72,7 +74,7 @@ demo: bootstrap
 fuzz: bootstrap
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 	$(SWIFT) build --build-tests
-	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --filter OrchestratorStateFuzzTests
+	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) scripts/test-pass --filter OrchestratorStateFuzzTests
 
 ## The benchmarks are `fugitive-bench`; it starts the `fugitive` server beside it.
 bench: bootstrap
