@@ -163,6 +163,55 @@ extension BrowserPeerTests {
         #expect(setup.origin.gets("/drip.bin") == 2)
     }
 
+    @Test func chunksUnderTheFloorAreRefusedAndTheOriginAnswers() async throws {
+        let body = TestSwarm.bytes(200_000, seed: 26)
+        let setup = try await Setup.start(["/tiny.bin": .init(body: body)])
+        // 512-byte chunks: under the protocol's 1 KiB floor (1005), refused at the head. One
+        // a second, so that the upload is still under way when the refusal arrives.
+        let fault = UploadFault(dripInterval: .seconds(1), chunkPayload: 512)
+        let native = try TestSwarm.start(server: setup.server.url, targetLinks: 1, fault: fault) {
+            $0.swarm = setup.swarm
+        }
+        defer {
+            Task {
+                await native.stop(); await setup.stop()
+            }
+        }
+        _ = try await native.peer.fetch(setup.origin.url("/tiny.bin"))
+        let page = try await setup.open("A", ["targetLinks": 1])
+        try await setup.waitLinks("A", 1)
+        let link = try await Self.link(of: native, to: page)
+        let fetched = try await setup.fetch("A", "/tiny.bin")
+        #expect(fetched["source"] as? String == "origin", "\(fetched)")
+        #expect(fetched["sha256"] as? String == Self.hex(body))
+        #expect(setup.origin.gets("/tiny.bin") == 2)
+        // The page told the uploader why: its upload ended on the error, not by a cancel.
+        try await TestSwarm.wait("the page's 1005 to reach the uploader") { link.statistics.uploadsRefusedByRequester == 1 }
+    }
+
+    @Test func downloadsShareThePagesDownloadMemory() async throws {
+        let (big, small) = (TestSwarm.bytes(3_000_000, seed: 27), TestSwarm.bytes(300_000, seed: 28))
+        let setup = try await Setup.start(["/big.bin": .init(body: big), "/small.bin": .init(body: small)])
+        let native = try TestSwarm.start(server: setup.server.url, targetLinks: 1) { $0.swarm = setup.swarm }
+        defer {
+            Task {
+                await native.stop(); await setup.stop()
+            }
+        }
+        for path in ["/big.bin", "/small.bin"] { _ = try await native.peer.fetch(setup.origin.url(path)) }
+        // 2 MiB for all downloads at once: the 3 MB transfer outgrows it, 300 KB fits.
+        _ = try await setup.open("A", ["targetLinks": 1, "downloadMemory": 2 << 20])
+        try await setup.waitLinks("A", 1)
+        let over = try await setup.fetch("A", "/big.bin")
+        #expect(over["source"] as? String == "origin", "\(over)")
+        #expect(over["sha256"] as? String == Self.hex(big))
+        let within = try await setup.fetch("A", "/small.bin")
+        #expect(within["source"] as? String == "peer \(native.peer.id!)", "\(within)")
+        #expect(within["sha256"] as? String == Self.hex(small))
+        // Every charge came back when its transfer ended.
+        #expect(try await setup.stats("A")["downloadBytesHeld"] as? Int == 0)
+    }
+
     @Test func aPeersContentTypeNeverBeatsTheOriginsAndActiveTypesBecomeData() async throws {
         let picture = TestSwarm.bytes(300_000, seed: 22)
         let page = Array("<script>alert(1)</script>".utf8) + TestSwarm.bytes(100_000, seed: 23)

@@ -63,6 +63,24 @@ struct FetchPipelineTests {
         #expect(viaVouch.source == .peer("a"))
     }
 
+    @Test func everyPeerIsHeldToTheSizeATrustedSourceNamed() async throws {
+        // The origin's HEAD: its Content-Length.
+        let headed = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"])
+        _ = try await Self.pipeline(swarm: headed, origin: InMemoryOrigin([Self.url: Self.bytes])).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(headed.log.withLock { $0.expectedSizes } == [Self.bytes.count])
+        // The server's vouch: the size of the bytes it hashed (a peer announcing more is
+        // refused at its head, before memory is spent on it).
+        let plainOrigin = InMemoryOrigin([Self.url: Self.bytes], sendsReprDigest: false)
+        let vouched = InMemorySwarm(
+            peers: ["a": .serves(Self.bytes)], linked: ["a"], vouches: [Self.url: Self.digest], vouchedSizes: [Self.url: Self.bytes.count])
+        _ = try await Self.pipeline(swarm: vouched, origin: plainOrigin).fetch(Self.url, digest: nil, deadline: nil)
+        #expect(vouched.log.withLock { $0.expectedSizes } == [Self.bytes.count])
+        // The caller's digest alone names no size.
+        let given = InMemorySwarm(peers: ["a": .serves(Self.bytes)], linked: ["a"])
+        _ = try await Self.pipeline(swarm: given, origin: plainOrigin).fetch(Self.url, digest: Self.digest, deadline: nil)
+        #expect(given.log.withLock { $0.expectedSizes } == [nil])
+    }
+
     @Test func holdersThatAreLinkedAreAskedFirstAndTheFirstHeadWins() async throws {
         // b holds it (says the server); a and c are linked too but not asked.
         let swarm = InMemorySwarm(

@@ -239,6 +239,30 @@ import Testing
         #expect(again.resumed)
     }
 
+    @Test func anUnknownResumeTokenIsAFreshSessionAndNoError() throws {
+        var state = OrchestratorState()
+        let (welcome, actions) = try state.connect(
+            Hello(swarm: "s", targetPeers: 4, maxPeers: 8, resumeToken: "no-such-token"), address: nil, newID: "n", newToken: "token-n", now: start)
+        #expect(welcome.peer == "n" && !welcome.resumed && welcome.resumeToken == "token-n")
+        #expect(!actions.contains { if case .send(_, .error) = $0 { true } else if case .close = $0 { true } else { false } }, "\(actions)")
+    }
+
+    @Test func whoHasLeavesOutTheAskerEvenWhenItHoldsTheResource() throws {
+        var state = OrchestratorState()
+        _ = try join(&state, "a")
+        _ = try join(&state, "b")
+        let holding = Holding(digest: Self.digest, url: "https://o/x", size: 3)
+        for peer: PeerID in ["a", "b"] { _ = state.receive(.have(Have(holdings: [holding])), from: peer, now: start) }
+        #expect(
+            state.receive(.whoHas(WhoHas(requestID: 1, digest: Self.digest, limit: 4)), from: "a", now: start) == [
+                .send("a", .holders(Holders(requestID: 1, digest: Self.digest, peers: ["b"])))
+            ])
+        #expect(
+            state.receive(.whoHas(WhoHas(requestID: 2, url: "https://o/x", limit: 4)), from: "b", now: start) == [
+                .send("b", .holders(Holders(requestID: 2, digest: Self.digest, peers: ["a"])))
+            ])
+    }
+
     @Test func whoHasByURLAndLimits() throws {
         var configuration = OrchestratorState.Configuration()
         configuration.holdingsPerPeer = 1

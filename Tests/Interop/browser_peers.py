@@ -6,7 +6,7 @@ line on stdout:
   {"op": "waitLinks", "name": "A", "count": 1}        -> {"ok": true, "links": n}
   {"op": "fetch", "name": "A", "url": "...", "digest": null, "abortAfterMs": null}
                                                       -> {"ok": true, "source", "digest", "sha256", "length"} or {"ok": false, "error"}
-  {"op": "stats", "name": "A"}                        -> {"ok": true, "stats": {...}, "uploading": n, "links": n}
+  {"op": "stats", "name": "A"}                        -> {"ok": true, "stats": {...}, "uploading": n, "links": n, "downloadBytesHeld": n}
   {"op": "codec", "frames": ["<hex>", ...]}           -> {"ok": true, "reencoded": ["<hex>", ...]}
   {"op": "site", "name": "S", "url": "...", "fetches": [...], "images": [...], "ranges": [{"url", "range"}], "videos": [{"url", "seek"}], "waitLinks": n?}
                                                       -> {"ok": true, "fetched": [{status, source, sha256, length}], "ranged": [{status, contentRange, …}], "images": [n, ...], "served": [...]}
@@ -61,7 +61,8 @@ FETCH = """async ({url, digest, abortAfterMs}) => {
   }
 }"""
 
-STATS = """() => ({ok: true, stats: window.peer.stats, uploading: window.peer.uploading, links: window.peer.links().length})"""
+STATS = """() => ({ok: true, stats: window.peer.stats, uploading: window.peer.uploading, links: window.peer.links().length,
+                  downloadBytesHeld: window.peer.downloadBytesHeld})"""
 
 SITE = """async ({fetches, images, ranges, videos}) => {
   const hex = async (buffer) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", buffer))].map((b) => b.toString(16).padStart(2, "0")).join("");

@@ -84,6 +84,8 @@ final class FetchPipeline: Sendable {
         // Meanwhile the server is asked who holds what peers announced under the URL, so
         // that the peer phase need not ask again when the digests agree.
         var trusted = given
+        // The size every peer's `head` is held to (3003), when a trusted source named it.
+        var trustedSize: Int?
         var head: OriginResponse?
         let announced = given == nil ? askWhoHolds(url, until: peersDeadline) : nil
         defer { announced?.cancel() }
@@ -91,7 +93,8 @@ final class FetchPipeline: Sendable {
             let phase = ContinuousClock.now
             // Bounded like the peer phase: a server that has not welcomed this peer yet must
             // not take the time the origin needs.
-            (trusted, head) = await trustedDigest(for: url, until: peersDeadline, destinations: destinations)
+            let trust = await trustedDigest(for: url, until: peersDeadline, destinations: destinations)
+            (trusted, trustedSize, head) = (trust.digest, trust.size, trust.head)
             timings.digest = .now - phase
             try checkCancellation(url)
         }
@@ -110,7 +113,7 @@ final class FetchPipeline: Sendable {
             let byURL = await announced?.value
             let found = await peerPhase(
                 url, digest: trusted, knownHolders: byURL?.digest == trusted ? byURL?.peers : nil,
-                size: head?.reprDigest == trusted ? head?.contentLength : nil,
+                size: trustedSize,
                 until: min(peersDeadline, phase + configuration.peerPhase),
                 deadline: peersDeadline, progress: progress)
             timings.peers = .now - phase
@@ -149,11 +152,19 @@ final class FetchPipeline: Sendable {
         return Task { [directory] in await directory.holders(announcedFor: url, timeout: timeout) }
     }
 
+    /// A trusted digest, the size that came with it (the HEAD's `Content-Length`, the
+    /// vouched `n`), and the HEAD's answer when there was one.
+    private struct Trust {
+        var digest: ResourceDigest?
+        var size: Int?
+        var head: OriginResponse?
+    }
+
     /// HEAD for a `Repr-Digest` first (it also brings the caching headers), else the
     /// server's vouch.
     private func trustedDigest(
         for url: String, until deadline: ContinuousClock.Instant, destinations: DestinationPolicy
-    ) async -> (ResourceDigest?, OriginResponse?) {
+    ) async -> Trust {
         let headTimeout = min(configuration.headTimeout, deadline - .now)
         var head: OriginResponse?
         if headTimeout > .zero {
@@ -161,10 +172,11 @@ final class FetchPipeline: Sendable {
                 logger.debug("HEAD failed; asking the server to vouch", metadata: ["url": "\(url)", "error": "\(error)"])
             }
         }
-        if let digest = head?.reprDigest { return (digest, head) }
+        if let digest = head?.reprDigest { return Trust(digest: digest, size: head?.contentLength, head: head) }
         let vouchTimeout = min(configuration.serverTimeout, deadline - .now)
-        guard vouchTimeout > .zero, !Task.isCancelled else { return (nil, head) }
-        return (await directory.vouch(url, timeout: vouchTimeout), head)
+        guard vouchTimeout > .zero, !Task.isCancelled else { return Trust(head: head) }
+        let vouched = await directory.vouch(url, timeout: vouchTimeout)
+        return Trust(digest: vouched?.digest, size: vouched?.size, head: head)
     }
 
     /// Stores what was fetched and, when `announce` (the origin's answer was public, see

@@ -20,6 +20,13 @@ struct TransferLimits: Sendable {
     var deadline: ContinuousClock.Instant
 }
 
+/// What the server vouches for a URL: the digest of the bytes it fetched, and their size —
+/// a size the peer phase holds every `head` to, as it does the origin's `Content-Length`.
+struct VouchedResource: Sendable, Hashable {
+    var digest: ResourceDigest
+    var size: Int?
+}
+
 /// The server's directory as the fetch pipeline asks it. The real one is
 /// ``ServerQueries`` on the server link; unit tests give the pipeline an in-memory one.
 protocol ServerDirectory: Sendable {
@@ -28,8 +35,8 @@ protocol ServerDirectory: Sendable {
     /// Holders of what peers announced under `url` and the digest most of them announced
     /// (a hint, never trusted by itself); no digest when the server knows none in time.
     func holders(announcedFor url: String, timeout: Duration) async -> URLHolders
-    /// The digest the server vouches for `url`, if it can.
-    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest?
+    /// The digest the server vouches for `url` and the size of the bytes it hashed, if it can.
+    func vouch(_ url: String, timeout: Duration) async -> VouchedResource?
     /// Tells the server this peer now holds a resource.
     func announce(_ holding: Holding)
 }

@@ -54,7 +54,8 @@ extension PeerLink {
     private func upload(_ bytes: [UInt8], contentType: String?, for request: Request) async {
         let deflated = request.acceptsDeflate ? TransferCompression.deflateIfWorthIt(bytes, contentType: contentType) : nil
         let data = deflated ?? ByteBuffer(bytes: bytes)
-        let splitter = ChunkSplitter(id: request.id, data: data, maxMessageSize: configuration.maxMessageSize)
+        let messageSize = uploadFault.chunkPayload.map { $0 + Chunk.maximumOverhead } ?? configuration.maxMessageSize
+        let splitter = ChunkSplitter(id: request.id, data: data, maxMessageSize: messageSize)
         let head = ResponseHead(
             id: request.id, transferLength: UInt64(data.readableBytes), contentLength: UInt64(bytes.count),
             encoding: deflated == nil ? .identity : .deflate, chunkSize: UInt32(splitter.chunkSize), contentType: contentType)

@@ -63,6 +63,8 @@ public final class PeerLink: Sendable {
         public var uploadsRefusedBusy = 0
         /// Requests and messages refused with an `error` (3009, 3001, duplicates).
         public var refusals = 0
+        /// Uploads the requester ended with an `error`: it refused what this side sent.
+        public var uploadsRefusedByRequester = 0
         /// Bytes that went over the channel compressed, and what they inflated to.
         public var deflatedBytesSent = 0
         public var deflatedContentSent = 0
@@ -182,7 +184,12 @@ public final class PeerLink: Sendable {
             // An error naming one of this side's uploads ends it, like `cancel`; one
             // naming a download is that download's answer.
             guard let id = error.requestID else { return }
-            if let upload = state.withLock({ $0.uploads.removeValue(forKey: id) }) {
+            let upload = state.withLock { state in
+                let upload = state.uploads.removeValue(forKey: id)
+                if upload != nil { state.statistics.uploadsRefusedByRequester += 1 }
+                return upload
+            }
+            if let upload {
                 upload.cancel()
             } else {
                 await route(id, message, answerUnknown: false)

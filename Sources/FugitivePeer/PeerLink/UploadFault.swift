@@ -11,12 +11,18 @@ public struct UploadFault: Sendable, Hashable {
     public var contentType: String?
     /// Send the chunks last first (correct bytes, an order the protocol allows).
     public var reversesChunks = false
+    /// Send messages of about this many payload bytes (under the protocol's 1 KiB floor:
+    /// a peer that makes the receiver pay a message for every few bytes).
+    public var chunkPayload: Int?
 
-    public init(corrupts: Bool = false, dripInterval: Duration? = nil, contentType: String? = nil, reversesChunks: Bool = false) {
+    public init(
+        corrupts: Bool = false, dripInterval: Duration? = nil, contentType: String? = nil, reversesChunks: Bool = false, chunkPayload: Int? = nil
+    ) {
         self.corrupts = corrupts
         self.dripInterval = dripInterval
         self.contentType = contentType
         self.reversesChunks = reversesChunks
+        self.chunkPayload = chunkPayload
     }
 
     /// Honest uploads.

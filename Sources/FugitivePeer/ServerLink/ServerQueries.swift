@@ -34,11 +34,11 @@ final class ServerQueries: Sendable {
         return URLHolders(digest: digest, peers: others(holders.peers))
     }
 
-    /// The digest the server vouches for `url`, if it can within `timeout`.
-    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? {
+    /// The digest the server vouches for `url` and its size, if it can within `timeout`.
+    func vouch(_ url: String, timeout: Duration) async -> VouchedResource? {
         let answer = await ask(within: timeout) { id in .vouch(Vouch(requestID: id, url: url)) }
         guard case .vouched(let vouched) = answer, vouched.url == url else { return nil }
-        return vouched.digest
+        return VouchedResource(digest: vouched.digest, size: Int(exactly: vouched.size))
     }
 
     /// `peers` without this peer (the server may name it among holders).

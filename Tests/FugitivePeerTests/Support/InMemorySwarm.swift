@@ -26,20 +26,25 @@ final class InMemorySwarm: PeerSwarm, ServerDirectory {
         var whoHas = 0
         var whoHasByURL = 0
         var linkRequests: [[PeerID]] = []
+        /// The size each download was told to hold the head to.
+        var expectedSizes: [Int?] = []
     }
 
     let peers: Mutex<[PeerID: Behaviour]>
     let linked: Mutex<[PeerID]>
     let holders: [PeerID]
     let vouches: [String: ResourceDigest]
+    /// The size the server vouches with, by URL (none: the vouch names no size).
+    let vouchedSizes: [String: Int]
     /// What the server answers a `who-has` by URL: what peers announced under each URL.
     let announced: [String: URLHolders]
     let log = Mutex(Log())
 
     init(
         peers: [PeerID: Behaviour], linked: [PeerID], holders: [PeerID] = [], vouches: [String: ResourceDigest] = [:],
-        announced: [String: URLHolders] = [:]
+        vouchedSizes: [String: Int] = [:], announced: [String: URLHolders] = [:]
     ) {
+        self.vouchedSizes = vouchedSizes
         self.peers = Mutex(peers)
         self.linked = Mutex(linked)
         self.holders = holders
@@ -57,7 +62,9 @@ final class InMemorySwarm: PeerSwarm, ServerDirectory {
         return announced[url] ?? URLHolders(digest: nil, peers: [])
     }
 
-    func vouch(_ url: String, timeout: Duration) async -> ResourceDigest? { vouches[url] }
+    func vouch(_ url: String, timeout: Duration) async -> VouchedResource? {
+        vouches[url].map { VouchedResource(digest: $0, size: vouchedSizes[url]) }
+    }
 
     func linkedPeers() -> [PeerID] { linked.withLock { $0 } }
 
@@ -66,7 +73,10 @@ final class InMemorySwarm: PeerSwarm, ServerDirectory {
         claim: @escaping @Sendable (ResponseHead) -> Bool
     ) async throws(PeerLinkError) -> PeerDownload {
         let stallTimeout = limits.stallTimeout
-        log.withLock { $0.asked.append(peer) }
+        log.withLock {
+            $0.asked.append(peer)
+            $0.expectedSizes.append(limits.expectedSize)
+        }
         let behaviour = peers.withLock { $0[peer] } ?? .misses
         let head = ResponseHead(id: 1, transferLength: 1, contentLength: 1, encoding: .identity, chunkSize: 1)
         do {
@@ -146,6 +156,7 @@ final class InMemoryOrigin: OriginFetching {
     func head(_ url: String, timeout: Duration, policy: DestinationPolicy) async throws(FetchError) -> OriginResponse {
         log.withLock { $0.heads += 1 }
         guard var response = resources[url] else { throw FetchError(.originStatus, "404") }
+        response.contentLength = response.bytes.count
         response.bytes = []
         if !sendsReprDigest { response.reprDigest = nil }
         return response

@@ -150,21 +150,36 @@ export class Link {
       // Memory grows with the bytes that arrived, never with what the head announces:
       // chunks in order go into a buffer that doubles as it fills (up to the announced
       // size); one ahead of its turn waits on its own until the gap before it is filled.
-      let head = null, buffer = null, filled = 0, next = 0, received = 0, chunks = 0, timer = null;
+      // What it holds is charged to the peer's download memory, shared by every link: a
+      // transfer that would go over it ends (`cancel`) and the fetch moves on.
+      let head = null, buffer = null, filled = 0, next = 0, received = 0, chunks = 0, timer = null, charged = 0;
       const ahead = new Map();
+      const owner = this.owner;
+      const charge = (count) => {
+        if (owner.downloadBytesHeld + count > owner.downloadMemory) return false;
+        owner.downloadBytesHeld += count;
+        charged += count;
+        return true;
+      };
+      const refund = (count) => { owner.downloadBytesHeld -= count; charged -= count; };
       const append = (data) => {
         if (filled + data.length > buffer.length) {
-          const grown = new Uint8Array(Math.min(head.t, Math.max(filled + data.length, buffer.length * 2)));
+          const size = Math.min(head.t, Math.max(filled + data.length, buffer.length * 2));
+          if (!charge(size - buffer.length)) return false;
+          const grown = new Uint8Array(size);
           grown.set(buffer.subarray(0, filled));
           buffer = grown;
         }
         buffer.set(data, filled);
         filled += data.length;
         next++;
+        return true;
       };
+      const overBudget = () => new PeerError("overBudget", `over the ${owner.downloadMemory} bytes all downloads may hold`);
       const finish = (error, value) => {
         clearTimeout(timer);
         clearInterval(pace);
+        refund(charged);
         this.downloads.delete(id);
         signal?.removeEventListener("abort", onAbort);
         if (error) {
@@ -209,6 +224,7 @@ export class Link {
             head = body;
             started = performance.now();
             pace = setInterval(checkPace, 250);
+            if (!charge(Math.min(body.t, 1 << 20))) return finish(overBudget());
             buffer = new Uint8Array(Math.min(body.t, 1 << 20));
             chunks = body.t === 0 ? 0 : Math.ceil(body.t / body.c);
             if (chunks === 0) return complete();
@@ -222,9 +238,15 @@ export class Link {
             }
             if (body.i < next || ahead.has(body.i)) return finish(new PeerError("protocol", `chunk ${body.i} twice`, 3005));
             if (body.i === next) {
-              append(data);
-              while (ahead.has(next)) { const waiting = ahead.get(next); ahead.delete(next); append(waiting); }
+              if (!append(data)) return finish(overBudget());
+              while (ahead.has(next)) {
+                const waiting = ahead.get(next);
+                ahead.delete(next);
+                refund(waiting.length);
+                if (!append(waiting)) return finish(overBudget());
+              }
             } else {
+              if (!charge(data.length)) return finish(overBudget());
               ahead.set(body.i, data.slice());
             }
             received++;
@@ -238,6 +260,8 @@ export class Link {
         clearTimeout(timer);
         clearInterval(pace);
         try {
+          // What it inflates to is held too, until the fetch has it.
+          if (head.e === 1 && !charge(head.n)) return finish(overBudget());
           const bytes = head.e === 1 ? await inflate(buffer, head.n) : buffer;
           if (!sameBytes(await sha256(bytes), digest)) return finish(new PeerError("corrupted", "the bytes do not hash to the digest", 3002));
           finish(null, { bytes, type: head.y ?? null, transferred: head.t });

@@ -72,6 +72,9 @@ export class Fugitive extends EventTarget {
     this.peerPhaseMs = options.peerPhaseMs ?? 3000;
     this.holderWaitMs = options.holderWaitMs ?? 750;
     this.maxResourceSize = options.maxResourceSize ?? 256 << 20;
+    /** The memory all downloads from peers may hold at once, shared by every link (as a native peer's). */
+    this.downloadMemory = options.downloadMemory ?? 512 << 20;
+    this.downloadBytesHeld = 0;
     this.uploadSlots = options.uploadSlots ?? 8;
     this.uploadSlotsPerPeer = options.uploadSlotsPerPeer ?? 2;
     this.corruptsUploadsForTesting = !!options.corruptsUploadsForTesting;
