@@ -22,15 +22,39 @@ struct GatewayHandler: Sendable {
         }
         do {
             let resource = try await peer.fetch(url, deadline: configuration.deadline, destinations: destinations)
-            var headers = HTTPFields()
-            headers[.contentType] = resource.contentType ?? "application/octet-stream"
-            headers[.init("X-Content-Type-Options")!] = "nosniff"
-            headers[.init("X-Fugitive-Source")!] = resource.source.description
-            headers[.init("X-Fugitive-Digest")!] = resource.digest.description
-            headers[.contentLength] = "\(resource.bytes.count)"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: resource.bytes)))
+            return Self.response(resource, to: request)
         } catch {
             return Self.failure(Self.status(for: error.code), "\(url): \(error)")
+        }
+    }
+
+    /// The resource, whole (200) or the one range the request asks (206, or 416 past its
+    /// end). The digest is a strong validator, so it is the `ETag`, and an `If-Range` naming
+    /// another gets the whole resource (RFC 9110 §13.1.5).
+    static func response(_ resource: Resource, to request: Request) -> Response {
+        let size = resource.bytes.count
+        let etag = "\"\(resource.digest.hex)\""
+        var headers = HTTPFields()
+        headers[.contentType] = resource.contentType ?? "application/octet-stream"
+        headers[.init("X-Content-Type-Options")!] = "nosniff"
+        headers[.init("X-Fugitive-Source")!] = resource.source.description
+        headers[.init("X-Fugitive-Digest")!] = resource.digest.description
+        headers[.acceptRanges] = "bytes"
+        headers[.eTag] = etag
+        var range = ByteRangeRequest(header: request.headers[.range], size: size)
+        if let validator = request.headers[.ifRange], validator != etag { range = .whole }
+        switch range {
+        case .whole:
+            headers[.contentLength] = "\(size)"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: resource.bytes)))
+        case .partial(let bytes):
+            headers[.contentRange] = "bytes \(bytes.lowerBound)-\(bytes.upperBound - 1)/\(size)"
+            headers[.contentLength] = "\(bytes.count)"
+            return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: resource.bytes[bytes])))
+        case .unsatisfiable:
+            var refusal = failure(.rangeNotSatisfiable, "the range \(request.headers[.range] ?? "") lies past the end of \(size) bytes")
+            refusal.headers[.contentRange] = "bytes */\(size)"
+            return refusal
         }
     }
 

@@ -10,7 +10,8 @@ import Synchronization
 /// swarm: `GET /fetch?url=…` answers with the resource, and plain `http://` requests sent
 /// to the gateway as a forward proxy (`curl -x http://127.0.0.1:PORT http://origin/x`)
 /// are answered the same way. Responses carry `X-Fugitive-Source` and
-/// `X-Fugitive-Digest`; failures map to HTTP statuses with a plain-text reason.
+/// `X-Fugitive-Digest`; one `Range` is answered 206 (see ``ByteRangeRequest``), so players
+/// can seek; failures map to HTTP statuses with a plain-text reason.
 ///
 /// Not an open proxy: by default it fetches only from public addresses (checked after
 /// resolution, on every redirect hop, connecting to the checked address), refuses
