@@ -266,11 +266,18 @@ public final class PostgresClusterStore: ClusterStore {
 
     public func registeredDigest(for url: String) async throws -> RegisteredDigest? {
         let rows = try await client.query(
-            "SELECT digest, size, extract(epoch FROM expires_at)::float8 FROM fugitive_digests WHERE url = \(url) AND expires_at > now()",
+            """
+            SELECT digest, size, extract(epoch FROM expires_at)::float8, piece_root, piece_size
+            FROM fugitive_digests WHERE url = \(url) AND expires_at > now()
+            """,
             logger: logger)
-        for try await (hex, size, expires) in rows.decode((String, Int, Double).self) {
+        for try await (hex, size, expires, rootHex, pieceSize) in rows.decode((String, Int, Double, String?, Int?).self) {
             guard let digest = ResourceDigest(hex) else { return nil }
-            return RegisteredDigest(digest: digest, size: UInt64(max(0, size)), expiresAt: expires)
+            // A root without a readable digest or size is no root: the vouch stands without it.
+            let root = rootHex.flatMap(ResourceDigest.init)
+            return RegisteredDigest(
+                digest: digest, size: UInt64(max(0, size)), expiresAt: expires, pieceRoot: root,
+                pieceSize: root == nil ? nil : pieceSize)
         }
         return nil
     }
@@ -278,8 +285,10 @@ public final class PostgresClusterStore: ClusterStore {
     public func register(_ digest: RegisteredDigest, for url: String) async throws {
         try await client.query(
             """
-            INSERT INTO fugitive_digests (url, digest, size, expires_at) VALUES (\(url), \(digest.digest.hex), \(Int(clamping: digest.size)), to_timestamp(\(digest.expiresAt)))
-            ON CONFLICT (url) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at
+            INSERT INTO fugitive_digests (url, digest, size, expires_at, piece_root, piece_size)
+            VALUES (\(url), \(digest.digest.hex), \(Int(clamping: digest.size)), to_timestamp(\(digest.expiresAt)), \(digest.pieceRoot?.hex), \(digest.pieceSize))
+            ON CONFLICT (url) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at,
+                piece_root = EXCLUDED.piece_root, piece_size = EXCLUDED.piece_size
             """, logger: logger)
     }
 }

@@ -56,6 +56,8 @@ enum PostgresSchema {
         """,
         // 2: which takeover of a session a row is (PeerRecord.generation).
         "ALTER TABLE fugitive_peers ADD COLUMN generation bigint NOT NULL DEFAULT 0;",
+        // 3: the piece tree vouched with a digest (RegisteredDigest.pieceRoot, .pieceSize).
+        "ALTER TABLE fugitive_digests ADD COLUMN piece_root text; ALTER TABLE fugitive_digests ADD COLUMN piece_size integer;",
     ]
 
     /// An arbitrary constant naming the migration lock.

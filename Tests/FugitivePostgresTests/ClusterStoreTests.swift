@@ -154,6 +154,12 @@ import Testing
             #expect(try await store.registeredDigest(for: "https://o.example/fresh")?.size == 7)
             #expect(try await store.registeredDigest(for: "https://o.example/stale") == nil)
             #expect(try await store.registeredDigest(for: "https://o.example/never") == nil)
+            // With the piece tree's root, which comes back as it went in.
+            let rooted = RegisteredDigest(
+                digest: Self.digest, size: 7, expiresAt: (now + 60).rounded(), pieceRoot: ResourceDigest.sha256(of: [1]), pieceSize: 1 << 20)
+            try await store.register(rooted, for: "https://o.example/rooted")
+            let back = try await store.registeredDigest(for: "https://o.example/rooted")
+            #expect(back?.pieceRoot == rooted.pieceRoot && back?.pieceSize == rooted.pieceSize)
         }
     }
 

@@ -36,6 +36,7 @@ import Testing
         .holders(Holders(requestID: 9, digest: digest, peers: ["a", "b"])),
         .vouch(Vouch(requestID: 11, url: "https://o/z")),
         .vouched(Vouched(requestID: 11, url: "https://o/z", digest: digest, size: .max)),
+        .vouched(Vouched(requestID: 12, url: "https://o/z", digest: digest, size: 5, pieceRoot: digest, pieceSize: 1 << 20)),
         .ping(Heartbeat(nonce: .max)),
         .pong(Heartbeat(nonce: 0)),
         .iceServers(IceServerUpdate(iceServers: [ICEServer(urls: ["turns:turn.example.org:5349"], username: "1700000000:p1", credential: "c")])),
@@ -214,6 +215,15 @@ import Testing
         expectRefusal(.invalidField, frame([1, 6, ["p": "x", "k": 9]]))
         // Unknown keys are ignored: a version may grow optional fields.
         #expect((try? server.decodeServerMessage(frame([1, 15, ["n": 1, "future": true]]))) == .ping(Heartbeat(nonce: 1)))
+    }
+
+    @Test func aVouchedRootComesWithAPieceSizeAndAnOlderServersVouchedStillReads() {
+        let digest = ResourceDigest(bytes: [UInt8](repeating: 3, count: 32))!
+        expectRefusal(.invalidField, server.encode(.vouched(Vouched(requestID: 1, url: "u", digest: digest, size: 1, pieceRoot: digest))))
+        expectRefusal(
+            .invalidField, server.encode(.vouched(Vouched(requestID: 1, url: "u", digest: digest, size: 1, pieceRoot: digest, pieceSize: 24_576))))
+        let older = frame([1, 14, ["q": 1, "u": "u", "d": .binary(digest.bytes), "n": 1]])
+        #expect((try? server.decodeServerMessage(older)) == .vouched(Vouched(requestID: 1, url: "u", digest: digest, size: 1)))
     }
 
     @Test func limitsAreEnforced() {

@@ -5,12 +5,17 @@ public struct RegisteredDigest: Sendable, Equatable {
     public var digest: ResourceDigest
     public var size: UInt64
     public var expiresAt: Double
+    /// The root of its piece tree and the piece size, when the vouching instance computed it.
+    public var pieceRoot: ResourceDigest?
+    public var pieceSize: Int?
 
     /// - Parameter expiresAt: seconds since 1970.
-    public init(digest: ResourceDigest, size: UInt64, expiresAt: Double) {
+    public init(digest: ResourceDigest, size: UInt64, expiresAt: Double, pieceRoot: ResourceDigest? = nil, pieceSize: Int? = nil) {
         self.digest = digest
         self.size = size
         self.expiresAt = expiresAt
+        self.pieceRoot = pieceRoot
+        self.pieceSize = pieceSize
     }
 }
 

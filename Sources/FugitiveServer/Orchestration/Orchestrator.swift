@@ -146,7 +146,10 @@ public final class Orchestrator: Sendable {
                 do {
                     guard let voucher else { throw WireError(.originNotAllowed, "this server vouches for no origin") }
                     let vouched = try await voucher.vouch(for: request.url, requester: id)
-                    answer = .vouched(Vouched(requestID: request.requestID, url: request.url, digest: vouched.digest, size: vouched.size))
+                    answer = .vouched(
+                        Vouched(
+                            requestID: request.requestID, url: request.url, digest: vouched.digest, size: vouched.size,
+                            pieceRoot: vouched.pieceRoot, pieceSize: vouched.pieceSize.flatMap(UInt32.init(exactly:))))
                 } catch {
                     let failure = error as? WireError ?? WireError(.originFailed, "\(error)")
                     answer = .error(ErrorMessage(failure, requestID: request.requestID))

@@ -19,13 +19,18 @@ public protocol DigestVouching: Sendable {
     func vouch(for url: String, requester: PeerID?) async throws(WireError) -> VouchedDigest
 }
 
-/// What a trusted source vouches for: a resource's digest and size.
+/// What a trusted source vouches for: a resource's digest and size, and the root of its
+/// piece tree over pieces of `pieceSize` bytes when it was computed.
 public struct VouchedDigest: Sendable, Equatable {
     public let digest: ResourceDigest
     public let size: UInt64
+    public let pieceRoot: ResourceDigest?
+    public let pieceSize: Int?
 
-    public init(digest: ResourceDigest, size: UInt64) {
+    public init(digest: ResourceDigest, size: UInt64, pieceRoot: ResourceDigest? = nil, pieceSize: Int? = nil) {
         self.digest = digest
         self.size = size
+        self.pieceRoot = pieceRoot
+        self.pieceSize = pieceSize
     }
 }

@@ -79,7 +79,8 @@ public actor DigestVoucher: DigestVouching {
         let addresses = try await policy.check(url)
         if let registered = try? await registry?.registeredDigest(for: url) {
             let ttl = Duration.seconds(registered.expiresAt - Date().timeIntervalSince1970)
-            let vouched = VouchedDigest(digest: registered.digest, size: registered.size)
+            let vouched = VouchedDigest(
+                digest: registered.digest, size: registered.size, pieceRoot: registered.pieceRoot, pieceSize: registered.pieceSize)
             if ttl > .zero, cache.count < Self.maxCacheEntries { cache[url] = Entry(vouched: vouched, expires: now + ttl) }
             return vouched
         }
@@ -110,7 +111,9 @@ public actor DigestVoucher: DigestVouching {
             if ttl > .zero, let registry {
                 let expiresAt = Date().timeIntervalSince1970 + Double(ttl.components.seconds)
                 do {
-                    try await registry.register(RegisteredDigest(digest: vouched.digest, size: vouched.size, expiresAt: expiresAt), for: url)
+                    let registered = RegisteredDigest(
+                        digest: vouched.digest, size: vouched.size, expiresAt: expiresAt, pieceRoot: vouched.pieceRoot, pieceSize: vouched.pieceSize)
+                    try await registry.register(registered, for: url)
                 } catch {
                     logger.warning("cluster: could not register a vouched digest", metadata: ["error": "\(error)"])
                 }
@@ -150,6 +153,9 @@ public actor DigestVoucher: DigestVouching {
         }
     }
 
+    /// The piece size of the piece trees this server vouches with: 1 MiB (64 leaves).
+    public static let pieceSize = 1 << 20
+
     static func download(
         _ url: String, pinnedTo address: [UInt8]?, client: HTTPClient, configuration: VouchConfiguration, logger: Logger
     ) async throws -> (VouchedDigest, Duration) {
@@ -164,18 +170,22 @@ public actor DigestVoucher: DigestVouching {
             throw WireError(.originFailed, "origin answered \(response.status.code) for \(url.prefix(200))")
         }
         var hasher = SHA256()
+        var tree = PieceTree.Builder(pieceSize: pieceSize)
         var size = 0
         for try await part in response.body {
             size += part.readableBytes
             guard size <= configuration.maxBytes else {
                 throw WireError(.originFailed, "resource exceeds the vouching limit of \(configuration.maxBytes) bytes")
             }
-            part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+            part.withUnsafeReadableBytes {
+                hasher.update(bufferPointer: $0)
+                tree.append($0)
+            }
         }
         let digest = ResourceDigest(bytes: Array(hasher.finalize()))!
         let ttl = cacheLifetime(cacheControl: response.headers["cache-control"], default: configuration.defaultTTL)
         logger.debug("vouched", metadata: ["url": "\(url)", "digest": "\(digest)", "size": "\(size)", "ttl": "\(ttl)"])
-        return (VouchedDigest(digest: digest, size: UInt64(size)), ttl)
+        return (VouchedDigest(digest: digest, size: UInt64(size), pieceRoot: tree.finish().root, pieceSize: pieceSize), ttl)
     }
 
     /// How long a response may be reused per its `Cache-Control` header values:

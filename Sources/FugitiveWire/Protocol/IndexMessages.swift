@@ -103,20 +103,40 @@ public struct Vouch: WireBody {
     }
 }
 
-/// `vouched` (server → peer, type 14): the digest the server computed for a URL.
+/// `vouched` (server → peer, type 14): the digest the server computed for a URL, its size,
+/// and — from servers that compute it — the root of its piece tree (``PieceTree``) over
+/// pieces of `pieceSize` bytes. Older servers send no root and older peers skip the keys.
 public struct Vouched: WireBody {
     public var requestID: UInt32
     public var url: String
     public var digest: ResourceDigest
     public var size: UInt64
+    public var pieceRoot: ResourceDigest?
+    public var pieceSize: UInt32?
 
-    enum CodingKeys: String, CodingKey { case requestID = "q", url = "u", digest = "d", size = "n" }
+    enum CodingKeys: String, CodingKey {
+        case requestID = "q", url = "u", digest = "d", size = "n", pieceRoot = "r", pieceSize = "p"
+    }
 
-    public init(requestID: UInt32, url: String, digest: ResourceDigest, size: UInt64) {
+    public init(requestID: UInt32, url: String, digest: ResourceDigest, size: UInt64, pieceRoot: ResourceDigest? = nil, pieceSize: UInt32? = nil) {
         self.requestID = requestID
         self.url = url
         self.digest = digest
         self.size = size
+        self.pieceRoot = pieceRoot
+        self.pieceSize = pieceSize
+    }
+
+    public func validate(_ limits: WireLimits) throws(WireError) {
+        try limits.check(url, max: limits.maxURLLength, "vouched.url")
+        // A root comes with its piece size: a power-of-two number of 16 KiB leaves.
+        guard (pieceRoot == nil) == (pieceSize == nil) else { throw WireError(.invalidField, "vouched: r and p come together") }
+        if let pieceSize {
+            let leaves = pieceSize / 16_384
+            guard pieceSize % 16_384 == 0, leaves.nonzeroBitCount == 1 else {
+                throw WireError(.invalidField, "vouched.p: \(pieceSize) is not a power-of-two number of 16 KiB leaves")
+            }
+        }
     }
 }
 
