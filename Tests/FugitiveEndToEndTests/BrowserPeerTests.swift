@@ -105,6 +105,9 @@ struct BrowserPeerTests {
         let fromBrowser = try await peer.peer.fetch(setup.origin.url("/browser.txt"))
         #expect(fromBrowser.source == .peer(PeerID(page)))
         #expect(fromBrowser.bytes == browser)
+        // Text, so the page deflated it (the native peer can inflate): far fewer bytes crossed.
+        let wire = try #require(peer.peer.links.link(to: PeerID(page))).statistics.bytesDownloaded
+        #expect(wire > 0 && wire < browser.count / 10, "\(wire) bytes on the wire for \(browser.count)")
         #expect(setup.origin.gets("/native.bin") == 1 && setup.origin.gets("/browser.txt") == 1)
     }
 

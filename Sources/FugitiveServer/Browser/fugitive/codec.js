@@ -213,6 +213,27 @@ export async function inflate(bytes, limit) {
   return out;
 }
 
+/** Raw deflate of `bytes`. */
+export async function deflate(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+// The native peer's list (TransferCompression.isCompressible): text and structured text,
+// never images, audio, video or archives, which are compressed already.
+const COMPRESSIBLE = new Set([
+  "application/json", "application/javascript", "application/xml", "application/wasm", "application/x-javascript",
+  "application/manifest+json", "application/ld+json", "application/xhtml+xml", "image/svg+xml", "image/bmp",
+  "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash+xml", "font/ttf", "font/otf",
+]);
+
+/** Whether resources of `type` are worth trying to deflate. */
+export function compressible(type) {
+  if (!type) return false;
+  const essence = type.split(";")[0].replace(/\s/g, "").toLowerCase();
+  return essence.startsWith("text/") || COMPRESSIBLE.has(essence) || essence.endsWith("+json") || essence.endsWith("+xml");
+}
+
 /** `sha-256=:base64:` of a Repr-Digest header, as digest bytes. */
 export function reprDigest(header) {
   const match = /(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):/i.exec(header || "");
