@@ -32,20 +32,7 @@ extension BrowserPeerTests {
 
     /// A 6 s VP8 WebM (160×120, a keyframe every second), made with Debian's ffmpeg.
     static func testVideo() throws -> [UInt8] {
-        let path = NSTemporaryDirectory() + "fugitive-test-\(UUID().uuidString).webm"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-        process.arguments = [
-            "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=6:size=160x120:rate=10", "-c:v", "libvpx",
-            "-b:v", "200k", "-g", "10", path,
-        ]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: path) else {
-            throw TestFailure("ffmpeg could not make the test video (scripts/bootstrap installs it)")
-        }
-        return Array(data)
+        try TestVideo.make(seconds: 6, size: "160x120", rate: 10, encoding: ["-c:v", "libvpx", "-b:v", "200k", "-g", "10"], fileExtension: "webm")
     }
 
     @Test func aReloadedPageAnnouncesWhatItsStoreHoldsWithinItsBound() async throws {

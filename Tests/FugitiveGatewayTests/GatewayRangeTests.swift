@@ -115,21 +115,7 @@ struct GatewayRangeTests {
 
     /// A 4 s MPEG-4 video (320×240, moov at the end, as ffmpeg writes it without faststart).
     static func testVideo() throws -> [UInt8] {
-        let path = NSTemporaryDirectory() + "fugitive-range-\(UUID().uuidString).mp4"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-        process.arguments = [
-            "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=4:size=320x240:rate=25", "-c:v", "mpeg4",
-            "-g", "25", path,
-        ]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: path) else {
-            throw TestFailure("ffmpeg could not make the test video (scripts/bootstrap installs it)")
-        }
-        return Array(data)
+        try TestVideo.make(seconds: 4, size: "320x240", rate: 25, encoding: ["-c:v", "mpeg4", "-g", "25"], fileExtension: "mp4")
     }
 
     /// Runs a command off the cooperative pool: its status, standard output and error.
