@@ -40,7 +40,7 @@ build: bootstrap
 ##    servers' suites it made a 1.5 s resume grace run out.
 ## 6. the network lab (FugitiveLabTests): namespaces, NAT routers, coturn, `fugitive` peers
 ##    in every pair of NAT kinds; alone, as the other labs are.
-## 7. the churn soak (90 s, FUGITIVE_SOAK_SECONDS): `fugitive peer`s joining, fetching,
+## 7. the churn soak (3 minutes, FUGITIVE_SOAK_SECONDS): `fugitive peer`s joining, fetching,
 ##    serving, leaving and killed around a long-lived one; alone: it keeps both cores busy.
 ## A throwaway PostgreSQL (scripts/postgres) runs on a loopback port for the whole run and
 ## is stopped afterwards, also when a step fails.
@@ -61,7 +61,7 @@ test: lint build
 	SWIFT=$(SWIFT) scripts/test-pass --filter '^FugitivePostgresTests\.|$(LATENCY)' && \
 	SWIFT=$(SWIFT) scripts/test-pass --filter '$(CHURN)' && \
 	SWIFT=$(SWIFT) scripts/test-pass --filter '^FugitiveLabTests\.' && \
-	SWIFT=$(SWIFT) scripts/test-pass --filter '$(SOAK)' && \
+	FUGITIVE_SOAK_SECONDS=180 SWIFT=$(SWIFT) scripts/test-pass --filter '$(SOAK)' && \
 	scripts/bench-smoke
 	scripts/fuzz-wire $(FUZZ_SECONDS)
 	FUGITIVE_STATE_FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) scripts/test-pass --filter OrchestratorStateFuzzTests
