@@ -31,8 +31,9 @@ extension BrowserPeerTests {
     }
 
     /// A 6 s VP8 WebM (160×120, a keyframe every second), made with Debian's ffmpeg.
-    static func testVideo() throws -> [UInt8] {
-        try TestVideo.make(seconds: 6, size: "160x120", rate: 10, encoding: ["-c:v", "libvpx", "-b:v", "200k", "-g", "10"], fileExtension: "webm")
+    static func testVideo() async throws -> [UInt8] {
+        try await TestVideo.make(
+            seconds: 6, size: "160x120", rate: 10, encoding: ["-c:v", "libvpx", "-b:v", "200k", "-g", "10"], fileExtension: "webm")
     }
 
     @Test func aReloadedPageAnnouncesWhatItsStoreHoldsWithinItsBound() async throws {
@@ -81,7 +82,7 @@ extension BrowserPeerTests {
         let other = TestSwarm.bytes(50_000, seed: 32)
         let setup = try await Setup.start([
             "/data.bin": .init(body: data), "/pixel.png": .init(body: Self.pixel, contentType: "image/png"),
-            "/clip.webm": .init(body: try Self.testVideo(), contentType: "video/webm"),
+            "/clip.webm": .init(body: try await Self.testVideo(), contentType: "video/webm"),
         ])
         // Not allowlisted: the worker leaves it to the network.
         let elsewhere = try await TestOrigin(["/other.bin": .init(body: other)])

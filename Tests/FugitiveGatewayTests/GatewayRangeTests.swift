@@ -94,7 +94,7 @@ struct GatewayRangeTests {
     }
 
     @Test func curlAndFFmpegSeekThroughTheGateway() async throws {
-        let video = try Self.testVideo()
+        let video = try await Self.testVideo()
         let setup = try await Setup.start(["/clip.mp4": .init(body: video, contentType: "video/mp4")])
         defer { Task { await setup.stop() } }
         let url = setup.url("/clip.mp4")
@@ -114,8 +114,8 @@ struct GatewayRangeTests {
     }
 
     /// A 4 s MPEG-4 video (320×240, moov at the end, as ffmpeg writes it without faststart).
-    static func testVideo() throws -> [UInt8] {
-        try TestVideo.make(seconds: 4, size: "320x240", rate: 25, encoding: ["-c:v", "mpeg4", "-g", "25"], fileExtension: "mp4")
+    static func testVideo() async throws -> [UInt8] {
+        try await TestVideo.make(seconds: 4, size: "320x240", rate: 25, encoding: ["-c:v", "mpeg4", "-g", "25"], fileExtension: "mp4")
     }
 
     /// Runs a command off the cooperative pool: its status, standard output and error.

@@ -5,7 +5,8 @@ import Foundation
 public enum TestVideo {
     /// A video of `seconds` at `size` (`WxH`) and `rate` frames a second, encoded with
     /// `encoding` (ffmpeg's output options) into a file of type `fileExtension`.
-    public static func make(seconds: Int, size: String, rate: Int, encoding: [String], fileExtension: String) throws -> [UInt8] {
+    /// The encoding waits off the cooperative pool: the tests beside it keep their threads.
+    public static func make(seconds: Int, size: String, rate: Int, encoding: [String], fileExtension: String) async throws -> [UInt8] {
         let path = NSTemporaryDirectory() + "fugitive-test-\(UUID().uuidString).\(fileExtension)"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let process = Process()
@@ -16,7 +17,7 @@ public enum TestVideo {
             ]
         process.standardError = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        await waitOffThePool { process.waitUntilExit() }
         guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: path) else {
             throw TestFailure("ffmpeg could not make the test video (scripts/bootstrap installs it)")
         }
